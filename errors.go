@@ -1,0 +1,65 @@
+package seshat
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/seshat-go/seshat/store"
+)
+
+// Errors returned by sessions. They are wrapped with context (the key, the
+// type); test them with errors.Is.
+var (
+	// ErrNoValue means the session holds no value under the key.
+	ErrNoValue = errors.New("seshat: no value")
+	// ErrEncode means a value could not be encoded; Set stored nothing.
+	ErrEncode = errors.New("seshat: cannot encode value")
+	// ErrDecode means a stored value could not be decoded into the type
+	// asked for. It is untrusted input, not a system failure.
+	ErrDecode = errors.New("seshat: cannot decode value")
+	// ErrInvalidKey means a value name is empty, too long, or starts with
+	// the reserved '@'.
+	ErrInvalidKey = errors.New("seshat: invalid key")
+	// ErrTooLarge means the change would grow the session beyond
+	// Options.MaxSessionBytes; nothing of it was stored.
+	ErrTooLarge = store.ErrTooLarge
+	// ErrNotInteger means Incr found a value that is not an integer.
+	ErrNotInteger = store.ErrNotInteger
+	// ErrUnavailable means the store could not be reached in time.
+	ErrUnavailable = store.ErrUnavailable
+	// ErrEnded means the session was destroyed (logout, revocation) or
+	// expired while the request was running; the request's changes were
+	// not stored.
+	ErrEnded = errors.New("seshat: session ended")
+	// ErrNoSession means the request did not pass through the manager's
+	// middleware.
+	ErrNoSession = errors.New("seshat: no session in request context (is the middleware installed?)")
+	// ErrContended means an Update gave up after too many concurrent
+	// changes to the same value.
+	ErrContended = errors.New("seshat: too much contention")
+)
+
+// StatusCode maps an error returned by seshat to the HTTP status a server
+// should answer with: 413 for ErrTooLarge, 409 for ErrEnded, 503 for a
+// store that is unavailable or slow, and 500 otherwise.
+func StatusCode(err error) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrEnded):
+		return http.StatusConflict
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrContended):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// DefaultErrorHandler answers with StatusCode(err) and its status text.
+func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	code := StatusCode(err)
+	http.Error(w, http.StatusText(code), code)
+}

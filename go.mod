@@ -1,0 +1,3 @@
+module github.com/seshat-go/seshat
+
+go 1.26

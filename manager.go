@@ -1,0 +1,181 @@
+package seshat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/seshat-go/seshat/store"
+)
+
+// Manager creates, loads and commits sessions. It is safe for concurrent
+// use; create one per application (or per cookie) with New and install its
+// Handler as middleware.
+type Manager struct {
+	opts   Options
+	store  store.Store
+	signer *signer
+	keyer  *keyer
+	ctxKey *contextKey
+
+	now func() time.Time // swappable in tests
+}
+
+// contextKey is unexported and allocated per manager, so two managers in
+// one handler chain never see each other's sessions.
+type contextKey struct{ cookie string }
+
+// New validates opts, fills in defaults and returns a Manager.
+func New(opts Options) (*Manager, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{
+		opts:   o,
+		store:  o.Store,
+		signer: newSigner(o.Secrets, o.CookieName),
+		keyer:  newKeyer(o.HashKey),
+		ctxKey: &contextKey{cookie: o.CookieName},
+		now:    time.Now,
+	}, nil
+}
+
+// Store returns the store the manager uses.
+func (m *Manager) Store() store.Store { return m.store }
+
+// Session returns the request's session. It never returns nil: outside the
+// manager's middleware every operation of the returned session fails with
+// ErrNoSession.
+func (m *Manager) Session(r *http.Request) *Session {
+	if s, ok := r.Context().Value(m.ctxKey).(*Session); ok {
+		return s
+	}
+	return &Session{m: m, state: stateFailed, loadErr: ErrNoSession}
+}
+
+// newSession reads the request's cookie (without asking the store).
+func (m *Manager) newSession(r *http.Request) *Session {
+	s := &Session{m: m, secure: m.secure(r)}
+	for _, c := range r.Cookies() {
+		if c.Name != m.opts.CookieName {
+			continue
+		}
+		id, secret, ok := m.signer.verify(c.Value)
+		if !ok {
+			m.observe(Event{Kind: EventRejectedCookie})
+			s.hadCookie = true // replaced if a session gets created
+			continue
+		}
+		s.cookieID, s.id, s.key = id, id, m.keyer.key(id)
+		s.resign = secret != 0
+		break
+	}
+	return s
+}
+
+func (m *Manager) secure(r *http.Request) bool {
+	switch m.opts.Secure {
+	case SecureAlways:
+		return true
+	case SecureNever:
+		return false
+	}
+	return r.TLS != nil
+}
+
+func (m *Manager) observe(e Event) {
+	if m.opts.Observer != nil {
+		m.opts.Observer.Observe(e)
+	}
+}
+
+// op runs one store operation with the manager's timeout, reports it to the
+// observer, and turns a timeout into ErrUnavailable. Writes are detached
+// from the request's cancellation: a client that hangs up must not leave a
+// half-finished request's changes unstored while its other effects stand.
+func (m *Manager) op(ctx context.Context, name string, write bool, f func(context.Context) error) error {
+	if write {
+		ctx = context.WithoutCancel(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.opts.StoreTimeout)
+	start := time.Now()
+	err := f(ctx)
+	cancel()
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, store.ErrUnavailable) {
+		err = fmt.Errorf("%w: %s: %w", store.ErrUnavailable, name, err)
+	}
+	if m.opts.Observer != nil {
+		m.opts.Observer.Observe(Event{Kind: EventStoreOp, Op: name, Duration: time.Since(start), Err: err})
+	}
+	return err
+}
+
+// cookie builds the session cookie for id (or a clearing cookie for "").
+func (m *Manager) cookie(id string, secure bool, deadline, now time.Time) *http.Cookie {
+	c := &http.Cookie{
+		Name:     m.opts.CookieName,
+		Path:     m.opts.CookiePath,
+		Domain:   m.opts.CookieDomain,
+		Secure:   secure,
+		HttpOnly: true,
+		SameSite: m.opts.SameSite,
+	}
+	if id == "" {
+		c.MaxAge = -1
+		return c
+	}
+	c.Value = m.signer.sign(id)
+	if !m.opts.BrowserSessionCookie {
+		c.MaxAge = max(int(deadline.Sub(now)/time.Second), 1)
+	}
+	return c
+}
+
+// enforceUserCap destroys the oldest sessions of user beyond the cap,
+// keeping the one under keep.
+func (m *Manager) enforceUserCap(ctx context.Context, user, keep string) {
+	idx, ok := m.store.(store.UserIndex)
+	if !ok || m.opts.MaxSessionsPerUser <= 0 || user == "" {
+		return
+	}
+	var infos []store.SessionInfo
+	err := m.op(ctx, "user_sessions", false, func(ctx context.Context) (err error) {
+		infos, err = idx.UserSessions(ctx, user, m.now())
+		return err
+	})
+	if err != nil {
+		m.opts.Logger.Warn("seshat: cannot list user sessions to enforce the cap", "err", err)
+		return
+	}
+	excess := len(infos) - m.opts.MaxSessionsPerUser
+	for _, info := range infos {
+		if excess <= 0 {
+			break
+		}
+		if info.Key == keep {
+			continue
+		}
+		err := m.op(ctx, "destroy", true, func(ctx context.Context) error { return m.store.Destroy(ctx, info.Key) })
+		if err != nil {
+			m.opts.Logger.Warn("seshat: cannot destroy a session beyond the user cap", "err", err)
+			return
+		}
+		m.observe(Event{Kind: EventDestroyed})
+		excess--
+	}
+}
+
+// StoreKey returns the store key of the session a cookie value names: the
+// session's handle in the store and in administration tools, which cannot
+// be turned back into a cookie. ok is false when the cookie does not
+// verify.
+func (m *Manager) StoreKey(cookieValue string) (key string, ok bool) {
+	id, _, ok := m.signer.verify(cookieValue)
+	if !ok {
+		return "", false
+	}
+	return m.keyer.key(id), true
+}

@@ -1,0 +1,354 @@
+// Package memstore is seshat's embedded in-memory store: the default for
+// development, tests and single-process deployments.
+//
+// Every operation runs under a lock of the session's shard, so it is atomic
+// with respect to every other operation on the same session. Expired
+// sessions are reclaimed as new ones are created, so memory stays bounded by
+// the live sessions without a background goroutine.
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/seshat-go/seshat/store"
+)
+
+const shardCount = 32
+
+// sweepEvery is the least time between two sweeps of one shard.
+const sweepEvery = time.Minute
+
+// Store is an in-memory store.Store. The zero value is not usable; call New.
+type Store struct {
+	seed   maphash.Seed
+	shards [shardCount]shard
+
+	usersMu sync.Mutex
+	users   map[string]map[string]struct{} // user -> session keys
+}
+
+type shard struct {
+	mu        sync.Mutex
+	sessions  map[string]*store.Record
+	lastSweep time.Time
+}
+
+var (
+	_ store.Store     = (*Store)(nil)
+	_ store.UserIndex = (*Store)(nil)
+	_ store.Counter   = (*Store)(nil)
+)
+
+// New returns an empty store.
+func New() *Store {
+	s := &Store{seed: maphash.MakeSeed(), users: make(map[string]map[string]struct{})}
+	for i := range s.shards {
+		s.shards[i].sessions = make(map[string]*store.Record)
+	}
+	return s
+}
+
+func (s *Store) shard(key string) *shard {
+	return &s.shards[maphash.String(s.seed, key)%shardCount]
+}
+
+// live returns the record under key if it has not expired at now. The
+// shard's lock must be held.
+func (sh *shard) live(key string, now time.Time) *store.Record {
+	rec := sh.sessions[key]
+	if rec == nil {
+		return nil
+	}
+	if !now.Before(rec.ExpiresAt()) {
+		delete(sh.sessions, key)
+		return nil
+	}
+	return rec
+}
+
+// Load implements store.Store.
+func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: load: %w", err)
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	rec := sh.live(key, opts.Now)
+	if rec == nil {
+		return nil, fmt.Errorf("memstore: load: %w", store.ErrNotFound)
+	}
+	if opts.Now.Sub(rec.Touched) >= opts.TouchAfter {
+		rec.Touched = opts.Now
+	}
+	return clone(rec), nil
+}
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: create: %w", err)
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	if now := rec.Touched; now.Sub(sh.lastSweep) >= sweepEvery {
+		s.sweep(sh, now)
+	}
+	if sh.live(key, rec.Touched) != nil {
+		sh.mu.Unlock()
+		return fmt.Errorf("memstore: create: %w", store.ErrExists)
+	}
+	if !rec.Touched.Before(rec.ExpiresAt()) {
+		// Already expired: storing it would keep a dead session.
+		sh.mu.Unlock()
+		return nil
+	}
+	sh.sessions[key] = clone(rec)
+	sh.mu.Unlock()
+	if rec.User != "" {
+		s.index(rec.User, key)
+	}
+	return nil
+}
+
+// sweep removes the expired sessions of sh. The shard's lock must be held.
+func (s *Store) sweep(sh *shard, now time.Time) {
+	for key, rec := range sh.sessions {
+		if !now.Before(rec.ExpiresAt()) {
+			delete(sh.sessions, key)
+			if rec.User != "" {
+				s.unindex(rec.User, key)
+			}
+		}
+	}
+	sh.lastSweep = now
+}
+
+// Commit implements store.Store.
+func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Result{}, fmt.Errorf("memstore: commit: %w", err)
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	rec := sh.live(key, d.Now)
+	if rec == nil {
+		return store.Result{}, fmt.Errorf("memstore: commit: %w", store.ErrNotFound)
+	}
+	if cur, ok := conflicts(rec, d.Expect); !ok {
+		return store.Result{Current: cur}, fmt.Errorf("memstore: commit: %w", store.ErrConflict)
+	}
+
+	size := rec.Size()
+	newSize := size
+	for name, v := range d.Set {
+		if old, ok := rec.Values[name]; ok {
+			newSize -= len(name) + len(old)
+		}
+		newSize += len(name) + len(v)
+	}
+	for _, name := range d.Delete {
+		if _, set := d.Set[name]; set {
+			continue
+		}
+		if old, ok := rec.Values[name]; ok {
+			newSize -= len(name) + len(old)
+		}
+	}
+	var incrValue []byte
+	var res store.Result
+	if d.Incr != nil {
+		var cur int64
+		// Incr applies after Set and Delete.
+		old, ok := d.Set[d.Incr.Name]
+		if !ok && !slices.Contains(d.Delete, d.Incr.Name) {
+			old, ok = rec.Values[d.Incr.Name]
+		}
+		if ok {
+			n, err := strconv.ParseInt(string(old), 10, 64)
+			if err != nil || strconv.FormatInt(n, 10) != string(old) {
+				return store.Result{}, fmt.Errorf("memstore: commit: incr %q: %w", d.Incr.Name, store.ErrNotInteger)
+			}
+			cur = n
+			newSize -= len(d.Incr.Name) + len(old)
+		}
+		sum := cur + d.Incr.By
+		if (d.Incr.By > 0 && sum < cur) || (d.Incr.By < 0 && sum > cur) {
+			return store.Result{}, fmt.Errorf("memstore: commit: incr %q: overflow: %w", d.Incr.Name, store.ErrNotInteger)
+		}
+		incrValue = strconv.AppendInt(nil, sum, 10)
+		newSize += len(d.Incr.Name) + len(incrValue)
+		res.Value = sum
+	}
+	if d.MaxSize > 0 && newSize > d.MaxSize && newSize > size {
+		return store.Result{}, fmt.Errorf("memstore: commit: %d bytes, limit %d: %w", newSize, d.MaxSize, store.ErrTooLarge)
+	}
+
+	for _, name := range d.Delete {
+		delete(rec.Values, name)
+	}
+	for name, v := range d.Set {
+		rec.Values[name] = append([]byte(nil), v...)
+	}
+	if incrValue != nil {
+		rec.Values[d.Incr.Name] = incrValue
+	}
+	rec.Touched = d.Now
+	if d.IdleTimeout > 0 {
+		rec.IdleTimeout = d.IdleTimeout
+	}
+	if !d.Deadline.IsZero() {
+		rec.Deadline = d.Deadline
+	}
+	if d.User != nil && *d.User != rec.User {
+		if rec.User != "" {
+			s.unindex(rec.User, key)
+		}
+		rec.User = *d.User
+		if rec.User != "" {
+			s.index(rec.User, key)
+		}
+	}
+	return res, nil
+}
+
+// conflicts checks the expectations against rec. When one fails it returns
+// the current values of all expected names and false.
+func conflicts(rec *store.Record, expect []store.Expect) (map[string][]byte, bool) {
+	ok := true
+	for _, e := range expect {
+		v, present := rec.Values[e.Name]
+		if e.Absent == present || (present && string(v) != string(e.Value)) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return nil, true
+	}
+	cur := make(map[string][]byte, len(expect))
+	for _, e := range expect {
+		if v, present := rec.Values[e.Name]; present {
+			cur[e.Name] = append([]byte(nil), v...)
+		}
+	}
+	return cur, false
+}
+
+// Destroy implements store.Store.
+func (s *Store) Destroy(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: destroy: %w", err)
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	rec := sh.sessions[key]
+	delete(sh.sessions, key)
+	sh.mu.Unlock()
+	if rec != nil && rec.User != "" {
+		s.unindex(rec.User, key)
+	}
+	return nil
+}
+
+// Take implements store.Store.
+func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: take: %w", err)
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	rec := sh.live(key, now)
+	delete(sh.sessions, key)
+	sh.mu.Unlock()
+	if rec == nil {
+		return nil, fmt.Errorf("memstore: take: %w", store.ErrNotFound)
+	}
+	if rec.User != "" {
+		s.unindex(rec.User, key)
+	}
+	return rec, nil
+}
+
+// UserSessions implements store.UserIndex.
+func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]store.SessionInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: user sessions: %w", err)
+	}
+	s.usersMu.Lock()
+	keys := make([]string, 0, len(s.users[user]))
+	for k := range s.users[user] {
+		keys = append(keys, k)
+	}
+	s.usersMu.Unlock()
+
+	infos := make([]store.SessionInfo, 0, len(keys))
+	for _, key := range keys {
+		sh := s.shard(key)
+		sh.mu.Lock()
+		rec := sh.live(key, now)
+		if rec != nil && rec.User == user {
+			infos = append(infos, store.SessionInfo{
+				Key: key, User: rec.User, Created: rec.Created, Touched: rec.Touched,
+				Deadline: rec.Deadline, ExpiresAt: rec.ExpiresAt(),
+			})
+		}
+		sh.mu.Unlock()
+		if rec == nil {
+			s.unindex(user, key)
+		}
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Created.Before(infos[j].Created) })
+	return infos, nil
+}
+
+// Count implements store.Counter.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += int64(len(sh.sessions))
+		sh.mu.Unlock()
+	}
+	return n, ctx.Err()
+}
+
+func (s *Store) index(user, key string) {
+	s.usersMu.Lock()
+	set := s.users[user]
+	if set == nil {
+		set = make(map[string]struct{})
+		s.users[user] = set
+	}
+	set[key] = struct{}{}
+	s.usersMu.Unlock()
+}
+
+func (s *Store) unindex(user, key string) {
+	s.usersMu.Lock()
+	if set := s.users[user]; set != nil {
+		delete(set, key)
+		if len(set) == 0 {
+			delete(s.users, user)
+		}
+	}
+	s.usersMu.Unlock()
+}
+
+func clone(rec *store.Record) *store.Record {
+	c := *rec
+	c.Values = make(map[string][]byte, len(rec.Values))
+	for k, v := range rec.Values {
+		c.Values[k] = append([]byte(nil), v...)
+	}
+	return &c
+}

@@ -1,0 +1,182 @@
+package seshat
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/seshat-go/seshat/memstore"
+	"github.com/seshat-go/seshat/store"
+)
+
+// SecureMode says when the cookie carries the Secure attribute.
+type SecureMode int
+
+const (
+	// SecureAuto sets Secure when the request came over TLS.
+	SecureAuto SecureMode = iota
+	// SecureAlways always sets Secure.
+	SecureAlways
+	// SecureNever never sets Secure (plain-HTTP development only).
+	SecureNever
+)
+
+// Options configures a Manager. The zero value of every field but Secrets
+// is a sensible default, given in the field's comment.
+type Options struct {
+	// Store keeps the sessions. Default: a new memstore.Store.
+	Store store.Store
+
+	// Secrets sign the cookie with HMAC-SHA-256. The first signs; all are
+	// accepted, so a new secret can be put first while cookies signed with
+	// older ones still verify (they are re-signed on their next response).
+	// Required: at least one, each at least 32 bytes.
+	Secrets [][]byte
+
+	// HashKey keys the hash that turns a session ID into a store key.
+	// Default: none, an unkeyed hash, which already reveals no usable ID
+	// (IDs are 256 random bits). Set it so that even someone who holds a
+	// session ID cannot find its record in a copy of the store. Changing it
+	// ends every live session.
+	HashKey []byte
+
+	// CookieName is the session cookie's name. Default: "seshat".
+	CookieName string
+	// CookiePath is the cookie's Path. Default: "/".
+	CookiePath string
+	// CookieDomain is the cookie's Domain. Default: none (host-only).
+	CookieDomain string
+	// Secure says when the cookie is Secure. Default: SecureAuto.
+	Secure SecureMode
+	// SameSite is the cookie's SameSite attribute. Default: Lax.
+	SameSite http.SameSite
+	// BrowserSessionCookie omits Max-Age, so the browser drops the cookie
+	// when it closes. Default: false (the cookie lives until the session's
+	// absolute deadline). The cookie is always HttpOnly.
+	BrowserSessionCookie bool
+
+	// IdleTimeout ends a session that has seen no request for this long.
+	// Default: 30 minutes.
+	IdleTimeout time.Duration
+	// Lifetime ends a session this long after it was created (or last
+	// regenerated), however active. Default: 24 hours.
+	Lifetime time.Duration
+	// TouchInterval is how often a read-only request refreshes the idle
+	// expiry; between touches reads write nothing. Default: IdleTimeout/30,
+	// at most one minute.
+	TouchInterval time.Duration
+
+	// MaxSessionBytes caps a session's size (value names plus values). A
+	// change that would exceed it fails with ErrTooLarge and stores nothing.
+	// Default: 64 KiB; negative means no limit.
+	MaxSessionBytes int
+	// MaxSessionsPerUser caps the live sessions bound to one user: when a
+	// session is bound beyond the cap, the user's oldest sessions are
+	// destroyed. It needs a store that implements store.UserIndex.
+	// Default: 0, no cap.
+	MaxSessionsPerUser int
+
+	// StoreTimeout bounds each store operation, so a dead store fails a
+	// request quickly instead of hanging it. Default: 1 second.
+	StoreTimeout time.Duration
+
+	// ErrorHandler answers a request whose session could not be committed
+	// before its response started. Default: DefaultErrorHandler.
+	ErrorHandler func(http.ResponseWriter, *http.Request, error)
+	// Logger receives warnings (undecodable records, failed cleanups).
+	// Default: slog.Default().
+	Logger *slog.Logger
+	// Observer, when set, is told of every store operation and session
+	// event (see the metrics package).
+	Observer Observer
+}
+
+const (
+	defaultCookieName      = "seshat"
+	defaultIdleTimeout     = 30 * time.Minute
+	defaultLifetime        = 24 * time.Hour
+	defaultMaxSessionBytes = 64 << 10
+	defaultStoreTimeout    = time.Second
+	minSecretLen           = 32
+)
+
+// ErrInvalidOptions is wrapped by the errors New returns.
+var ErrInvalidOptions = errors.New("seshat: invalid options")
+
+func (o Options) withDefaults() (Options, error) {
+	if len(o.Secrets) == 0 {
+		return o, fmt.Errorf("%w: at least one secret is required", ErrInvalidOptions)
+	}
+	for i, s := range o.Secrets {
+		if len(s) < minSecretLen {
+			return o, fmt.Errorf("%w: secret %d is %d bytes, want at least %d", ErrInvalidOptions, i, len(s), minSecretLen)
+		}
+	}
+	if o.Store == nil {
+		o.Store = memstore.New()
+	}
+	if o.CookieName == "" {
+		o.CookieName = defaultCookieName
+	}
+	if !validCookieName(o.CookieName) {
+		return o, fmt.Errorf("%w: cookie name %q", ErrInvalidOptions, o.CookieName)
+	}
+	if o.CookiePath == "" {
+		o.CookiePath = "/"
+	}
+	if o.SameSite == 0 {
+		o.SameSite = http.SameSiteLaxMode
+	}
+	if o.SameSite == http.SameSiteNoneMode && o.Secure == SecureNever {
+		return o, fmt.Errorf("%w: SameSite=None needs a Secure cookie", ErrInvalidOptions)
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = defaultIdleTimeout
+	}
+	if o.Lifetime == 0 {
+		o.Lifetime = defaultLifetime
+	}
+	if o.IdleTimeout < 0 || o.Lifetime < 0 || o.TouchInterval < 0 || o.StoreTimeout < 0 {
+		return o, fmt.Errorf("%w: negative duration", ErrInvalidOptions)
+	}
+	if o.TouchInterval == 0 {
+		o.TouchInterval = min(o.IdleTimeout/30, time.Minute)
+	}
+	if o.TouchInterval >= o.IdleTimeout {
+		return o, fmt.Errorf("%w: TouchInterval %v must be below IdleTimeout %v", ErrInvalidOptions, o.TouchInterval, o.IdleTimeout)
+	}
+	if o.MaxSessionBytes == 0 {
+		o.MaxSessionBytes = defaultMaxSessionBytes
+	}
+	if o.MaxSessionsPerUser < 0 {
+		return o, fmt.Errorf("%w: negative MaxSessionsPerUser", ErrInvalidOptions)
+	}
+	if o.MaxSessionsPerUser > 0 {
+		if _, ok := o.Store.(store.UserIndex); !ok {
+			return o, fmt.Errorf("%w: MaxSessionsPerUser needs a store that implements store.UserIndex", ErrInvalidOptions)
+		}
+	}
+	if o.StoreTimeout == 0 {
+		o.StoreTimeout = defaultStoreTimeout
+	}
+	if o.ErrorHandler == nil {
+		o.ErrorHandler = DefaultErrorHandler
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, nil
+}
+
+func validCookieName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return name != ""
+}

@@ -1,0 +1,214 @@
+// Package store defines the contract between seshat and the places sessions
+// live: a small Store interface that every store implements, optional
+// capabilities a store may add, and the errors stores return.
+//
+// A store never sees a session ID as it travels in a cookie. The manager
+// hands it an opaque key (a keyed hash of the ID), so a copy of the store
+// gives nobody a usable cookie. A store also never interprets values: it keeps
+// bytes under names, except for integers written in the canonical decimal
+// form, which Commit can increment in place (see Delta.Incr).
+//
+// The package storetest is the specification in executable form: a store is
+// done when storetest.Run passes against it.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by stores. Stores wrap them with context; callers test
+// them with errors.Is.
+var (
+	// ErrNotFound means no live session has that key: it never existed,
+	// expired, or was destroyed.
+	ErrNotFound = errors.New("session not found")
+	// ErrExists means Create found a session already stored under the key.
+	ErrExists = errors.New("session already exists")
+	// ErrConflict means a Delta's expectations did not hold; nothing of the
+	// commit was applied. Result.Current holds the values found instead.
+	ErrConflict = errors.New("session changed concurrently")
+	// ErrTooLarge means the commit would grow the session beyond
+	// Delta.MaxSize; nothing of the commit was applied.
+	ErrTooLarge = errors.New("session too large")
+	// ErrNotInteger means Delta.Incr named a value that is not a canonical
+	// decimal integer, or the result would overflow int64; nothing of the
+	// commit was applied.
+	ErrNotInteger = errors.New("value is not an integer")
+	// ErrCorrupt means the stored record cannot be read: foreign data under
+	// a session key, a field of the wrong shape, or an unknown format
+	// version. It is untrusted input, not a system failure.
+	ErrCorrupt = errors.New("stored session is corrupt")
+	// ErrUnavailable means the store could not be reached or did not answer
+	// in time. It is the one error that means "try again later" (HTTP 503).
+	ErrUnavailable = errors.New("session store unavailable")
+)
+
+// FormatVersion is the version of the stored record layout that this
+// release writes and reads. Stores persist it with every record and report
+// ErrCorrupt for a version they do not know.
+const FormatVersion = 1
+
+// Record is a whole session as stored.
+type Record struct {
+	// Values maps names to encoded values. Stores copy what they keep;
+	// callers may reuse the slices afterwards.
+	Values map[string][]byte
+	// User is the opaque key of the user the session is bound to, or "".
+	// Stores that implement UserIndex index sessions by it.
+	User string
+	// Created is when the session was created.
+	Created time.Time
+	// Touched is when the idle expiry was last refreshed.
+	Touched time.Time
+	// IdleTimeout is how long the session lives without activity.
+	IdleTimeout time.Duration
+	// Deadline is the absolute end of the session's life.
+	Deadline time.Time
+}
+
+// ExpiresAt is when the record expires: the earlier of its idle expiry and
+// its absolute deadline. A store must not keep a record past this instant.
+func (r *Record) ExpiresAt() time.Time {
+	idle := r.Touched.Add(r.IdleTimeout)
+	if idle.Before(r.Deadline) {
+		return idle
+	}
+	return r.Deadline
+}
+
+// Size is what counts against a session's size limit: the bytes of all
+// value names and values.
+func (r *Record) Size() int {
+	n := 0
+	for k, v := range r.Values {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// LoadOptions controls Load.
+type LoadOptions struct {
+	// Now is the current time, as the manager's clock sees it.
+	Now time.Time
+	// TouchAfter: when at least this long has passed since Touched, Load
+	// refreshes the idle expiry (sets Touched to Now) in the same atomic
+	// operation. Zero means touch on every load.
+	TouchAfter time.Duration
+}
+
+// Expect is a precondition of a commit: the value stored under Name must be
+// exactly Value, or absent when Absent is set.
+type Expect struct {
+	Name   string
+	Value  []byte
+	Absent bool
+}
+
+// Incr asks a commit to add By to the integer stored under Name (a missing
+// value counts as 0). Integers are stored in canonical decimal form
+// (strconv.FormatInt), which is what seshat's codec writes for them.
+type Incr struct {
+	Name string
+	By   int64
+}
+
+// Delta is what one commit changes. It is applied atomically: all of it, or
+// (on any error) none of it.
+type Delta struct {
+	// Now is the current time; a commit counts as activity, so it also
+	// refreshes the idle expiry.
+	Now time.Time
+	// Expect lists preconditions checked before anything is written.
+	Expect []Expect
+	// Set maps names to new encoded values.
+	Set map[string][]byte
+	// Delete lists names to remove.
+	Delete []string
+	// Incr, when not nil, increments one integer value, after Set and
+	// Delete are applied; Result.Value holds the value stored afterwards.
+	Incr *Incr
+	// User, when not nil, binds the session to *User ("" unbinds).
+	User *string
+	// IdleTimeout and Deadline, when non-zero, replace the stored ones.
+	IdleTimeout time.Duration
+	Deadline    time.Time
+	// MaxSize, when positive, caps Record.Size after the commit. A commit
+	// that would end above it (and above the size before it) fails with
+	// ErrTooLarge.
+	MaxSize int
+}
+
+// Empty reports whether the delta changes nothing.
+func (d *Delta) Empty() bool {
+	return len(d.Set) == 0 && len(d.Delete) == 0 && d.Incr == nil && d.User == nil &&
+		d.IdleTimeout == 0 && d.Deadline.IsZero()
+}
+
+// Result is what Commit reports.
+type Result struct {
+	// Value is the integer stored after Delta.Incr.
+	Value int64
+	// Current holds, on ErrConflict, the values found for the expected
+	// names (a missing name is absent from the map).
+	Current map[string][]byte
+}
+
+// Store keeps sessions. Every method must be safe for concurrent use, and
+// every method that changes a session must be atomic with respect to all
+// others on the same session. A store must never keep a record past
+// Record.ExpiresAt.
+type Store interface {
+	// Load returns the live session stored under key, or ErrNotFound. It
+	// refreshes the idle expiry when opts.TouchAfter has passed, and writes
+	// nothing otherwise.
+	Load(ctx context.Context, key string, opts LoadOptions) (*Record, error)
+
+	// Create stores a new session. It fails with ErrExists if key is taken.
+	// It is the only method that may bring a key into existence.
+	Create(ctx context.Context, key string, rec *Record) error
+
+	// Commit applies d to the live session under key, atomically. If there
+	// is none (destroyed, expired) it fails with ErrNotFound and creates
+	// nothing: this is what makes a destroy final.
+	Commit(ctx context.Context, key string, d *Delta) (Result, error)
+
+	// Destroy removes the session under key. Destroying a missing session
+	// is not an error.
+	Destroy(ctx context.Context, key string) error
+
+	// Take removes the live session under key and returns what it held, in
+	// one atomic step, or fails with ErrNotFound. Regenerate uses it so that
+	// every commit to the old key either lands before the move (and moves
+	// with it) or fails afterwards.
+	Take(ctx context.Context, key string, now time.Time) (*Record, error)
+}
+
+// SessionInfo describes a stored session without its values.
+type SessionInfo struct {
+	// Key is the store key of the session.
+	Key      string
+	User     string
+	Created  time.Time
+	Touched  time.Time
+	Deadline time.Time
+	// ExpiresAt is the earlier of the idle expiry and the deadline.
+	ExpiresAt time.Time
+}
+
+// UserIndex is implemented by stores that can list the sessions bound to a
+// user. The manager uses it to cap sessions per user and to revoke all of a
+// user's sessions.
+type UserIndex interface {
+	// UserSessions returns the live sessions bound to user, oldest first.
+	UserSessions(ctx context.Context, user string, now time.Time) ([]SessionInfo, error)
+}
+
+// Counter is implemented by stores that can count live sessions cheaply
+// (without a scan).
+type Counter interface {
+	// Count returns the number of stored sessions. It may include sessions
+	// that expired moments ago and were not reclaimed yet.
+	Count(ctx context.Context) (int64, error)
+}

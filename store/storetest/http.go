@@ -1,0 +1,278 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/store"
+)
+
+// These cases run the store behind a real seshat.Manager and HTTP server,
+// checking the guarantees end to end.
+
+// counting wraps a store and counts calls by method.
+type counting struct {
+	store.Store
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *counting) count(m string) {
+	c.mu.Lock()
+	if c.calls == nil {
+		c.calls = map[string]int{}
+	}
+	c.calls[m]++
+	c.mu.Unlock()
+}
+
+func (c *counting) snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := map[string]int{}
+	for k, v := range c.calls {
+		m[k] = v
+	}
+	c.calls = nil
+	return m
+}
+
+func (c *counting) Load(ctx context.Context, k string, o store.LoadOptions) (*store.Record, error) {
+	c.count("Load")
+	return c.Store.Load(ctx, k, o)
+}
+func (c *counting) Create(ctx context.Context, k string, r *store.Record) error {
+	c.count("Create")
+	return c.Store.Create(ctx, k, r)
+}
+func (c *counting) Commit(ctx context.Context, k string, d *store.Delta) (store.Result, error) {
+	c.count("Commit")
+	return c.Store.Commit(ctx, k, d)
+}
+func (c *counting) Destroy(ctx context.Context, k string) error {
+	c.count("Destroy")
+	return c.Store.Destroy(ctx, k)
+}
+func (c *counting) Take(ctx context.Context, k string, now time.Time) (*store.Record, error) {
+	c.count("Take")
+	return c.Store.Take(ctx, k, now)
+}
+
+// app is the demo's view counter on one store.
+type app struct {
+	h      *harness
+	store  *counting
+	server *httptest.Server
+	m      *seshat.Manager
+}
+
+func newApp(h *harness) *app {
+	a := &app{h: h, store: &counting{Store: h.s}}
+	m, err := seshat.New(seshat.Options{
+		Store:   a.store,
+		Secrets: [][]byte{[]byte("storetest-secret-0123456789abcdef")},
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	a.m = m
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		n, err := m.Session(r).Incr("views", 1)
+		if err != nil {
+			http.Error(w, err.Error(), seshat.StatusCode(err))
+			return
+		}
+		fmt.Fprintf(w, "%d", n)
+	})
+	mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) {
+		n, err := seshat.Get[int](m.Session(r), "views")
+		if err != nil && !errors.Is(err, seshat.ErrNoValue) {
+			http.Error(w, err.Error(), seshat.StatusCode(err))
+			return
+		}
+		fmt.Fprintf(w, "%d", n)
+	})
+	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Session(r).Set(r.FormValue("k"), r.FormValue("v")); err != nil {
+			http.Error(w, err.Error(), seshat.StatusCode(err))
+		}
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Session(r).Destroy(); err != nil {
+			http.Error(w, err.Error(), seshat.StatusCode(err))
+		}
+	})
+	a.server = httptest.NewServer(m.Handler(mux))
+	h.t.Cleanup(a.server.Close)
+	return a
+}
+
+// do sends a request with cookie (may be "") and returns status, body and
+// the session cookie set, if any.
+func (a *app) do(method, path, cookie string) (int, string, *http.Cookie) {
+	req, _ := http.NewRequest(method, a.server.URL+path, nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", "seshat="+cookie)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			req.URL.RawQuery = path[i+1:]
+		}
+	}
+	resp, err := a.server.Client().Do(req)
+	if err != nil {
+		a.h.t.Errorf("%s %s: %v", method, path, err)
+		return 0, "", nil
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, _ = fmt.Fprint(&b, readAll(resp))
+	for _, c := range resp.Cookies() {
+		if c.Name == "seshat" {
+			return resp.StatusCode, b.String(), c
+		}
+	}
+	return resp.StatusCode, b.String(), nil
+}
+
+func readAll(resp *http.Response) string {
+	var sb strings.Builder
+	buf := make([]byte, 512)
+	for {
+		n, err := resp.Body.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			return sb.String()
+		}
+	}
+}
+
+// login creates a session through the app and returns its cookie value.
+func (a *app) login() string {
+	a.h.t.Helper()
+	code, _, c := a.do("GET", "/", "")
+	if code != 200 || c == nil {
+		a.h.t.Fatalf("first visit: status %d, cookie %v", code, c)
+	}
+	return c.Value
+}
+
+var g7 = []testCase{
+	{"forged cookies never reach the store", func(h *harness) {
+		a := newApp(h)
+		real := a.login()
+		a.store.snapshot()
+		forged := []string{
+			"x", strings.Repeat("A", len(real)), real[:len(real)-1] + flip(real[len(real)-1]),
+			flip(real[0]) + real[1:], real[:43] + "." + real[:43], real + "A", "", "..", strings.Repeat("é", 44),
+		}
+		for _, f := range forged {
+			if code, body, _ := a.do("GET", "/read", f); code != 200 || body != "0" {
+				h.t.Errorf("forged cookie %q: status %d body %q; want a new empty session", f, code, body)
+			}
+		}
+		if calls := a.store.snapshot(); len(calls) != 0 {
+			h.t.Fatalf("G7 broken: forged cookies reached the store: %v", calls)
+		}
+	}},
+	{"an ID the store does not know is never adopted", func(h *harness) {
+		a := newApp(h)
+		c := a.login()
+		a.do("POST", "/logout", c)
+		code, body, set := a.do("GET", "/", c)
+		if code != 200 || body != "1" || set == nil || set.Value == c {
+			h.t.Fatalf("G7 broken: a request with a dead session's cookie got status %d body %q cookie %v; "+
+				"want count 1 under a fresh ID (adopting a known ID allows session fixation)", code, body, set)
+		}
+	}},
+}
+
+var httpCases = []testCase{
+	{"through HTTP: parallel requests setting different keys all persist", func(h *harness) {
+		a := newApp(h)
+		c := a.login()
+		parallel(100, func(i int) {
+			if code, _, _ := a.do("POST", fmt.Sprintf("/set?k=k%d&v=%d", i, i), c); code != 200 {
+				h.t.Errorf("set %d: status %d", i, code)
+			}
+		})
+		rec := h.load(a.storeKeyOf(c))
+		lost := 0
+		for i := range 100 {
+			if string(rec.Values[fmt.Sprintf("k%d", i)]) != "s"+strconv.Itoa(i) {
+				lost++
+			}
+		}
+		if lost > 0 {
+			h.t.Fatalf("G1 broken: %d of 100 parallel requests lost their change", lost)
+		}
+	}},
+	{"through HTTP: 100 parallel view counts add exactly 100", func(h *harness) {
+		a := newApp(h)
+		c := a.login() // views = 1
+		parallel(100, func(int) { a.do("GET", "/", c) })
+		if _, body, _ := a.do("GET", "/read", c); body != "101" {
+			h.t.Fatalf("G2 broken: after 1 + 100 parallel increments the count is %s", body)
+		}
+	}},
+	{"through HTTP: logout racing writers stays logged out", func(h *harness) {
+		a := newApp(h)
+		for round := range 10 {
+			c := a.login()
+			parallel(51, func(i int) {
+				if i == 0 {
+					if code, _, _ := a.do("POST", "/logout", c); code != 200 {
+						h.t.Errorf("logout: status %d", code)
+					}
+					return
+				}
+				// Each answers 200 (before the logout, or on a fresh
+				// anonymous session) or 409 (its session ended mid-request).
+				if code, _, _ := a.do("GET", "/", c); code != 200 && code != http.StatusConflict {
+					h.t.Errorf("writer: status %d", code)
+				}
+			})
+			h.gone(a.storeKeyOf(c), fmt.Sprintf("round %d: logout racing 50 requests", round))
+		}
+	}},
+	{"through HTTP: a read-only request makes one store call and writes nothing", func(h *harness) {
+		a := newApp(h)
+		c := a.login()
+		a.store.snapshot()
+		for range 5 {
+			if _, body, set := a.do("GET", "/read", c); body != "1" || set != nil {
+				h.t.Fatalf("read: body %q, cookie %v", body, set)
+			}
+		}
+		if calls := a.store.snapshot(); calls["Load"] != 5 || len(calls) != 1 {
+			h.t.Fatalf("G5 broken: 5 read-only requests made store calls %v; want exactly 5 Loads", calls)
+		}
+	}},
+}
+
+// storeKeyOf returns the store key of a cookie.
+func (a *app) storeKeyOf(cookie string) string {
+	k, ok := a.m.StoreKey(cookie)
+	if !ok {
+		a.h.t.Fatalf("cookie %q does not verify", cookie)
+	}
+	return k
+}
+
+
+func flip(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
+}

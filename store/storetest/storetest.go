@@ -1,0 +1,179 @@
+// Package storetest is seshat's store contract as tests. Run it from a
+// store's tests:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store { return mystore.New(...) })
+//	}
+//
+// Every guarantee of the design that a store carries (G1–G6, G8, G9, and the
+// store's part of G3, G4 and G7) is a subtest named after it, run on a fresh
+// store; a failure says which guarantee broke and why it matters. Like
+// testing/slogtest, the suite knows nothing about the store but its
+// interface, so a third-party store proves itself the same way.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/seshat-go/seshat/store"
+)
+
+// Run runs the conformance suite. newStore returns a fresh, empty store for
+// each subtest (register cleanups with t.Cleanup).
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Helper()
+	for _, g := range guarantees() {
+		t.Run(g.name, func(t *testing.T) {
+			for _, c := range g.cases {
+				t.Run(c.name, func(t *testing.T) {
+					h := &harness{t: t, s: newStore(t), now: time.Now().Truncate(time.Millisecond)}
+					c.run(h)
+				})
+			}
+		})
+	}
+}
+
+type guarantee struct {
+	name  string
+	cases []testCase
+}
+
+type testCase struct {
+	name string
+	run  func(h *harness)
+}
+
+func guarantees() []guarantee {
+	return []guarantee{
+		{"G1_no_lost_updates", append(g1, httpCases[0])},
+		{"G2_atomic_read_modify_write", append(g2, httpCases[1])},
+		{"G3_destroy_wins", append(g3, httpCases[2])},
+		{"G4_regenerate", g4},
+		{"G5_cheap_reads", append(g5, httpCases[3])},
+		{"G6_expiry", g6},
+		{"G7_no_fixation_no_forgery", g7},
+		{"G8_serialization", g8},
+		{"G9_limits", g9},
+		{"contract", contract},
+	}
+}
+
+// harness holds one subtest's store and clock. Times are whole
+// milliseconds (what stores keep) near the real time, so that stores that
+// also expire by wall clock (Redis TTLs) agree with the suite.
+type harness struct {
+	t   *testing.T
+	s   store.Store
+	now time.Time
+}
+
+func (h *harness) ctx() context.Context { return h.t.Context() }
+
+// key returns a fresh store key, shaped like the ones seshat makes.
+func key() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// record returns a record created at h.now with the given values.
+func (h *harness) record(values map[string]string) *store.Record {
+	rec := &store.Record{
+		Values:      make(map[string][]byte, len(values)),
+		Created:     h.now,
+		Touched:     h.now,
+		IdleTimeout: 30 * time.Minute,
+		Deadline:    h.now.Add(24 * time.Hour),
+	}
+	for k, v := range values {
+		rec.Values[k] = []byte(v)
+	}
+	return rec
+}
+
+// create stores a new session and returns its key.
+func (h *harness) create(values map[string]string) string {
+	h.t.Helper()
+	k := key()
+	if err := h.s.Create(h.ctx(), k, h.record(values)); err != nil {
+		h.t.Fatalf("Create: %v", err)
+	}
+	return k
+}
+
+// load loads a session that must exist.
+func (h *harness) load(k string) *store.Record {
+	h.t.Helper()
+	rec, err := h.s.Load(h.ctx(), k, store.LoadOptions{Now: h.now, TouchAfter: time.Hour})
+	if err != nil {
+		h.t.Fatalf("Load: %v", err)
+	}
+	return rec
+}
+
+// gone checks that a session cannot be loaded.
+func (h *harness) gone(k string, why string) {
+	h.t.Helper()
+	rec, err := h.s.Load(h.ctx(), k, store.LoadOptions{Now: h.now, TouchAfter: time.Hour})
+	if !errors.Is(err, store.ErrNotFound) {
+		h.t.Fatalf("Load after %s = %v, %v; want store.ErrNotFound", why, values(rec), err)
+	}
+}
+
+func (h *harness) commit(k string, d *store.Delta) (store.Result, error) {
+	if d.Now.IsZero() {
+		d.Now = h.now
+	}
+	return h.s.Commit(h.ctx(), k, d)
+}
+
+func (h *harness) mustCommit(k string, d *store.Delta) store.Result {
+	h.t.Helper()
+	res, err := h.commit(k, d)
+	if err != nil {
+		h.t.Fatalf("Commit: %v", err)
+	}
+	return res
+}
+
+func values(rec *store.Record) map[string]string {
+	if rec == nil {
+		return nil
+	}
+	m := make(map[string]string, len(rec.Values))
+	for k, v := range rec.Values {
+		m[k] = string(v)
+	}
+	return m
+}
+
+func set(kv ...string) map[string][]byte {
+	m := make(map[string][]byte, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = []byte(kv[i+1])
+	}
+	return m
+}
+
+// parallel runs f(0..n-1) on n goroutines released together, and waits.
+func parallel(n int, f func(i int)) {
+	start := make(chan struct{})
+	done := make(chan struct{}, n)
+	for i := range n {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			<-start
+			f(i)
+		}()
+	}
+	close(start)
+	for range n {
+		<-done
+	}
+}
