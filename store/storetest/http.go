@@ -269,7 +269,6 @@ func (a *app) storeKeyOf(cookie string) string {
 	return k
 }
 
-
 func flip(c byte) string {
 	if c == 'A' {
 		return "B"
