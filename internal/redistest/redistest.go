@@ -1,0 +1,352 @@
+// Package redistest starts real redis-server processes on free loopback
+// ports for tests — a standalone server, a Cluster, a Sentinel group — and
+// stops them when the test ends. There are no fakes: if redis-server is not
+// installed the test fails and says how to install it.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const installHint = "install Redis: apt-get install -y redis-server redis-tools (the README's test command does this)"
+
+// Server is one running redis-server process.
+type Server struct {
+	Port int
+	Dir  string
+	args []string
+	bin  string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	log *os.File
+}
+
+// Addr is the server's host:port on 127.0.0.1.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
+
+// URL is a redis:// URL for the server.
+func (s *Server) URL() string { return "redis://" + s.Addr() }
+
+// Binary returns the path of a Redis program, failing the test with an
+// install hint when it is missing.
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found in PATH: %s", name, installHint)
+	}
+	return p
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("no free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Start starts a standalone redis-server with extra configuration
+// arguments (for example "--maxmemory", "10mb"; a configuration file may
+// come first) and waits until it answers.
+// It is stopped when the test ends.
+func Start(t testing.TB, args ...string) *Server {
+	t.Helper()
+	s := &Server{bin: Binary(t, "redis-server"), Dir: t.TempDir()}
+	var conf []string // a configuration file must come first
+	if len(args) > 0 && !strings.HasPrefix(args[0], "--") {
+		conf, args = args[:1], args[1:]
+	}
+	for attempt := 0; ; attempt++ {
+		s.Port = FreePort(t)
+		s.args = append(append(conf[:len(conf):len(conf)],
+			"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", s.Dir,
+			"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"),
+			args...)
+		err := s.start()
+		if err == nil {
+			break
+		}
+		s.Stop()
+		if attempt == 3 {
+			t.Fatalf("redis-server did not start: %v\n%s", err, s.logTail())
+		}
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	log, err := os.OpenFile(filepath.Join(s.Dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Dir = s.Dir
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return err
+	}
+	s.cmd, s.log = cmd, log
+	return waitReady(s.Addr(), 10*time.Second)
+}
+
+// waitReady polls PING until the server answers PONG.
+func waitReady(addr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	var last error
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(time.Second))
+			fmt.Fprint(c, "PING\r\n")
+			line, err := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if err == nil && strings.HasPrefix(line, "+PONG") {
+				return nil
+			}
+			last = fmt.Errorf("PING answered %q, %v", line, err)
+		} else {
+			last = err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready after %v: %v", addr, within, last)
+}
+
+// Stop kills the server (SIGKILL) and waits for it to exit.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		s.cmd = nil
+	}
+	if s.log != nil {
+		s.log.Close()
+		s.log = nil
+	}
+}
+
+// Restart starts a stopped server again on the same port and directory.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if err := s.start(); err != nil {
+		t.Fatalf("restart redis-server: %v\n%s", err, s.logTail())
+	}
+}
+
+// Signal sends sig to the server process (SIGSTOP, SIGCONT, ...).
+func (s *Server) Signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return fmt.Errorf("not running")
+	}
+	return s.cmd.Process.Signal(sig)
+}
+
+func (s *Server) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// Client returns a go-redis client for the server, closed when the test
+// ends.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Cluster is a Redis Cluster of masters (and optional replicas) on
+// loopback.
+type Cluster struct {
+	Masters  []*Server
+	Replicas []*Server
+}
+
+// Addrs returns the addresses of all nodes.
+func (c *Cluster) Addrs() []string {
+	var a []string
+	for _, s := range append(append([]*Server{}, c.Masters...), c.Replicas...) {
+		a = append(a, s.Addr())
+	}
+	return a
+}
+
+// URL is a redis+cluster:// URL for the cluster.
+func (c *Cluster) URL() string { return "redis+cluster://" + strings.Join(c.Addrs(), ",") }
+
+// Client returns a cluster client, closed when the test ends.
+func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
+	cl := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// StartCluster starts masters redis-server nodes in cluster mode, each
+// with replicasPer replicas, joins them with redis-cli --cluster create,
+// and waits until every node reports cluster_state:ok.
+func StartCluster(t testing.TB, masters, replicasPer int) *Cluster {
+	t.Helper()
+	cli := Binary(t, "redis-cli")
+	c := &Cluster{}
+	var nodes []*Server
+	for i := 0; i < masters*(1+replicasPer); i++ {
+		s := Start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "2000")
+		nodes = append(nodes, s)
+	}
+	args := []string{"--cluster", "create"}
+	for _, s := range nodes {
+		args = append(args, s.Addr())
+	}
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicasPer), "--cluster-yes")
+	out, err := exec.Command(cli, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, s := range nodes {
+		cl := redis.NewClient(&redis.Options{Addr: s.Addr()})
+		for {
+			info, err := cl.ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				cl.Close()
+				t.Fatalf("cluster node %s not ok after 30s: %v %s", s.Addr(), err, info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		role, _ := cl.Do(ctx, "ROLE").Slice()
+		cl.Close()
+		if len(role) > 0 && role[0] == "slave" {
+			c.Replicas = append(c.Replicas, s)
+		} else {
+			c.Masters = append(c.Masters, s)
+		}
+	}
+	// Every node must know the whole slot map before clients route by it.
+	cl := c.Client(t)
+	for {
+		err := cl.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() })
+		if err == nil {
+			if slots, err := cl.ClusterSlots(ctx).Result(); err == nil && len(slots) >= masters {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not routable after 30s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return c
+}
+
+// Sentinel is a master, its replicas, and sentinels watching them.
+type Sentinel struct {
+	MasterName string
+	Master     *Server
+	Replicas   []*Server
+	Sentinels  []*Server
+}
+
+// SentinelAddrs returns the sentinels' addresses.
+func (s *Sentinel) SentinelAddrs() []string {
+	var a []string
+	for _, x := range s.Sentinels {
+		a = append(a, x.Addr())
+	}
+	return a
+}
+
+// URL is a redis+sentinel:// URL for the group.
+func (s *Sentinel) URL() string {
+	return "redis+sentinel://" + strings.Join(s.SentinelAddrs(), ",") + "/" + s.MasterName
+}
+
+// Client returns a failover client, closed when the test ends.
+func (s *Sentinel) Client(t testing.TB) *redis.Client {
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs()})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// StartSentinel starts a master with replicas and sentinels (quorum 2)
+// and waits until every sentinel knows the master and its replicas.
+func StartSentinel(t testing.TB, replicas, sentinels int) *Sentinel {
+	t.Helper()
+	g := &Sentinel{MasterName: "seshat-master"}
+	g.Master = Start(t)
+	for range replicas {
+		g.Replicas = append(g.Replicas, Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(g.Master.Port)))
+	}
+	for range sentinels {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "sentinel.conf")
+		body := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2\n"+
+			"sentinel down-after-milliseconds %[1]s 1000\n"+
+			"sentinel failover-timeout %[1]s 5000\n"+
+			"sentinel parallel-syncs %[1]s 1\n", g.MasterName, g.Master.Port)
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		g.Sentinels = append(g.Sentinels, Start(t, conf, "--sentinel"))
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, s := range g.Sentinels {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr()})
+		for {
+			reps, err := sc.Replicas(ctx, g.MasterName).Result()
+			if err == nil && len(reps) >= replicas {
+				ok := 0
+				for _, r := range reps {
+					if r["flags"] == "slave" && r["master-link-status"] == "ok" {
+						ok++
+					}
+				}
+				if ok >= replicas {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				sc.Close()
+				t.Fatalf("sentinel %s does not see %d healthy replicas after 30s: %v %v", s.Addr(), replicas, reps, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		sc.Close()
+	}
+	return g
+}

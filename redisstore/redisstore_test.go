@@ -1,0 +1,43 @@
+package redisstore_test
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/seshat-go/seshat/internal/redistest"
+	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/store"
+	"github.com/seshat-go/seshat/store/storetest"
+)
+
+var prefixes atomic.Int64
+
+// conformance runs the suite with a fresh key prefix per subtest: a fresh,
+// empty store on a shared server.
+func conformance(t *testing.T, client redis.UniversalClient) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := redisstore.New(client, redisstore.Options{Prefix: fmt.Sprintf("t%d:", prefixes.Add(1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestConformanceStandalone(t *testing.T) {
+	srv := redistest.Start(t)
+	conformance(t, srv.Client(t))
+}
+
+func TestConformanceCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3, 0)
+	conformance(t, c.Client(t))
+}
+
+func TestConformanceSentinel(t *testing.T) {
+	g := redistest.StartSentinel(t, 1, 3)
+	conformance(t, g.Client(t))
+}
