@@ -65,6 +65,7 @@ type Options struct {
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	owned  bool // Close closes client
 }
 
 var (

@@ -1,0 +1,195 @@
+// Package demo is the application behind `seshat serve`: the classic
+// express-session view counter, with login, logout and a size-limited note,
+// answering text/plain to scripts and HTML to browsers.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/seshat-go/seshat"
+)
+
+// Config wires the demo.
+type Config struct {
+	// Manager runs the sessions.
+	Manager *seshat.Manager
+	// Metrics serves /metrics; nil answers 404.
+	Metrics http.Handler
+	// Health checks the store for /healthz; nil is always healthy.
+	Health func(context.Context) error
+}
+
+// Handler returns the demo application with the session middleware
+// installed.
+func Handler(cfg Config) http.Handler {
+	a := &app{m: cfg.Manager, health: cfg.Health}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.index)
+	mux.HandleFunc("GET /read", a.read)
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("GET /whoami", a.whoami)
+	mux.HandleFunc("POST /note", a.note)
+	mux.HandleFunc("GET /healthz", a.healthz)
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	return cfg.Manager.Handler(mux)
+}
+
+type app struct {
+	m      *seshat.Manager
+	health func(context.Context) error
+}
+
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func fail(w http.ResponseWriter, err error) {
+	code := seshat.StatusCode(err)
+	http.Error(w, http.StatusText(code)+": "+err.Error(), code)
+}
+
+func text(w http.ResponseWriter, format string, args ...any) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, format, args...)
+}
+
+// index increments the view counter atomically.
+func (a *app) index(w http.ResponseWriter, r *http.Request) {
+	s := a.m.Session(r)
+	n, err := s.Incr("views", 1)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if wantsHTML(r) {
+		a.page(w, r, n)
+		return
+	}
+	text(w, "Number of views: %d\n", n)
+}
+
+// read answers the count without changing anything.
+func (a *app) read(w http.ResponseWriter, r *http.Request) {
+	n, err := seshat.Get[int64](a.m.Session(r), "views")
+	if err != nil && !errors.Is(err, seshat.ErrNoValue) {
+		fail(w, err)
+		return
+	}
+	text(w, "Number of views: %d\n", n)
+}
+
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	user := strings.TrimSpace(r.FormValue("user"))
+	if user == "" || len(user) > 128 {
+		http.Error(w, "form field user is required (at most 128 bytes)", http.StatusBadRequest)
+		return
+	}
+	s := a.m.Session(r)
+	// A new ID at every privilege change: a planted or leaked ID is useless.
+	if err := s.Regenerate(); err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.SetUser(user); err != nil {
+		fail(w, err)
+		return
+	}
+	if wantsHTML(r) {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	text(w, "Logged in as %s\n", user)
+}
+
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	if err := a.m.Session(r).Destroy(); err != nil {
+		fail(w, err)
+		return
+	}
+	if wantsHTML(r) {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	text(w, "Logged out\n")
+}
+
+func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
+	user, err := a.m.Session(r).User()
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if user == "" {
+		http.Error(w, "not logged in", http.StatusUnauthorized)
+		return
+	}
+	text(w, "%s\n", user)
+}
+
+// note stores a text in the session; 413 when it would exceed the size
+// limit, with the session unchanged.
+func (a *app) note(w http.ResponseWriter, r *http.Request) {
+	s := a.m.Session(r)
+	if err := s.Set("note", r.FormValue("text")); err != nil {
+		fail(w, err)
+		return
+	}
+	if wantsHTML(r) {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	text(w, "Saved\n")
+}
+
+func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
+	if a.health != nil {
+		if err := a.health(r.Context()); err != nil {
+			http.Error(w, "store unavailable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	text(w, "ok\n")
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>seshat demo</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36em;margin:2em auto;line-height:1.5}
+form{margin:1em 0}input,button{font-size:1em}</style></head>
+<body>
+<h1>seshat demo</h1>
+<p id="views">Number of views: {{.Views}}</p>
+{{if .User}}
+<p id="user">Logged in as <strong>{{.User}}</strong>.</p>
+<form method="post" action="/logout"><button id="logout" type="submit">Log out</button></form>
+{{else}}
+<form method="post" action="/login">
+<label>User <input id="user-input" name="user" autocomplete="username" required></label>
+<button id="login" type="submit">Log in</button>
+</form>
+{{end}}
+<form method="post" action="/note">
+<label>Note <input id="note-input" name="text" value="{{.Note}}"></label>
+<button id="save-note" type="submit">Save</button>
+</form>
+</body></html>
+`))
+
+func (a *app) page(w http.ResponseWriter, r *http.Request, views int64) {
+	s := a.m.Session(r)
+	user, _ := s.User()
+	note, _ := seshat.Get[string](s, "note")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pageTmpl.Execute(w, struct {
+		Views      int64
+		User, Note string
+	}{views, user, note})
+}
