@@ -1,0 +1,112 @@
+package seshat_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/seshat-go/seshat"
+)
+
+// The view counter: Incr runs atomically in the store, so parallel requests
+// never lose a view.
+func Example() {
+	m, err := seshat.New(seshat.Options{
+		Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes")},
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		n, err := m.Session(r).Incr("views", 1)
+		if err != nil {
+			http.Error(w, err.Error(), seshat.StatusCode(err))
+			return
+		}
+		fmt.Fprintf(w, "Number of views: %d", n)
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	var cookie *http.Cookie
+	for range 3 {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, _ := http.DefaultClient.Do(req)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if c := resp.Cookies(); len(c) > 0 {
+			cookie = c[0]
+		}
+		fmt.Println(string(b))
+	}
+	// Output:
+	// Number of views: 1
+	// Number of views: 2
+	// Number of views: 3
+}
+
+// Get is typed: the value comes back as the type asked for, and a value of
+// another type is an error, not a silent zero.
+func ExampleGet() {
+	m, _ := seshat.New(seshat.Options{Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes")}})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.Session(r)
+		s.Set("age", 42)
+		age, err := seshat.Get[int](s, "age")
+		fmt.Println(age, err)
+		_, err = seshat.Get[string](s, "age")
+		fmt.Println(errors.Is(err, seshat.ErrDecode))
+		_, err = seshat.Get[string](s, "missing")
+		fmt.Println(errors.Is(err, seshat.ErrNoValue))
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	// Output:
+	// 42 <nil>
+	// true
+	// true
+}
+
+// Set encodes at once, so a value that cannot be stored fails in the
+// handler, naming the key and the type, instead of after the response.
+func ExampleSession_Set() {
+	m, _ := seshat.New(seshat.Options{Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes")}})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := m.Session(r).Set("callback", func() {})
+		fmt.Println(errors.Is(err, seshat.ErrEncode), strings.Contains(err.Error(), `"callback" of type func()`))
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	// Output:
+	// true true
+}
+
+// Login: Regenerate moves the session to a fresh ID before the privilege
+// change, so an ID planted or seen before login is worthless afterwards.
+func ExampleSession_Regenerate() {
+	m, _ := seshat.New(seshat.Options{Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes")}})
+	login := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.Session(r)
+		if err := s.Regenerate(); err != nil {
+			http.Error(w, err.Error(), seshat.StatusCode(err))
+			return
+		}
+		if err := s.SetUser(r.FormValue("user")); err != nil {
+			http.Error(w, err.Error(), seshat.StatusCode(err))
+			return
+		}
+		fmt.Fprintln(w, "welcome")
+	}))
+	rec := httptest.NewRecorder()
+	login.ServeHTTP(rec, httptest.NewRequest("POST", "/login?user=bob", nil))
+	fmt.Print(rec.Body.String())
+	fmt.Println(len(rec.Result().Cookies()))
+	// Output:
+	// welcome
+	// 1
+}
