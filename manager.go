@@ -59,10 +59,7 @@ func (m *Manager) Session(r *http.Request) *Session {
 // newSession reads the request's cookie (without asking the store).
 func (m *Manager) newSession(r *http.Request) *Session {
 	s := &Session{m: m, secure: m.secure(r)}
-	for _, c := range r.Cookies() {
-		if c.Name != m.opts.CookieName {
-			continue
-		}
+	for _, c := range r.CookiesNamed(m.opts.CookieName) {
 		id, secret, ok := m.signer.verify(c.Value)
 		if !ok {
 			m.observe(Event{Kind: EventRejectedCookie})
