@@ -88,19 +88,28 @@ func (s *Session) load() error {
 		}
 		s.rec, s.state, s.size = rec, stateStored, rec.Size()
 		return nil
-	case err == nil, errors.Is(err, store.ErrNotFound):
-		m.observe(Event{Kind: EventExpired})
-	case errors.Is(err, store.ErrCorrupt):
-		m.observe(Event{Kind: EventCorrupt, Err: err})
-		m.opts.Logger.Warn("seshat: stored session cannot be read; starting a new one", "err", err)
-	default:
+	case err == nil:
+		err = store.ErrNotFound // expired by the manager's clock
+	case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrCorrupt):
 		// The store failed: do not decide anything about this session.
 		return err
 	}
-	// An ID the store does not know is never adopted: start afresh.
+	s.unknown(err)
+	return nil
+}
+
+// unknown handles a cookie whose session the store does not have (err is
+// ErrNotFound) or cannot read (ErrCorrupt): an ID the store does not know is
+// never adopted, so the request goes on with a new session under a fresh ID.
+func (s *Session) unknown(err error) {
+	if errors.Is(err, store.ErrCorrupt) {
+		s.m.observe(Event{Kind: EventCorrupt, Err: err})
+		s.m.opts.Logger.Warn("seshat: stored session cannot be read; starting a new one", "err", err)
+	} else {
+		s.m.observe(Event{Kind: EventExpired})
+	}
 	s.hadCookie = true
 	s.fresh()
-	return nil
 }
 
 // fresh makes s a new, empty session without an ID yet.
@@ -322,6 +331,20 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.state == stateUnloaded {
+		// The store increments in place, so a session that was not read
+		// yet need not be loaded first: one round trip.
+		d := &store.Delta{Now: s.m.now(), Incr: &store.Incr{Name: key, By: by}, MaxSize: s.m.opts.MaxSessionBytes}
+		res, err := s.commitDelta("incr", d)
+		switch {
+		case err == nil:
+			return res.Value, nil
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
+			s.unknown(err) // the cookie named no usable session
+		default:
+			return 0, err
+		}
+	}
 	if err := s.load(); err != nil {
 		return 0, err
 	}

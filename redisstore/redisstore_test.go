@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 
@@ -41,3 +42,5 @@ func TestConformanceSentinel(t *testing.T) {
 	g := redistest.StartSentinel(t, 1, 3)
 	conformance(t, g.Client(t))
 }
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -21,6 +21,9 @@ const (
 	DefaultWriteTimeout = 300 * time.Millisecond
 	DefaultPoolTimeout  = 300 * time.Millisecond
 	DefaultMaxRetries   = 1
+	// DefaultDialerRetries: go-redis redials a refused connection 5 times,
+	// 100 ms apart, by default, which alone takes half a second.
+	DefaultDialerRetries = 1
 )
 
 // ErrURL is wrapped by the errors ParseURL returns.
@@ -135,6 +138,7 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 		TLSConfig:        o.TLSConfig,
 
 		ContextTimeoutEnabled: true,
+		DialerRetries:         DefaultDialerRetries,
 	}
 	if mode != "" {
 		u.Addrs = nil

@@ -1,0 +1,490 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/internal/demo"
+	"github.com/seshat-go/seshat/internal/redistest"
+	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/store"
+)
+
+// instance is one demo app process (its own go-redis client, so its own
+// connections) on a shared Redis.
+type instance struct {
+	t      *testing.T
+	url    string
+	m      *seshat.Manager
+	store  *redisstore.Store
+	client redis.UniversalClient
+	calls  *roundTrips
+}
+
+var testSecret = []byte("redis-test-secret-0123456789abcdef")
+
+func newInstance(t *testing.T, opts *redis.UniversalOptions) *instance {
+	t.Helper()
+	client := redis.NewUniversalClient(opts)
+	calls := &roundTrips{}
+	client.AddHook(calls)
+	t.Cleanup(func() { client.Close() })
+	st, err := redisstore.New(client, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := seshat.New(seshat.Options{Store: st, Secrets: [][]byte{testSecret}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(demo.Handler(demo.Config{Manager: m}))
+	t.Cleanup(srv.Close)
+	return &instance{t: t, url: srv.URL, m: m, store: st, client: client, calls: calls}
+}
+
+// roundTrips counts commands (a pipeline counts once) sent to Redis.
+type roundTrips struct{ n atomic.Int64 }
+
+func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
+}
+
+// do sends a request with a session cookie value ("" for none) and
+// returns the status, the body and the new cookie value, if one was set.
+func (in *instance) do(method, path, cookie string, form url.Values) (int, string, string) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, in.url+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "seshat", Value: cookie})
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.t.Errorf("%s %s: %v", method, path, err)
+		return 0, "", ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, c := range resp.Cookies() {
+		if c.Name == "seshat" {
+			return resp.StatusCode, string(b), c.Value
+		}
+	}
+	return resp.StatusCode, string(b), ""
+}
+
+func (in *instance) redisKey(cookie string) string {
+	k, ok := in.m.StoreKey(cookie)
+	if !ok {
+		in.t.Fatalf("cookie %q does not verify", cookie)
+	}
+	return in.store.SessionKey(k)
+}
+
+type topology struct {
+	name string
+	opts func(t *testing.T) *redis.UniversalOptions
+}
+
+func topologies() []topology {
+	return []topology{
+		{"standalone", func(t *testing.T) *redis.UniversalOptions {
+			return &redis.UniversalOptions{Addrs: []string{redistest.Start(t).Addr()}}
+		}},
+		{"cluster", func(t *testing.T) *redis.UniversalOptions {
+			return &redis.UniversalOptions{Addrs: redistest.StartCluster(t, 3, 0).Addrs(), IsClusterMode: true}
+		}},
+	}
+}
+
+func TestTwoHundredIncrementsFromTwoInstances(t *testing.T) {
+	for _, top := range topologies() {
+		t.Run(top.name, func(t *testing.T) {
+			opts := top.opts(t)
+			a, b := newInstance(t, opts), newInstance(t, opts)
+			_, _, c := a.do("GET", "/", "", nil)
+			var wg sync.WaitGroup
+			for i := range 200 {
+				in := a
+				if i%2 == 1 {
+					in = b
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if code, _, _ := in.do("GET", "/", c, nil); code != 200 {
+						t.Errorf("status %d", code)
+					}
+				}()
+			}
+			wg.Wait()
+			if _, body, _ := b.do("GET", "/read", c, nil); body != "Number of views: 201\n" {
+				t.Fatalf("after 1 + 200 concurrent increments from two instances: %q", body)
+			}
+		})
+	}
+}
+
+func TestLogoutRacingWritersStaysLoggedOut(t *testing.T) {
+	for _, top := range topologies() {
+		t.Run(top.name, func(t *testing.T) {
+			opts := top.opts(t)
+			a, b := newInstance(t, opts), newInstance(t, opts)
+			for round := range 10 {
+				_, _, anon := a.do("GET", "/", "", nil)
+				_, _, c := a.do("POST", "/login", anon, url.Values{"user": {"bob"}})
+				var wg sync.WaitGroup
+				for i := range 51 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if i == 25 {
+							b.do("POST", "/logout", c, nil)
+							return
+						}
+						a.do("GET", "/", c, nil)
+						a.do("POST", "/note", c, url.Values{"text": {fmt.Sprint(i)}})
+					}()
+				}
+				wg.Wait()
+				if n, err := a.client.Exists(t.Context(), a.redisKey(c)).Result(); err != nil || n != 0 {
+					t.Fatalf("round %d: the logged-out session exists in Redis after racing writers (%d, %v)", round, n, err)
+				}
+				if code, _, _ := b.do("GET", "/whoami", c, nil); code != http.StatusUnauthorized {
+					t.Fatalf("round %d: whoami after logout: %d", round, code)
+				}
+			}
+		})
+	}
+}
+
+func TestRoundTripsAndReadsWriteNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	in := newInstance(t, &redis.UniversalOptions{Addrs: []string{srv.Addr()}})
+	_, _, c := in.do("GET", "/", "", nil)
+	in.do("GET", "/", c, nil)
+	in.do("GET", "/read", c, nil) // every script used below is cached by Redis now
+
+	count := func(method, path string) int64 {
+		before := in.calls.n.Load()
+		if code, _, _ := in.do(method, path, c, nil); code != 200 {
+			t.Fatalf("%s %s: %d", method, path, code)
+		}
+		return in.calls.n.Load() - before
+	}
+	if n := count("GET", "/"); n != 1 {
+		t.Errorf("an increment took %d round trips; want 1", n)
+	}
+	if n := count("GET", "/read"); n != 1 {
+		t.Errorf("a read took %d round trips; want 1", n)
+	}
+
+	admin := srv.Client(t)
+	dirty := func() string {
+		info, err := admin.Info(t.Context(), "persistence").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "rdb_changes_since_last_save:"); ok {
+				return v
+			}
+		}
+		t.Fatal("no rdb_changes_since_last_save in INFO")
+		return ""
+	}
+	ttl := admin.PTTL(t.Context(), in.redisKey(c)).Val()
+	before := dirty()
+	for range 20 {
+		count("GET", "/read")
+	}
+	if after := dirty(); after != before {
+		t.Fatalf("20 read-only requests changed Redis: rdb_changes_since_last_save %s -> %s", before, after)
+	}
+	if now := admin.PTTL(t.Context(), in.redisKey(c)).Val(); now > ttl {
+		t.Fatalf("a read refreshed the TTL (%v -> %v) before the touch interval", ttl, now)
+	}
+}
+
+func TestEveryKeyHasAnExpiryAndNoKeyHoldsAnID(t *testing.T) {
+	for _, top := range topologies() {
+		t.Run(top.name, func(t *testing.T) {
+			in := newInstance(t, top.opts(t))
+			var cookies []string
+			for i := range 5 {
+				_, _, c := in.do("GET", "/", "", nil)
+				_, _, c = in.do("POST", "/login", c, url.Values{"user": {fmt.Sprint("user", i%2)}})
+				in.do("POST", "/note", c, url.Values{"text": {"hello"}})
+				cookies = append(cookies, c)
+			}
+			in.do("POST", "/logout", cookies[0], nil)
+			keys := 0
+			err := forEachKey(t, in.client, func(node *redis.Client, key string) {
+				keys++
+				if ttl := node.PTTL(t.Context(), key).Val(); ttl <= 0 {
+					t.Errorf("key %q has no expiry (PTTL %v)", key, ttl)
+				}
+				dump := key + " " + fmt.Sprint(node.HGetAll(t.Context(), key).Val()) + fmt.Sprint(node.ZRange(t.Context(), key, 0, -1).Val())
+				for _, c := range cookies {
+					if id := c[:43]; strings.Contains(dump, id) {
+						t.Errorf("key %q holds a session ID from a cookie", key)
+					}
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if keys < 6 { // 4 sessions + 2 user indexes
+				t.Fatalf("found only %d keys", keys)
+			}
+		})
+	}
+}
+
+// forEachKey visits every key on every master (test code: a full SCAN).
+func forEachKey(t *testing.T, c redis.UniversalClient, f func(*redis.Client, string)) error {
+	visit := func(ctx context.Context, node *redis.Client) error {
+		iter := node.Scan(ctx, 0, "*", 100).Iterator()
+		for iter.Next(ctx) {
+			f(node, iter.Val())
+		}
+		return iter.Err()
+	}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(t.Context(), visit)
+	}
+	return visit(t.Context(), c.(*redis.Client))
+}
+
+func TestBadDataUnderASessionKey(t *testing.T) {
+	srv := redistest.Start(t)
+	in := newInstance(t, &redis.UniversalOptions{Addrs: []string{srv.Addr()}})
+	admin := srv.Client(t)
+	ctx := t.Context()
+	damage := map[string]func(key string){
+		"a string, not a hash":    func(k string) { admin.Del(ctx, k); admin.Set(ctx, k, "garbage", time.Hour) },
+		"a list":                  func(k string) { admin.Del(ctx, k); admin.RPush(ctx, k, "a", "b") },
+		"metadata missing":        func(k string) { admin.HDel(ctx, k, "@v", "@t") },
+		"time not a number":       func(k string) { admin.HSet(ctx, k, "@t", "yesterday") },
+		"future format version":   func(k string) { admin.HSet(ctx, k, "@v", "99") },
+		"foreign hash":            func(k string) { admin.Del(ctx, k); admin.HSet(ctx, k, "cookie", `{"x":1}`) },
+		"value of the wrong type": func(k string) { admin.HSet(ctx, k, "views", "sNaN") },
+	}
+	for name, f := range damage {
+		t.Run(name, func(t *testing.T) {
+			_, _, c := in.do("POST", "/login", "", url.Values{"user": {"bob"}})
+			key := in.redisKey(c)
+			f(key)
+			before, _ := admin.Dump(ctx, key).Result()
+
+			// Through the store: a clear error, never a panic.
+			k, _ := in.m.StoreKey(c)
+			_, err := in.store.Load(ctx, k, store.LoadOptions{Now: time.Now(), TouchAfter: time.Hour})
+			if name != "value of the wrong type" && !errors.Is(err, store.ErrCorrupt) {
+				t.Errorf("Load = %v; want store.ErrCorrupt", err)
+			}
+			// Through HTTP: never a 500 for untrusted data, never another
+			// session's data; the damaged ID is not adopted.
+			code, body, nc := in.do("GET", "/whoami", c, nil)
+			if name == "value of the wrong type" {
+				if code != 200 || body != "bob\n" {
+					t.Errorf("whoami with one bad value: %d %q", code, body)
+				}
+				if code, _, _ := in.do("GET", "/", c, nil); code != http.StatusInternalServerError && code != 200 {
+					t.Errorf("increment of a non-integer: %d", code)
+				}
+				return
+			}
+			if code != http.StatusUnauthorized {
+				t.Errorf("whoami on damaged data: %d %q; want 401 (a new, empty session)", code, body)
+			}
+			if code, body, nc = in.do("GET", "/", c, nil); code != 200 || body != "Number of views: 1\n" || nc == "" || nc == c {
+				t.Errorf("increment on damaged data: %d %q new cookie %v; want a fresh session", code, body, nc != "")
+			}
+			if after, _ := admin.Dump(ctx, key).Result(); after != before {
+				t.Error("seshat wrote to a key holding data it cannot read")
+			}
+		})
+	}
+}
+
+func TestScriptFlushIsHarmless(t *testing.T) {
+	srv := redistest.Start(t)
+	in := newInstance(t, &redis.UniversalOptions{Addrs: []string{srv.Addr()}})
+	_, _, c := in.do("GET", "/", "", nil)
+	if err := srv.Client(t).ScriptFlush(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := in.do("GET", "/", c, nil); code != 200 || body != "Number of views: 2\n" {
+		t.Fatalf("after SCRIPT FLUSH: %d %q", code, body)
+	}
+}
+
+func TestRedisRestartMidRun(t *testing.T) {
+	srv := redistest.Start(t)
+	u, err := redisstore.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newInstance(t, u)
+	_, _, c := in.do("GET", "/", "", nil)
+
+	srv.Stop()
+	start := time.Now()
+	code, _, _ := in.do("GET", "/", c, nil)
+	took := time.Since(start)
+	if code != http.StatusServiceUnavailable || took > 2*time.Second {
+		t.Fatalf("with Redis down: status %d after %v; want 503 within the store timeout", code, took)
+	}
+	t.Logf("Redis down: 503 after %v", took)
+	if code, _, _ := in.do("GET", "/read", c, nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("read with Redis down: %d; want 503", code)
+	}
+
+	srv.Restart(t)
+	back := time.Now()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// The restarted Redis has no data (no persistence): a fresh session.
+		code, body, _ := in.do("GET", "/", c, nil)
+		if code == 200 {
+			t.Logf("Redis back: first success %v after the restart", time.Since(back))
+			if body != "Number of views: 1\n" {
+				t.Fatalf("after restart: %q", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d five seconds after Redis came back", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		url     string
+		addrs   []string
+		master  string
+		cluster bool
+		db      int
+		user    string
+		pass    string
+		tls     bool
+		pool    int
+	}{
+		{url: "redis://127.0.0.1:6379/2", addrs: []string{"127.0.0.1:6379"}, db: 2},
+		{url: "rediss://u:p@127.0.0.1:6380?pool_size=7", addrs: []string{"127.0.0.1:6380"}, user: "u", pass: "p", tls: true, pool: 7},
+		{url: "redis+sentinel://:secret@127.0.0.1:26379,127.0.0.1:26380/mymaster/1", addrs: []string{"127.0.0.1:26379", "127.0.0.1:26380"}, master: "mymaster", db: 1, pass: "secret"},
+		{url: "redis+cluster://127.0.0.1:7000,127.0.0.1:7001", addrs: []string{"127.0.0.1:7000", "127.0.0.1:7001"}, cluster: true},
+		{url: "redis+cluster://[::1]:7000", addrs: []string{"[::1]:7000"}, cluster: true},
+	}
+	for _, tt := range tests {
+		o, err := redisstore.ParseURL(tt.url)
+		if err != nil {
+			t.Errorf("ParseURL(%q): %v", tt.url, err)
+			continue
+		}
+		if fmt.Sprint(o.Addrs) != fmt.Sprint(tt.addrs) || o.MasterName != tt.master || o.IsClusterMode != tt.cluster ||
+			o.DB != tt.db || o.Username != tt.user || o.Password != tt.pass || (o.TLSConfig != nil) != tt.tls ||
+			(tt.pool != 0 && o.PoolSize != tt.pool) {
+			t.Errorf("ParseURL(%q) = %+v", tt.url, o)
+		}
+		if !o.ContextTimeoutEnabled || o.ReadTimeout != redisstore.DefaultReadTimeout || o.DialTimeout != redisstore.DefaultDialTimeout {
+			t.Errorf("ParseURL(%q): timeouts not bounded: %+v", tt.url, o)
+		}
+	}
+	for _, bad := range []string{"", "127.0.0.1:6379", "http://x:1", "redis+foo://x:1", "redis://a:1,b:2", "redis+sentinel://a:1",
+		"redis+cluster://a:1/3", "redis://x:1?nonsense=1", "redis+cluster://a:notaport"} {
+		if _, err := redisstore.ParseURL(bad); !errors.Is(err, redisstore.ErrURL) {
+			t.Errorf("ParseURL(%q) = %v; want ErrURL", bad, err)
+		}
+	}
+	if _, err := redisstore.ParseURL("redis://user:hunter2@x:1?nonsense=1"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+}
+
+func TestSentinelAndClusterURLsReachTheServers(t *testing.T) {
+	g := redistest.StartSentinel(t, 1, 3)
+	c := redistest.StartCluster(t, 3, 0)
+	for _, u := range []string{g.URL(), c.URL()} {
+		st, err := redisstore.Open(u, redisstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := seshat.New(seshat.Options{Store: st, Secrets: [][]byte{testSecret}})
+		srv := httptest.NewServer(demo.Handler(demo.Config{Manager: m}))
+		resp, err := http.Get(srv.URL)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", u, resp, err)
+		}
+		srv.Close()
+		st.Close()
+	}
+}
+
+func TestRegenerateWithRequestsInFlight(t *testing.T) {
+	for _, top := range topologies() {
+		t.Run(top.name, func(t *testing.T) {
+			opts := top.opts(t)
+			a, b := newInstance(t, opts), newInstance(t, opts)
+			for round := range 5 {
+				_, _, old := a.do("GET", "/", "", nil) // views = 1
+				var landed atomic.Int64
+				var fresh string
+				var wg sync.WaitGroup
+				for i := range 41 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if i == 20 {
+							_, _, fresh = b.do("POST", "/login", old, url.Values{"user": {"ann"}})
+							return
+						}
+						code, _, nc := a.do("GET", "/", old, nil)
+						if code == 200 && nc == "" {
+							landed.Add(1) // counted on the old session
+						}
+					}()
+				}
+				wg.Wait()
+				if n, _ := a.client.Exists(t.Context(), a.redisKey(old)).Result(); n != 0 {
+					t.Fatalf("round %d: the old session still exists after Regenerate", round)
+				}
+				if code, _, _ := a.do("GET", "/whoami", old, nil); code != http.StatusUnauthorized {
+					t.Fatalf("round %d: the old ID reads the logged-in session (%d)", round, code)
+				}
+				want := fmt.Sprintf("Number of views: %d\n", 1+landed.Load())
+				if _, body, _ := a.do("GET", "/read", fresh, nil); body != want {
+					t.Fatalf("round %d: new session has %q; want %q: every increment acknowledged on the old ID must move", round, body, want)
+				}
+				if _, body, _ := a.do("GET", "/whoami", fresh, nil); body != "ann\n" {
+					t.Fatalf("round %d: whoami on the new ID: %q", round, body)
+				}
+			}
+		})
+	}
+}
