@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seshat-go/seshat/store"
@@ -27,17 +28,17 @@ const sweepEvery = time.Minute
 
 // Store is an in-memory store.Store. The zero value is not usable; call New.
 type Store struct {
-	seed   maphash.Seed
-	shards [shardCount]shard
+	seed      maphash.Seed
+	shards    [shardCount]shard
+	lastSweep atomic.Int64 // Unix nanoseconds of the last full sweep
 
 	usersMu sync.Mutex
 	users   map[string]map[string]struct{} // user -> session keys
 }
 
 type shard struct {
-	mu        sync.Mutex
-	sessions  map[string]*store.Record
-	lastSweep time.Time
+	mu       sync.Mutex
+	sessions map[string]*store.Record
 }
 
 var (
@@ -96,11 +97,9 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: create: %w", err)
 	}
+	s.maybeSweep(rec.Touched)
 	sh := s.shard(key)
 	sh.mu.Lock()
-	if now := rec.Touched; now.Sub(sh.lastSweep) >= sweepEvery {
-		s.sweep(sh, now)
-	}
 	if sh.live(key, rec.Touched) != nil {
 		sh.mu.Unlock()
 		return fmt.Errorf("memstore: create: %w", store.ErrExists)
@@ -118,17 +117,27 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 	return nil
 }
 
-// sweep removes the expired sessions of sh. The shard's lock must be held.
-func (s *Store) sweep(sh *shard, now time.Time) {
-	for key, rec := range sh.sessions {
-		if !now.Before(rec.ExpiresAt()) {
-			delete(sh.sessions, key)
-			if rec.User != "" {
-				s.unindex(rec.User, key)
+// maybeSweep removes every expired session when the last sweep is older
+// than sweepEvery. Only Create grows the store, so sweeping there bounds
+// memory by the sessions alive within the last sweepEvery.
+func (s *Store) maybeSweep(now time.Time) {
+	last := s.lastSweep.Load()
+	if now.UnixNano()-last < int64(sweepEvery) || !s.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for key, rec := range sh.sessions {
+			if !now.Before(rec.ExpiresAt()) {
+				delete(sh.sessions, key)
+				if rec.User != "" {
+					s.unindex(rec.User, key)
+				}
 			}
 		}
+		sh.mu.Unlock()
 	}
-	sh.lastSweep = now
 }
 
 // Commit implements store.Store.

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seshat-go/seshat/internal/redistest"
+)
+
+// runServe starts `seshat serve` with args and returns its base URL.
+func runServe(t *testing.T, args ...string) (string, *bytes.Buffer) {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := newRoot()
+	var stderr bytes.Buffer
+	cmd.SetErr(&stderr)
+	cmd.SetArgs(append([]string{"serve", "--addr", addr}, args...))
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	base := "http://" + addr
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return base, &stderr
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not answer: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string, cookies []*http.Cookie) (string, []*http.Cookie) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if c := resp.Cookies(); len(c) > 0 {
+		return string(b), c
+	}
+	return string(b), cookies
+}
+
+func TestServeMemory(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("SESHAT_SECRETS", "")
+	base, stderr := runServe(t)
+	if !strings.Contains(stderr.String(), "random secret") {
+		t.Errorf("no warning about the random secret: %q", stderr.String())
+	}
+	b, c := get(t, base+"/", nil)
+	b2, _ := get(t, base+"/", c)
+	if b != "Number of views: 1\n" || b2 != "Number of views: 2\n" {
+		t.Fatalf("views: %q, %q", b, b2)
+	}
+	if m, _ := get(t, base+"/metrics", nil); !strings.Contains(m, "seshat_session_events_total") {
+		t.Fatal("/metrics lacks seshat metrics")
+	}
+}
+
+func TestServeRedisWithSecretsFromEnv(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", srv.URL())
+	t.Setenv("SESHAT_SECRETS", "first-secret-0123456789abcdef0123,second-secret-0123456789abcdef012")
+	base, stderr := runServe(t, "--idle-timeout", "10m", "--max-session-bytes", "1000")
+	if strings.Contains(stderr.String(), "random secret") {
+		t.Errorf("warned about a random secret although SESHAT_SECRETS was set")
+	}
+	_, c := get(t, base+"/", nil)
+	if b, _ := get(t, base+"/read", c); b != "Number of views: 1\n" {
+		t.Fatalf("read: %q", b)
+	}
+	if n := srv.Client(t).DBSize(t.Context()).Val(); n != 1 {
+		t.Fatalf("%d keys in Redis; want the one session", n)
+	}
+}
+
+func TestServeRejectsShortSecret(t *testing.T) {
+	cmd := newRoot()
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"serve", "--addr", "127.0.0.1:0", "--secret", "short"})
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "secret") {
+		t.Fatalf("serve with a short secret: %v", err)
+	}
+}
