@@ -112,6 +112,18 @@ func (s *Session) unknown(err error) {
 	s.fresh()
 }
 
+// writable loads the session and checks that changes can still be
+// committed. s.mu must be held.
+func (s *Session) writable() error {
+	if err := s.load(); err != nil {
+		return err
+	}
+	if s.done {
+		return errTooLate
+	}
+	return nil
+}
+
 // fresh makes s a new, empty session without an ID yet.
 func (s *Session) fresh() {
 	now := s.m.now()
@@ -204,11 +216,8 @@ func (s *Session) Set(key string, value any) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.load(); err != nil {
+	if err := s.writable(); err != nil {
 		return err
-	}
-	if s.done {
-		return errTooLate
 	}
 	return s.setLocal(key, b)
 }
@@ -235,11 +244,8 @@ func (s *Session) setLocal(key string, b []byte) error {
 func (s *Session) Delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.load(); err != nil {
+	if err := s.writable(); err != nil {
 		return err
-	}
-	if s.done {
-		return errTooLate
 	}
 	old, ok := s.lookup(key)
 	if !ok {
@@ -275,11 +281,8 @@ func (s *Session) User() (string, error) {
 func (s *Session) SetUser(user string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.load(); err != nil {
+	if err := s.writable(); err != nil {
 		return err
-	}
-	if s.done {
-		return errTooLate
 	}
 	s.user = &user
 	return nil
@@ -460,11 +463,8 @@ func Update[T any](s *Session, key string, fn func(T) (T, error)) (T, error) {
 func (s *Session) Regenerate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.load(); err != nil {
+	if err := s.writable(); err != nil {
 		return err
-	}
-	if s.done {
-		return errTooLate
 	}
 	m := s.m
 	now := m.now()

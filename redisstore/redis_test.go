@@ -265,10 +265,13 @@ func TestEveryKeyHasAnExpiryAndNoKeyHoldsAnID(t *testing.T) {
 
 // forEachKey visits every key on every master (test code: a full SCAN).
 func forEachKey(t *testing.T, c redis.UniversalClient, f func(*redis.Client, string)) error {
+	var mu sync.Mutex // ForEachMaster visits masters in parallel
 	visit := func(ctx context.Context, node *redis.Client) error {
 		iter := node.Scan(ctx, 0, "*", 100).Iterator()
 		for iter.Next(ctx) {
+			mu.Lock()
 			f(node, iter.Val())
+			mu.Unlock()
 		}
 		return iter.Err()
 	}
