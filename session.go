@@ -91,7 +91,9 @@ func (s *Session) load() error {
 	case err == nil:
 		err = store.ErrNotFound // expired by the manager's clock
 	case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrCorrupt):
-		// The store failed: do not decide anything about this session.
+		// The store failed: decide nothing about this session, and do
+		// not make the request wait for the store again.
+		s.state, s.loadErr = stateFailed, err
 		return err
 	}
 	s.unknown(err)
