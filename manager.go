@@ -176,3 +176,13 @@ func (m *Manager) StoreKey(cookieValue string) (key string, ok bool) {
 	}
 	return m.keyer.key(id), true
 }
+
+// userToken is what the store keeps as a session's user: the user ID
+// itself, or with encryption on a keyed hash of it (stable across key
+// rotation, since HashKey does not rotate).
+func (m *Manager) userToken(user string) string {
+	if m.opts.Encryption == nil || user == "" {
+		return user
+	}
+	return m.keyer.key("user\x00" + user)
+}

@@ -69,6 +69,12 @@ type Options struct {
 	// at most one minute.
 	TouchInterval time.Duration
 
+	// Encryption, when set, encrypts every value at rest (see package seal,
+	// whose Ring implements it), binding each to its session and name. The
+	// store then sees user IDs only as keyed hashes, and Incr becomes a
+	// compare-and-set. It requires HashKey. Default: none.
+	Encryption Sealer
+
 	// MaxSessionBytes caps a session's size (value names plus values). A
 	// change that would exceed it fails with ErrTooLarge and stores nothing.
 	// Default: 64 KiB; negative means no limit.
@@ -114,6 +120,9 @@ func (o Options) withDefaults() (Options, error) {
 		if len(s) < minSecretLen {
 			return o, fmt.Errorf("%w: secret %d is %d bytes, want at least %d", ErrInvalidOptions, i, len(s), minSecretLen)
 		}
+	}
+	if o.Encryption != nil && len(o.HashKey) < minSecretLen {
+		return o, fmt.Errorf("%w: Encryption needs a HashKey of at least %d bytes (it keys the hash of user IDs, and must not rotate)", ErrInvalidOptions, minSecretLen)
 	}
 	if o.Store == nil {
 		o.Store = memstore.New()
@@ -179,4 +188,12 @@ func validCookieName(name string) bool {
 		}
 	}
 	return name != ""
+}
+
+// Sealer encrypts values at rest; seal.Ring implements it. session is the
+// store key of the session and name the value's name: a sealed value must
+// open only under the same two.
+type Sealer interface {
+	Seal(session, name string, plaintext []byte) []byte
+	Open(session, name string, sealed []byte) ([]byte, error)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/seal"
 	"github.com/seshat-go/seshat/store"
 )
 
@@ -74,12 +75,24 @@ type app struct {
 	m      *seshat.Manager
 }
 
-func newApp(h *harness) *app {
+func newApp(h *harness) *app { return newAppWith(h, false) }
+
+// newAppWith runs the app with encryption at rest on or off.
+func newAppWith(h *harness, encrypted bool) *app {
 	a := &app{h: h, store: &counting{Store: h.s}}
-	m, err := seshat.New(seshat.Options{
+	opts := seshat.Options{
 		Store:   a.store,
 		Secrets: [][]byte{[]byte("storetest-secret-0123456789abcdef")},
-	})
+	}
+	if encrypted {
+		ring, err := seal.NewRing(seal.NewKey(), seal.NewKey())
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		opts.Encryption = ring
+		opts.HashKey = []byte("storetest-hash-key-0123456789abcdef")
+	}
+	m, err := seshat.New(opts)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -217,14 +230,8 @@ var httpCases = []testCase{
 			h.t.Fatalf("G1 broken: %d of 100 parallel requests lost their change", lost)
 		}
 	}},
-	{"through HTTP: 100 parallel view counts add exactly 100", func(h *harness) {
-		a := newApp(h)
-		c := a.login() // views = 1
-		parallel(100, func(int) { a.do("GET", "/", c) })
-		if _, body, _ := a.do("GET", "/read", c); body != "101" {
-			h.t.Fatalf("G2 broken: after 1 + 100 parallel increments the count is %s", body)
-		}
-	}},
+	{"through HTTP: 100 parallel view counts add exactly 100", func(h *harness) { parallelViews(h, false) }},
+	{"through HTTP with encryption at rest: 100 parallel view counts add exactly 100", func(h *harness) { parallelViews(h, true) }},
 	{"through HTTP: logout racing writers stays logged out", func(h *harness) {
 		a := newApp(h)
 		for round := range 10 {
@@ -258,6 +265,19 @@ var httpCases = []testCase{
 			h.t.Fatalf("G5 broken: 5 read-only requests made store calls %v; want exactly 5 Loads", calls)
 		}
 	}},
+}
+
+func parallelViews(h *harness, encrypted bool) {
+	a := newAppWith(h, encrypted)
+	c := a.login() // views = 1
+	parallel(100, func(int) {
+		if code, _, _ := a.do("GET", "/", c); code != 200 {
+			h.t.Errorf("view: status %d", code)
+		}
+	})
+	if _, body, _ := a.do("GET", "/read", c); body != "101" {
+		h.t.Fatalf("G2 broken (encryption %v): after 1 + 100 parallel increments the count is %s", encrypted, body)
+	}
 }
 
 // storeKeyOf returns the store key of a cookie.

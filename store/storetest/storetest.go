@@ -52,10 +52,10 @@ type testCase struct {
 func guarantees() []guarantee {
 	return []guarantee{
 		{"G1_no_lost_updates", append(g1, httpCases[0])},
-		{"G2_atomic_read_modify_write", append(g2, httpCases[1])},
-		{"G3_destroy_wins", append(g3, httpCases[2])},
+		{"G2_atomic_read_modify_write", append(g2, httpCases[1], httpCases[2])},
+		{"G3_destroy_wins", append(g3, httpCases[3])},
 		{"G4_regenerate", g4},
-		{"G5_cheap_reads", append(g5, httpCases[3])},
+		{"G5_cheap_reads", append(g5, httpCases[4])},
 		{"G6_expiry", g6},
 		{"G7_no_fixation_no_forgery", g7},
 		{"G8_serialization", g8},

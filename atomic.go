@@ -1,0 +1,184 @@
+package seshat
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+
+	"github.com/seshat-go/seshat/store"
+)
+
+// maxUpdateAttempts bounds the compare-and-set retries of one Update.
+const maxUpdateAttempts = 1000
+
+// Incr adds by to the integer under key (a missing value counts as 0) and
+// returns the value stored. It runs atomically in the store, together with
+// the request's pending changes: N concurrent Incr calls add exactly N.
+// Without encryption the store increments in place, in one round trip;
+// with encryption it is a compare-and-set like Update.
+func (s *Session) Incr(key string, by int64) (int64, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inPlace := s.m.opts.Encryption == nil
+	if inPlace && s.state == stateUnloaded {
+		// A session that was not read yet need not be loaded first.
+		d := &store.Delta{Now: s.m.now(), Incr: &store.Incr{Name: key, By: by}, MaxSize: s.m.opts.MaxSessionBytes}
+		res, err := s.commitDelta("incr", d)
+		switch {
+		case err == nil:
+			return res.Value, nil
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
+			s.unknown(err) // the cookie named no usable session
+		default:
+			return 0, err
+		}
+	}
+	if err := s.load(); err != nil {
+		return 0, err
+	}
+	if inPlace && s.state == stateStored {
+		d := s.pending(s.m.now())
+		d.Incr = &store.Incr{Name: key, By: by}
+		res, err := s.commitDelta("incr", d)
+		if err != nil {
+			return 0, err
+		}
+		s.applied(d)
+		v := strconv.AppendInt(nil, res.Value, 10)
+		if old, ok := s.rec.Values[key]; ok {
+			s.size -= len(key) + len(old)
+		}
+		s.rec.Values[key] = v
+		s.size += len(key) + len(v)
+		return res.Value, nil
+	}
+	var sum int64
+	_, err := s.update("incr", key, func(old []byte, ok bool) ([]byte, error) {
+		var cur int64
+		if ok {
+			if !isInteger(old) {
+				return nil, fmt.Errorf("%w: %q is a %s", ErrNotInteger, key, tagName(old[0]))
+			}
+			n, err := strconv.ParseInt(string(old), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %q: %w", ErrNotInteger, key, err)
+			}
+			cur = n
+		}
+		sum = cur + by
+		if (by > 0 && sum < cur) || (by < 0 && sum > cur) {
+			return nil, fmt.Errorf("%w: %q overflows", ErrNotInteger, key)
+		}
+		return strconv.AppendInt(nil, sum, 10), nil
+	})
+	return sum, err
+}
+
+// Update replaces the value under key with fn's result, atomically: fn gets
+// the value stored (the zero T when there is none), and if another request
+// changed it in the meantime, fn runs again on the newer value. It returns
+// the value stored. fn must not call methods of the session.
+func Update[T any](s *Session, key string, fn func(T) (T, error)) (T, error) {
+	var zero, result T
+	if err := checkKey(key); err != nil {
+		return zero, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return zero, err
+	}
+	_, err := s.update("update", key, func(old []byte, ok bool) ([]byte, error) {
+		cur := zero
+		if ok {
+			v, err := decode[T](old)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %q as %v: %w", ErrDecode, key, reflect.TypeFor[T](), err)
+			}
+			cur = v
+		}
+		nv, err := fn(cur)
+		if err != nil {
+			return nil, err
+		}
+		b, err := encode(nv)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %q of type %T: %w", ErrEncode, key, nv, err)
+		}
+		result = nv
+		return b, nil
+	})
+	if err != nil {
+		return zero, err
+	}
+	return result, nil
+}
+
+// update is the atomic read-modify-write under Update (and Incr with
+// encryption): fn maps the current encoded value (ok false when absent) to
+// the new one. A stored session is changed by compare-and-set, retried on
+// conflict together with the request's pending changes; a new session,
+// which nobody else can see yet, is changed locally. s.mu is held and the
+// session is loaded.
+func (s *Session) update(op, key string, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
+	if s.done && s.state != stateStored {
+		return nil, errTooLate
+	}
+	if s.state == stateNew {
+		var old []byte
+		cur, ok := s.lookup(key)
+		if ok {
+			var err error
+			if old, err = s.plain(key, cur); err != nil {
+				return nil, err
+			}
+		}
+		b, err := fn(old, ok)
+		if err != nil {
+			return nil, err
+		}
+		return b, s.setLocal(key, s.stored(key, b))
+	}
+	// Compare against what is stored, not against a pending change.
+	cur, present := s.rec.Values[key]
+	for range maxUpdateAttempts {
+		var old []byte
+		if present {
+			var err error
+			if old, err = s.plain(key, cur); err != nil {
+				return nil, err
+			}
+		}
+		b, err := fn(old, present)
+		if err != nil {
+			return nil, err
+		}
+		d := s.pending(s.m.now())
+		d.Set = maps.Clone(d.Set)
+		if d.Set == nil {
+			d.Set = make(map[string][]byte, 1)
+		}
+		d.Set[key] = s.stored(key, b)
+		d.Delete = slices.DeleteFunc(d.Delete, func(k string) bool { return k == key })
+		d.Expect = []store.Expect{{Name: key, Value: cur, Absent: !present}}
+		res, err := s.commitDelta(op, d)
+		if errors.Is(err, store.ErrConflict) {
+			s.m.observe(Event{Kind: EventConflict})
+			cur, present = res.Current[key]
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.applied(d)
+		s.size = s.rec.Size()
+		return b, nil
+	}
+	return nil, fmt.Errorf("%w: %q changed %d times during one update", ErrContended, key, maxUpdateAttempts)
+}
