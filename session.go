@@ -21,7 +21,6 @@ const maxKeyLen = 256
 // checkKey refuses.
 const userValue = "\x00user"
 
-
 type sessionState uint8
 
 const (
