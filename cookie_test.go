@@ -1,8 +1,18 @@
 package seshat
 
 import (
+	"context"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/seshat-go/seshat/memstore"
+	"github.com/seshat-go/seshat/store"
 )
 
 func TestSignVerify(t *testing.T) {
@@ -94,4 +104,74 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("verify accepted %q, which is not what sign(%q) makes", v, id)
 		}
 	})
+}
+
+// countingStore counts calls that reach a real store.
+type countingStore struct {
+	store.Store
+	calls atomic.Int64
+}
+
+func (c *countingStore) Load(ctx context.Context, k string, o store.LoadOptions) (*store.Record, error) {
+	c.calls.Add(1)
+	return c.Store.Load(ctx, k, o)
+}
+func (c *countingStore) Commit(ctx context.Context, k string, d *store.Delta) (store.Result, error) {
+	c.calls.Add(1)
+	return c.Store.Commit(ctx, k, d)
+}
+func (c *countingStore) Destroy(ctx context.Context, k string) error {
+	c.calls.Add(1)
+	return c.Store.Destroy(ctx, k)
+}
+func (c *countingStore) Take(ctx context.Context, k string, now time.Time) (*store.Record, error) {
+	c.calls.Add(1)
+	return c.Store.Take(ctx, k, now)
+}
+
+func TestTenThousandForgedCookiesNeverReachTheStore(t *testing.T) {
+	cs := &countingStore{Store: memstore.New()}
+	e := newEnv(t, Options{Store: cs})
+	h := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := e.m.Session(r)
+		Get[int](s, "views")
+		s.Incr("views", 1)
+		s.Destroy()
+	}))
+	// A real cookie, so forgeries can start from a valid shape.
+	real := e.m.signer.sign(newID())
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+	for i := range 10000 {
+		var forged string
+		switch i % 4 {
+		case 0: // one character changed
+			b := []byte(real)
+			b[rng.IntN(len(b))] = alphabet[rng.IntN(len(alphabet))]
+			forged = string(b)
+		case 1: // a valid ID with a random signature
+			b := make([]byte, sigLen)
+			for j := range b {
+				b[j] = alphabet[rng.IntN(64)]
+			}
+			forged = newID() + "." + string(b)
+		case 2: // random bytes of random length
+			b := make([]byte, rng.IntN(200))
+			for j := range b {
+				b[j] = byte(rng.IntN(256))
+			}
+			forged = string(b)
+		case 3: // signed with a secret we do not hold
+			forged = newSigner([][]byte{[]byte(fmt.Sprintf("attacker-secret-%020d-padding", i))}, "seshat").sign(newID())
+		}
+		if forged == real {
+			continue
+		}
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Cookie", "seshat="+forged)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	if n := cs.calls.Load(); n != 0 {
+		t.Fatalf("%d store calls from 10,000 forged cookies; want 0 (a bad signature must never reach the store)", n)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/seshat-go/seshat/store"
@@ -59,7 +60,7 @@ func (m *Manager) Session(r *http.Request) *Session {
 // newSession reads the request's cookie (without asking the store).
 func (m *Manager) newSession(r *http.Request) *Session {
 	s := &Session{m: m, secure: m.secure(r)}
-	for _, c := range r.CookiesNamed(m.opts.CookieName) {
+	for _, c := range r.CookiesNamed(m.cookieName(s.secure)) {
 		id, secret, ok := m.signer.verify(c.Value)
 		if !ok {
 			m.observe(Event{Kind: EventRejectedCookie})
@@ -80,7 +81,21 @@ func (m *Manager) secure(r *http.Request) bool {
 	case SecureNever:
 		return false
 	}
-	return r.TLS != nil
+	if r.TLS != nil {
+		return true
+	}
+	return m.opts.TrustForwardedProto && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// cookieName is the cookie's name on a secure or plain request: a Secure,
+// host-only cookie for the whole site carries the __Host- prefix, which
+// browsers accept only from a secure origin with exactly those attributes,
+// so a subdomain or a plain-HTTP page cannot plant or overwrite it.
+func (m *Manager) cookieName(secure bool) string {
+	if secure && m.opts.CookieDomain == "" && m.opts.CookiePath == "/" && !m.opts.NoHostPrefix {
+		return "__Host-" + m.opts.CookieName
+	}
+	return m.opts.CookieName
 }
 
 func (m *Manager) observe(e Event) {
@@ -113,7 +128,7 @@ func (m *Manager) op(ctx context.Context, name string, write bool, f func(contex
 // cookie builds the session cookie for id (or a clearing cookie for "").
 func (m *Manager) cookie(id string, secure bool, deadline, now time.Time) *http.Cookie {
 	c := &http.Cookie{
-		Name:     m.opts.CookieName,
+		Name:     m.cookieName(secure),
 		Path:     m.opts.CookiePath,
 		Domain:   m.opts.CookieDomain,
 		Secure:   secure,

@@ -40,9 +40,12 @@ type env struct {
 
 func newEnv(t *testing.T, o Options) *env {
 	t.Helper()
-	st := memstore.New()
+	st, ok := o.Store.(*memstore.Store)
 	if o.Store == nil {
+		st = memstore.New()
 		o.Store = st
+	} else if !ok {
+		st = nil
 	}
 	if o.Secrets == nil {
 		o.Secrets = [][]byte{testSecret}
@@ -143,8 +146,31 @@ func TestCookieAttributes(t *testing.T) {
 	req := httptest.NewRequest("GET", "https://example.test/", nil)
 	rec := httptest.NewRecorder()
 	e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.m.Session(r).Set("a", 1) })).ServeHTTP(rec, req)
-	if c := sessionCookie(rec.Result()); c == nil || !c.Secure {
-		t.Fatalf("cookie over TLS: %+v", c)
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 || cookies[0].Name != "__Host-seshat" || !cookies[0].Secure || cookies[0].Path != "/" || cookies[0].Domain != "" {
+		t.Fatalf("cookie over TLS: %+v; want a Secure __Host-seshat cookie", cookies)
+	}
+	// The secure cookie is read back under its prefixed name.
+	req = httptest.NewRequest("GET", "https://example.test/", nil)
+	req.AddCookie(cookies[0])
+	rec = httptest.NewRecorder()
+	e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v, err := Get[int](e.m.Session(r), "a"); v != 1 || err != nil {
+			t.Errorf("reading the __Host- cookie back: %d, %v", v, err)
+		}
+	})).ServeHTTP(rec, req)
+
+	// Behind a proxy, X-Forwarded-Proto counts only when trusted.
+	for _, trust := range []bool{false, true} {
+		p := newEnv(t, Options{TrustForwardedProto: trust})
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		rec := httptest.NewRecorder()
+		p.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.m.Session(r).Set("a", 1) })).ServeHTTP(rec, req)
+		c := rec.Result().Cookies()[0]
+		if c.Secure != trust || (c.Name == "__Host-seshat") != trust {
+			t.Errorf("X-Forwarded-Proto https, trusted %v: cookie %s Secure=%v", trust, c.Name, c.Secure)
+		}
 	}
 }
 

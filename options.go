@@ -51,6 +51,14 @@ type Options struct {
 	CookieDomain string
 	// Secure says when the cookie is Secure. Default: SecureAuto.
 	Secure SecureMode
+	// TrustForwardedProto makes SecureAuto also treat a request as secure
+	// when its X-Forwarded-Proto header is "https". Set it only behind a
+	// proxy that sets that header itself. Default: false.
+	TrustForwardedProto bool
+	// NoHostPrefix keeps the cookie name as it is on secure requests.
+	// Default: false, so a Secure cookie with Path "/" and no Domain is
+	// named "__Host-" + CookieName.
+	NoHostPrefix bool
 	// SameSite is the cookie's SameSite attribute. Default: Lax.
 	SameSite http.SameSite
 	// BrowserSessionCookie omits Max-Age, so the browser drops the cookie
