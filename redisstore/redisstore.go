@@ -418,3 +418,19 @@ func (s *Store) fail(op string, err error) error {
 	}
 	return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err)
 }
+
+// ACL is the least privilege seshat needs, as the rules of a Redis ACL
+// user for the default prefix:
+//
+//	ACL SETUSER seshat on >password resetkeys resetchannels <ACL>
+//
+// Keys: only those under "seshat:". Commands: connecting (HELLO, PING),
+// the store's scripts (EVALSHA, EVAL) and the hash, sorted-set and expiry
+// commands they call, reading user indexes, and SCAN for iterating
+// sessions (rekey, listing). Cluster clients also need CLUSTER SLOTS and
+// CLUSTER SHARDS for routing. Nothing else: no KEYS, no FLUSH*, no CONFIG,
+// no SCRIPT, no pub/sub. (On Redis 7.2 and later, add +client|setinfo to
+// spare go-redis a refused handshake command.)
+const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
+	"+hgetall +hget +hmget +hset +hdel +hexists +hstrlen +hincrby " +
+	"+exists +del +pexpireat +pttl +zadd +zrem +zrange +scan +cluster|slots +cluster|shards"

@@ -19,9 +19,12 @@ var prefixes atomic.Int64
 
 // conformance runs the suite with a fresh key prefix per subtest: a fresh,
 // empty store on a shared server.
-func conformance(t *testing.T, client redis.UniversalClient) {
+func conformance(t *testing.T, client redis.UniversalClient) { conformanceUnder(t, client, "") }
+
+// conformanceUnder is conformance with every key prefix under base.
+func conformanceUnder(t *testing.T, client redis.UniversalClient, base string) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := redisstore.New(client, redisstore.Options{Prefix: fmt.Sprintf("t%d:", prefixes.Add(1))})
+		s, err := redisstore.New(client, redisstore.Options{Prefix: fmt.Sprintf("%st%d:", base, prefixes.Add(1))})
 		if err != nil {
 			t.Fatal(err)
 		}

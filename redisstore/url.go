@@ -1,9 +1,12 @@
 package redisstore
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +39,10 @@ var ErrURL = errors.New("redisstore: invalid Redis URL")
 //	redis+sentinel://[user:pass@]host:port,host:port/mastername[/db][?options]
 //	redis+cluster://[user:pass@]host:port,host:port[?options]
 //
-// The +sentinel and +cluster schemes also come as rediss+… for TLS. For
+// The +sentinel and +cluster schemes also come as rediss+… for TLS, which
+// takes the query parameters tls_ca_file (PEM certificates to verify the
+// server with, instead of the system's), tls_cert_file and tls_key_file (a
+// client certificate, for tls-auth-clients), and tls_server_name. For
 // Sentinel, user and password are the master's; the query parameters
 // sentinel_username and sentinel_password authenticate to the sentinels.
 // Other query parameters are go-redis's (see redis.ParseURL). Timeouts not
@@ -98,8 +104,18 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 		return nil, fmt.Errorf("%w: Redis Cluster has only database 0", ErrURL)
 	}
 	sentinelUser, sentinelPass := q.Get("sentinel_username"), q.Get("sentinel_password")
+	tlsParams := map[string]string{}
+	for _, p := range []string{"tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name"} {
+		if q.Has(p) {
+			tlsParams[p] = q.Get(p)
+		}
+		q.Del(p)
+	}
 	q.Del("sentinel_username")
 	q.Del("sentinel_password")
+	if len(tlsParams) > 0 && base != "rediss" {
+		return nil, fmt.Errorf("%w: TLS parameters need a rediss scheme", ErrURL)
+	}
 
 	// Let go-redis parse the rest as a single-host URL.
 	single := base + "://" + userinfo + hosts[0] + path
@@ -150,6 +166,11 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 		}
 	} else {
 		u.Addrs = []string{o.Addr}
+	}
+	if u.TLSConfig != nil {
+		if err := configureTLS(u.TLSConfig, tlsParams); err != nil {
+			return nil, err
+		}
 	}
 	defaults := []struct {
 		param string
@@ -220,6 +241,38 @@ func Open(raw string, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	if s.owned {
 		return s.client.Close()
+	}
+	return nil
+}
+
+// configureTLS applies the tls_* query parameters.
+func configureTLS(c *tls.Config, p map[string]string) error {
+	c.MinVersion = tls.VersionTLS12
+	if name, ok := p["tls_server_name"]; ok {
+		c.ServerName = name
+	}
+	if file, ok := p["tls_ca_file"]; ok {
+		pem, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("%w: tls_ca_file: %v", ErrURL, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%w: tls_ca_file %s holds no PEM certificate", ErrURL, file)
+		}
+		c.RootCAs = pool
+	}
+	certFile, hasCert := p["tls_cert_file"]
+	keyFile, hasKey := p["tls_key_file"]
+	if hasCert != hasKey {
+		return fmt.Errorf("%w: tls_cert_file and tls_key_file go together", ErrURL)
+	}
+	if hasCert {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return fmt.Errorf("%w: client certificate: %v", ErrURL, err)
+		}
+		c.Certificates = []tls.Certificate{cert}
 	}
 	return nil
 }
