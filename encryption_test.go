@@ -167,3 +167,38 @@ func TestRegenerateWithEncryption(t *testing.T) {
 		}
 	}, nc.Value)
 }
+
+func TestRekey(t *testing.T) {
+	old, cur := seal.NewKey(), seal.NewKey()
+	e1 := encryptedEnv(t, nil, old)
+	var cookies []string
+	for i := range 30 {
+		c := sessionCookie(e1.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			s.Set("n", i)
+			s.SetUser("bob")
+		}, ""))
+		cookies = append(cookies, c.Value)
+	}
+	e2 := encryptedEnv(t, e1.store, cur, old)
+	st, err := e2.m.Rekey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sessions != 30 || st.Changed != 30 || st.Values != 60 || st.Failed != 0 {
+		t.Fatalf("Rekey = %+v; want 30 sessions, 60 values", st)
+	}
+	// With the old key retired, everything still reads.
+	e3 := encryptedEnv(t, e1.store, cur)
+	for i, c := range cookies {
+		e3.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			n, err := Get[int](s, "n")
+			u, err2 := s.User()
+			if n != i || u != "bob" || err != nil || err2 != nil {
+				t.Errorf("session %d after rekey and retiring the old key: n=%d %v user=%q %v", i, n, err, u, err2)
+			}
+		}, c)
+	}
+	if st, _ := e3.m.Rekey(t.Context()); st.Values != 0 {
+		t.Fatalf("second Rekey changed %d values", st.Values)
+	}
+}

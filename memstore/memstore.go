@@ -45,6 +45,7 @@ var (
 	_ store.Store     = (*Store)(nil)
 	_ store.UserIndex = (*Store)(nil)
 	_ store.Counter   = (*Store)(nil)
+	_ store.Iterator  = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -360,4 +361,31 @@ func clone(rec *store.Record) *store.Record {
 		c.Values[k] = append([]byte(nil), v...)
 	}
 	return &c
+}
+
+// Scan implements store.Iterator.
+func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) error) error {
+	if batch <= 0 {
+		batch = 100
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		keys := make([]string, 0, len(sh.sessions))
+		for k := range sh.sessions {
+			keys = append(keys, k)
+		}
+		sh.mu.Unlock()
+		for len(keys) > 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n := min(batch, len(keys))
+			if err := fn(keys[:n]); err != nil {
+				return err
+			}
+			keys = keys[n:]
+		}
+	}
+	return nil
 }

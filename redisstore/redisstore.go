@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -71,6 +72,7 @@ type Store struct {
 var (
 	_ store.Store     = (*Store)(nil)
 	_ store.UserIndex = (*Store)(nil)
+	_ store.Iterator  = (*Store)(nil)
 )
 
 // New returns a Store that uses client. The caller keeps ownership of the
@@ -434,3 +436,60 @@ func (s *Store) fail(op string, err error) error {
 const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
 	"+hgetall +hget +hmget +hset +hdel +hexists +hstrlen +hincrby " +
 	"+exists +del +pexpireat +pttl +zadd +zrem +zrange +scan +cluster|slots +cluster|shards"
+
+var globEscape = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
+
+// Scan implements store.Iterator with SCAN (MATCH on the prefix, TYPE
+// hash), on every master of a Cluster one after the other.
+func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) error) error {
+	if batch <= 0 {
+		batch = 100
+	}
+	pattern := globEscape.Replace(s.prefix) + "{*}"
+	visit := func(ctx context.Context, c *redis.Client) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.ScanType(ctx, cursor, pattern, int64(batch), "hash").Result()
+			if err != nil {
+				return s.fail("scan", err)
+			}
+			out := make([]string, 0, len(keys))
+			for _, k := range keys {
+				if inner, ok := strings.CutPrefix(k, s.prefix+"{"); ok && strings.HasSuffix(inner, "}") {
+					out = append(out, strings.TrimSuffix(inner, "}"))
+				}
+			}
+			if len(out) > 0 {
+				if err := fn(out); err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		var masters []*redis.Client
+		var mu sync.Mutex
+		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			mu.Lock()
+			masters = append(masters, m)
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return s.fail("scan", err)
+		}
+		for _, m := range masters {
+			if err := visit(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *redis.Client:
+		return visit(ctx, c)
+	}
+	return fmt.Errorf("redisstore: scan: client of type %T cannot scan", s.client)
+}

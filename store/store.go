@@ -212,3 +212,14 @@ type Counter interface {
 	// that expired moments ago and were not reclaimed yet.
 	Count(ctx context.Context) (int64, error)
 }
+
+// Iterator is implemented by stores that can walk every stored session in
+// bounded batches (for administration: listing, re-encryption), never in
+// one unbounded sweep.
+type Iterator interface {
+	// Scan calls fn with batches of at most about batch store keys until
+	// every session stored when Scan started was visited, or fn returns an
+	// error. A key may be visited more than once; sessions created during
+	// the scan may be missed.
+	Scan(ctx context.Context, batch int, fn func(keys []string) error) error
+}

@@ -24,7 +24,7 @@ import (
 
 func newServe() *cobra.Command {
 	var (
-		sf         storeFlags
+		cfg        config
 		addr       string
 		idle, life time.Duration
 		maxBytes   int
@@ -43,35 +43,26 @@ func newServe() *cobra.Command {
   GET /metrics  Prometheus metrics; GET /healthz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			secrets, err := sf.signingSecrets(cmd.ErrOrStderr())
+			su, err := cfg.build(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			st, health, closeStore, err := sf.openStore()
-			if err != nil {
-				return err
-			}
-			defer closeStore()
+			defer su.close()
 
 			reg := prometheus.NewRegistry()
 			col := metrics.New()
 			reg.MustRegister(col, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			m, err := seshat.New(seshat.Options{
-				Store:              st,
-				Secrets:            secrets,
-				IdleTimeout:        idle,
-				Lifetime:           life,
-				MaxSessionBytes:    maxBytes,
-				MaxSessionsPerUser: maxPerUser,
-				Observer:           col,
-			})
+			o := su.opts
+			o.IdleTimeout, o.Lifetime, o.MaxSessionBytes, o.MaxSessionsPerUser = idle, life, maxBytes, maxPerUser
+			o.Observer = col
+			m, err := seshat.New(o)
 			if err != nil {
 				return err
 			}
 			handler := demo.Handler(demo.Config{
 				Manager: m,
 				Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-				Health:  health,
+				Health:  su.health,
 			})
 			return listenAndServe(cmd.Context(), addr, handler)
 		},
@@ -81,7 +72,7 @@ func newServe() *cobra.Command {
 	cmd.Flags().DurationVar(&life, "lifetime", 24*time.Hour, "end sessions this long after login or creation")
 	cmd.Flags().IntVar(&maxBytes, "max-session-bytes", 64<<10, "largest session, in bytes of names and values")
 	cmd.Flags().IntVar(&maxPerUser, "max-sessions-per-user", 0, "destroy a user's oldest sessions beyond this many (0: no cap)")
-	sf.register(cmd)
+	cfg.register(cmd)
 	return cmd
 }
 

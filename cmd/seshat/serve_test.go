@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,13 @@ import (
 // runServe starts `seshat serve` with args and returns its base URL.
 func runServe(t *testing.T, args ...string) (string, *bytes.Buffer) {
 	t.Helper()
+	base, stderr, _ := startServe(t, args...)
+	return base, stderr
+}
+
+// startServe is runServe with a function that stops the server.
+func startServe(t *testing.T, args ...string) (string, *bytes.Buffer, func()) {
+	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := newRoot()
@@ -24,18 +32,22 @@ func runServe(t *testing.T, args ...string) (string, *bytes.Buffer) {
 	cmd.SetArgs(append([]string{"serve", "--addr", addr}, args...))
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	base := "http://" + addr
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return base, &stderr
+			return base, &stderr, stop
 		}
 		select {
 		case err := <-done:

@@ -123,6 +123,10 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 	user, err := a.m.Session(r).User()
+	if errors.Is(err, seshat.ErrDecode) {
+		// Tampered or moved data is untrusted input: not logged in.
+		user, err = "", nil
+	}
 	if err != nil {
 		fail(w, err)
 		return

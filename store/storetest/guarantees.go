@@ -542,4 +542,41 @@ var contract = []testCase{
 			h.t.Fatalf("Count = %d, %v; want 3", n, err)
 		}
 	}},
+	{"iteration visits every session in batches", func(h *harness) {
+		it, ok := h.s.(store.Iterator)
+		if !ok {
+			h.t.Skip("store does not implement store.Iterator (optional)")
+		}
+		want := map[string]bool{}
+		for range 250 {
+			want[h.create(map[string]string{"a": "1"})] = true
+		}
+		gone := h.create(nil)
+		h.s.Destroy(h.ctx(), gone)
+		seen := map[string]bool{}
+		batches := 0
+		err := it.Scan(h.ctx(), 100, func(keys []string) error {
+			batches++
+			for _, k := range keys {
+				seen[k] = true
+			}
+			return nil
+		})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for k := range want {
+			if !seen[k] {
+				h.t.Fatalf("Scan missed session %s (%d of %d seen)", k, len(seen), len(want))
+			}
+		}
+		if seen[gone] || len(seen) != len(want) || batches < 2 {
+			h.t.Fatalf("Scan saw %d keys in %d batches (destroyed one seen: %v); want exactly the %d live ones in several batches",
+				len(seen), batches, seen[gone], len(want))
+		}
+		stop := errors.New("stop")
+		if err := it.Scan(h.ctx(), 10, func([]string) error { return stop }); !errors.Is(err, stop) {
+			h.t.Fatalf("Scan did not return fn's error: %v", err)
+		}
+	}},
 }
