@@ -112,4 +112,3 @@ func (m *Manager) rekeyOne(ctx context.Context, key string, current func([]byte)
 	}
 	return 0, 0, fmt.Errorf("%w: rekey of one session", ErrContended)
 }
-
