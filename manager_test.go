@@ -127,7 +127,7 @@ func TestNothingStoredNoCookie(t *testing.T) {
 	if c := sessionCookie(resp); c != nil {
 		t.Fatalf("an untouched session set a cookie: %v", c)
 	}
-	if n, _ := e.store.Count(t.Context()); n != 0 {
+	if n, _ := e.store.Count(t.Context(), e.clock.now()); n != 0 {
 		t.Fatalf("an empty session was stored (%d sessions)", n)
 	}
 }
@@ -340,7 +340,7 @@ func TestDestroyThenWrite(t *testing.T) {
 	if nc == nil || nc.Value == c.Value || nc.MaxAge <= 0 {
 		t.Fatalf("writing after Destroy: cookie %v; want a new session's", nc)
 	}
-	if n, _ := e.store.Count(t.Context()); n != 1 {
+	if n, _ := e.store.Count(t.Context(), e.clock.now()); n != 1 {
 		t.Fatalf("%d sessions stored; want only the new one", n)
 	}
 }
@@ -469,7 +469,7 @@ func TestStreamingAndResponseController(t *testing.T) {
 	if b := body(resp2); b != "hijacked" {
 		t.Fatalf("hijacked body %q", b)
 	}
-	if n, _ := e.store.Count(t.Context()); n != 2 {
+	if n, _ := e.store.Count(t.Context(), e.clock.now()); n != 2 {
 		t.Fatalf("%d sessions; the streamed and hijacked requests should have committed one each", n)
 	}
 }

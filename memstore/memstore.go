@@ -321,12 +321,16 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 }
 
 // Count implements store.Counter.
-func (s *Store) Count(ctx context.Context) (int64, error) {
+func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += int64(len(sh.sessions))
+		for _, rec := range sh.sessions {
+			if now.Before(rec.ExpiresAt()) {
+				n++
+			}
+		}
 		sh.mu.Unlock()
 	}
 	return n, ctx.Err()
@@ -388,4 +392,17 @@ func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) erro
 		}
 	}
 	return nil
+}
+
+// Len returns how many records the store holds, expired ones not yet
+// reclaimed included: what it costs in memory.
+func (s *Store) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.sessions)
+		sh.mu.Unlock()
+	}
+	return n
 }

@@ -289,9 +289,9 @@ func TestBadDataUnderASessionKey(t *testing.T) {
 	damage := map[string]func(key string){
 		"a string, not a hash":    func(k string) { admin.Del(ctx, k); admin.Set(ctx, k, "garbage", time.Hour) },
 		"a list":                  func(k string) { admin.Del(ctx, k); admin.RPush(ctx, k, "a", "b") },
-		"metadata missing":        func(k string) { admin.HDel(ctx, k, "@v", "@t") },
-		"time not a number":       func(k string) { admin.HSet(ctx, k, "@t", "yesterday") },
-		"future format version":   func(k string) { admin.HSet(ctx, k, "@v", "99") },
+		"metadata missing":        func(k string) { admin.HDel(ctx, k, "@") },
+		"time not a number":       func(k string) { admin.HSet(ctx, k, "@", "1 1700000000000 yesterday 1800000 86400000 0") },
+		"future format version":   func(k string) { admin.HSet(ctx, k, "@", "99 1700000000000 0 1800000 86400000 0") },
 		"foreign hash":            func(k string) { admin.Del(ctx, k); admin.HSet(ctx, k, "cookie", `{"x":1}`) },
 		"value of the wrong type": func(k string) { admin.HSet(ctx, k, "views", "sNaN") },
 	}

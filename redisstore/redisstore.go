@@ -1,13 +1,15 @@
 // Package redisstore keeps seshat sessions in Redis — standalone, Sentinel
 // or Cluster — through go-redis's UniversalClient.
 //
-// Each session is one hash, "<prefix>{<key>}", whose fields are the
-// session's values plus a few metadata fields that start with '@' (format
-// version, times, size, user). Every operation is one Lua script on that one
-// key, so it is atomic and, with the key's hash tag, runs on one Cluster
-// node. The key is a keyed hash of the session ID, never the ID. Every key
-// carries an expiry: the session's idle expiry or absolute deadline,
-// whichever comes first.
+// Each session is one hash, "<prefix>{<bucket>}<key>", whose fields are the
+// session's values plus "@" (format version, times, size) and "@u" (its
+// user). The key is a keyed hash of the session ID, never the ID; the
+// bucket, two hex digits derived from it, is the Cluster hash tag. Every
+// operation is one Lua script on the session and its bucket's count hash
+// "<prefix>{<bucket>}#" (same slot), so it is atomic and runs on one node.
+// The count hashes make Count exact without scanning (scripts/prelude.lua).
+// Every key carries an expiry: a session's is its idle expiry or absolute
+// deadline, whichever comes first.
 //
 // Sessions bound to a user are also listed in "<prefix>u:{<hash of user>}",
 // a sorted set scored by creation time. A session is added there before it is
@@ -35,21 +37,31 @@ import (
 //go:embed scripts/*.lua
 var scriptFiles embed.FS
 
-func script(name string) *redis.Script {
+// script returns an embedded script; session scripts get the prelude's
+// shared functions prepended.
+func script(name string, prelude bool) *redis.Script {
 	src, err := scriptFiles.ReadFile("scripts/" + name + ".lua")
 	if err != nil {
 		panic("redisstore: missing embedded script " + name) // a build defect, caught by every test
+	}
+	if prelude {
+		pre, err := scriptFiles.ReadFile("scripts/prelude.lua")
+		if err != nil {
+			panic("redisstore: missing embedded prelude")
+		}
+		src = append(append(pre, '\n'), src...)
 	}
 	return redis.NewScript(string(src))
 }
 
 var (
-	loadScript    = script("load")
-	createScript  = script("create")
-	commitScript  = script("commit")
-	takeScript    = script("take")
-	destroyScript = script("destroy")
-	indexScript   = script("index")
+	loadScript    = script("load", true)
+	createScript  = script("create", true)
+	commitScript  = script("commit", true)
+	takeScript    = script("take", true)
+	destroyScript = script("destroy", true)
+	countScript   = script("count", true)
+	indexScript   = script("index", false)
 )
 
 // DefaultPrefix starts every key seshat writes.
@@ -73,6 +85,7 @@ var (
 	_ store.Store     = (*Store)(nil)
 	_ store.UserIndex = (*Store)(nil)
 	_ store.Iterator  = (*Store)(nil)
+	_ store.Counter   = (*Store)(nil)
 )
 
 // New returns a Store that uses client. The caller keeps ownership of the
@@ -93,8 +106,31 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 // Client returns the client the store uses.
 func (s *Store) Client() redis.UniversalClient { return s.client }
 
-// SessionKey returns the Redis key of the session under a store key.
-func (s *Store) SessionKey(key string) string { return s.prefix + "{" + key + "}" }
+// buckets is the number of hash-tag buckets sessions are spread over; each
+// has a count hash in the same slot (see scripts/prelude.lua). 256 spread
+// evenly over the slots of a Cluster and keep Count to 256 small scripts.
+const buckets = 256
+
+// bucket returns the hash tag of a store key: two hex digits of its FNV-1a.
+func bucket(key string) string {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	const hex = "0123456789abcdef"
+	return string([]byte{hex[h>>4&0xf], hex[h&0xf]})
+}
+
+// SessionKey returns the Redis key of the session under a store key:
+// "<prefix>{<bucket>}<key>".
+func (s *Store) SessionKey(key string) string { return s.prefix + "{" + bucket(key) + "}" + key }
+
+// keys returns the KEYS of a session script: the session and its bucket's
+// count hash, which share a hash slot.
+func (s *Store) keys(key string) []string {
+	b := bucket(key)
+	return []string{s.prefix + "{" + b + "}" + key, s.prefix + "{" + b + "}#"}
+}
 
 // UserKey returns the Redis key of a user's index.
 func (s *Store) UserKey(user string) string {
@@ -106,7 +142,7 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // Load implements store.Store.
 func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*store.Record, error) {
-	res, err := loadScript.Run(ctx, s.client, []string{s.SessionKey(key)},
+	res, err := loadScript.Run(ctx, s.client, s.keys(key),
 		opts.Now.UnixMilli(), opts.TouchAfter.Milliseconds()).Result()
 	if err != nil {
 		return nil, s.fail("load", err)
@@ -116,7 +152,7 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 
 // Take implements store.Store.
 func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
-	res, err := takeScript.Run(ctx, s.client, []string{s.SessionKey(key)}, now.UnixMilli()).Result()
+	res, err := takeScript.Run(ctx, s.client, s.keys(key), now.UnixMilli()).Result()
 	if err != nil {
 		return nil, s.fail("take", err)
 	}
@@ -135,21 +171,15 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 			return err
 		}
 	}
-	args := make([]any, 0, 16+2*len(rec.Values))
-	args = append(args, rec.Touched.UnixMilli(), rec.ExpiresAt().UnixMilli(),
-		"@v", store.FormatVersion,
-		"@c", rec.Created.UnixMilli(),
-		"@t", rec.Touched.UnixMilli(),
-		"@i", rec.IdleTimeout.Milliseconds(),
-		"@d", rec.Deadline.UnixMilli(),
-		"@s", rec.Size())
+	args := make([]any, 0, 4+2*len(rec.Values))
+	args = append(args, rec.Touched.UnixMilli(), formatMeta(rec, rec.Size()))
 	if rec.User != "" {
 		args = append(args, "@u", rec.User)
 	}
 	for k, v := range rec.Values {
 		args = append(args, k, v)
 	}
-	n, err := createScript.Run(ctx, s.client, []string{s.SessionKey(key)}, args...).Int()
+	n, err := createScript.Run(ctx, s.client, s.keys(key), args...).Int()
 	if err != nil {
 		return s.fail("create", err)
 	}
@@ -171,19 +201,14 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		// Index first: a bound session must never be missing from its
 		// user's index, or revoking the user's sessions would miss it.
 		// Binding happens at login, so the extra round trip is rare.
-		meta, err := s.client.HMGet(ctx, s.SessionKey(key), "@c", "@d").Result()
-		if err != nil {
+		raw, err := s.client.HGet(ctx, s.SessionKey(key), "@").Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return store.Result{}, s.fail("commit", err)
 		}
-		cs, _ := meta[0].(string)
-		ds, _ := meta[1].(string)
-		c, err1 := strconv.ParseInt(cs, 10, 64)
-		dl, err2 := strconv.ParseInt(ds, 10, 64)
-		if err1 == nil && err2 == nil { // else the commit below reports why
+		if rec, err := parseMeta(raw); err == nil { // else the commit below reports why
 			if !d.Deadline.IsZero() {
-				dl = d.Deadline.UnixMilli()
+				rec.Deadline = d.Deadline
 			}
-			rec := &store.Record{Created: time.UnixMilli(c), Deadline: time.UnixMilli(dl)}
 			if err := s.index(ctx, *d.User, key, rec, d.Now); err != nil {
 				return store.Result{}, err
 			}
@@ -220,7 +245,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	for _, k := range d.Delete {
 		args = append(args, k)
 	}
-	res, err := commitScript.Run(ctx, s.client, []string{s.SessionKey(key)}, args...).Slice()
+	res, err := commitScript.Run(ctx, s.client, s.keys(key), args...).Slice()
 	if err != nil {
 		return store.Result{}, s.fail("commit", err)
 	}
@@ -258,7 +283,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 
 // Destroy implements store.Store.
 func (s *Store) Destroy(ctx context.Context, key string) error {
-	user, err := destroyScript.Run(ctx, s.client, []string{s.SessionKey(key)}).Text()
+	user, err := destroyScript.Run(ctx, s.client, s.keys(key)).Text()
 	if errors.Is(err, redis.Nil) {
 		return nil
 	}
@@ -280,7 +305,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 	cmds := make([]*redis.SliceCmd, len(keys))
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
-			cmds[i] = p.HMGet(ctx, s.SessionKey(k), "@v", "@u", "@c", "@t", "@i", "@d")
+			cmds[i] = p.HMGet(ctx, s.SessionKey(k), "@", "@u")
 		}
 		return nil
 	})
@@ -305,27 +330,52 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 }
 
 func sessionInfo(key string, v []any, err error) (store.SessionInfo, bool) {
-	if err != nil || len(v) != 6 || v[0] != strconv.Itoa(store.FormatVersion) {
+	if err != nil || len(v) != 2 {
 		return store.SessionInfo{}, false
 	}
-	n := func(i int) (int64, bool) {
-		s, _ := v[i].(string)
-		x, err := strconv.ParseInt(s, 10, 64)
-		return x, err == nil
-	}
+	raw, _ := v[0].(string)
 	user, _ := v[1].(string)
-	c, ok1 := n(2)
-	t, ok2 := n(3)
-	idle, ok3 := n(4)
-	d, ok4 := n(5)
-	if !(ok1 && ok2 && ok3 && ok4) {
+	rec, err := parseMeta(raw)
+	if err != nil {
 		return store.SessionInfo{}, false
 	}
-	rec := store.Record{Touched: time.UnixMilli(t), IdleTimeout: time.Duration(idle) * time.Millisecond, Deadline: time.UnixMilli(d)}
 	return store.SessionInfo{
-		Key: key, User: user, Created: time.UnixMilli(c), Touched: rec.Touched,
+		Key: key, User: user, Created: rec.Created, Touched: rec.Touched,
 		Deadline: rec.Deadline, ExpiresAt: rec.ExpiresAt(),
 	}, true
+}
+
+// formatMeta is the "@" field (see scripts/prelude.lua): version, created,
+// then touched and deadline relative to created, idle, size.
+func formatMeta(rec *store.Record, size int) string {
+	c := rec.Created.UnixMilli()
+	return fmt.Sprintf("%d %d %d %d %d %d", store.FormatVersion, c, rec.Touched.UnixMilli()-c,
+		rec.IdleTimeout.Milliseconds(), rec.Deadline.UnixMilli()-c, size)
+}
+
+// parseMeta reads the "@" field into the times of a Record.
+func parseMeta(raw string) (*store.Record, error) {
+	f := strings.Fields(raw)
+	if len(f) == 0 || f[0] != strconv.Itoa(store.FormatVersion) {
+		return nil, fmt.Errorf("metadata %q: unknown format version: %w", raw, store.ErrCorrupt)
+	}
+	if len(f) != 6 {
+		return nil, fmt.Errorf("metadata %q: %w", raw, store.ErrCorrupt)
+	}
+	var n [5]int64
+	for i := range n {
+		x, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil || (x < 0 && i != 1 && i != 3) {
+			return nil, fmt.Errorf("metadata %q: %w", raw, store.ErrCorrupt)
+		}
+		n[i] = x
+	}
+	return &store.Record{
+		Created:     time.UnixMilli(n[0]),
+		Touched:     time.UnixMilli(n[0] + n[1]),
+		IdleTimeout: time.Duration(n[2]) * time.Millisecond,
+		Deadline:    time.UnixMilli(n[0] + n[3]),
+	}, nil
 }
 
 // parseRecord turns a script's flat hash reply into a Record.
@@ -334,45 +384,34 @@ func parseRecord(op string, res any) (*store.Record, error) {
 	if !ok || len(arr)%2 != 0 {
 		return nil, fmt.Errorf("redisstore: %s: reply of type %T: %w", op, res, store.ErrCorrupt)
 	}
-	rec := &store.Record{Values: make(map[string][]byte, len(arr)/2)}
-	var seen int
+	var rec *store.Record
+	values := make(map[string][]byte, len(arr)/2)
+	var user string
 	for i := 0; i < len(arr); i += 2 {
 		name, ok1 := arr[i].(string)
 		val, ok2 := arr[i+1].(string)
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("redisstore: %s: field of type %T: %w", op, arr[i+1], store.ErrCorrupt)
 		}
-		if name == "" || name[0] != '@' {
-			rec.Values[name] = []byte(val)
-			continue
-		}
-		var n int64
-		var err error
-		if name != "@u" {
-			n, err = strconv.ParseInt(val, 10, 64)
+		switch {
+		case name == "@":
+			m, err := parseMeta(val)
 			if err != nil {
-				return nil, fmt.Errorf("redisstore: %s: metadata %s=%q: %w", op, name, val, store.ErrCorrupt)
+				return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 			}
-		}
-		switch name {
-		case "@c":
-			rec.Created = time.UnixMilli(n)
-		case "@t":
-			rec.Touched = time.UnixMilli(n)
-			seen |= 1
-		case "@i":
-			rec.IdleTimeout = time.Duration(n) * time.Millisecond
-			seen |= 2
-		case "@d":
-			rec.Deadline = time.UnixMilli(n)
-			seen |= 4
-		case "@u":
-			rec.User = val
+			rec = m
+		case name == "@u":
+			user = val
+		case name != "" && name[0] == '@':
+			// Metadata of a later version we do not know: ignore.
+		default:
+			values[name] = []byte(val)
 		}
 	}
-	if seen != 7 {
+	if rec == nil {
 		return nil, fmt.Errorf("redisstore: %s: metadata missing: %w", op, store.ErrCorrupt)
 	}
+	rec.Values, rec.User = values, user
 	return rec, nil
 }
 
@@ -434,7 +473,7 @@ func (s *Store) fail(op string, err error) error {
 // no SCRIPT, no pub/sub. (On Redis 7.2 and later, add +client|setinfo to
 // spare go-redis a refused handshake command.)
 const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
-	"+hgetall +hget +hmget +hset +hdel +hexists +hstrlen +hincrby " +
+	"+hgetall +hget +hmget +hset +hsetnx +hdel +hexists +hstrlen +hincrby +hlen " +
 	"+exists +del +pexpireat +pttl +zadd +zrem +zrange +scan +cluster|slots +cluster|shards"
 
 var globEscape = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
@@ -445,7 +484,7 @@ func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) erro
 	if batch <= 0 {
 		batch = 100
 	}
-	pattern := globEscape.Replace(s.prefix) + "{*}"
+	pattern := globEscape.Replace(s.prefix) + "{??}?*"
 	visit := func(ctx context.Context, c *redis.Client) error {
 		var cursor uint64
 		for {
@@ -455,8 +494,10 @@ func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) erro
 			}
 			out := make([]string, 0, len(keys))
 			for _, k := range keys {
-				if inner, ok := strings.CutPrefix(k, s.prefix+"{"); ok && strings.HasSuffix(inner, "}") {
-					out = append(out, strings.TrimSuffix(inner, "}"))
+				// "<prefix>{bb}<key>"; the count hashes end in "#".
+				rest, ok := strings.CutPrefix(k, s.prefix+"{")
+				if ok && len(rest) > 3 && rest[2] == '}' && !strings.HasSuffix(rest, "#") && bucket(rest[3:]) == rest[:2] {
+					out = append(out, rest[3:])
 				}
 			}
 			if len(out) > 0 {
@@ -492,4 +533,42 @@ func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) erro
 		return visit(ctx, c)
 	}
 	return fmt.Errorf("redisstore: scan: client of type %T cannot scan", s.client)
+}
+
+// Count implements store.Counter: one small script per bucket, pipelined
+// (per node on a Cluster), each subtracting the sessions whose expiry has
+// passed since the last count. Its cost does not grow with the number of
+// sessions.
+func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
+	run := func(eval func(p redis.Pipeliner, keys []string) *redis.Cmd) ([]*redis.Cmd, error) {
+		cmds := make([]*redis.Cmd, buckets)
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for b := range buckets {
+				cmds[b] = eval(p, []string{fmt.Sprintf("%s{%02x}#", s.prefix, b)})
+			}
+			return nil
+		})
+		return cmds, err
+	}
+	cmds, err := run(func(p redis.Pipeliner, keys []string) *redis.Cmd {
+		return countScript.EvalSha(ctx, p, keys, now.UnixMilli())
+	})
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// First count on some node: send the source once.
+		cmds, err = run(func(p redis.Pipeliner, keys []string) *redis.Cmd {
+			return countScript.Eval(ctx, p, keys, now.UnixMilli())
+		})
+	}
+	if err != nil {
+		return 0, s.fail("count", err)
+	}
+	var n int64
+	for _, c := range cmds {
+		v, err := c.Int64()
+		if err != nil {
+			return 0, s.fail("count", err)
+		}
+		n += v
+	}
+	return n, nil
 }

@@ -205,12 +205,12 @@ type UserIndex interface {
 	UserSessions(ctx context.Context, user string, now time.Time) ([]SessionInfo, error)
 }
 
-// Counter is implemented by stores that can count live sessions cheaply
-// (without a scan).
+// Counter is implemented by stores that can count live sessions exactly
+// and cheaply (without scanning the sessions).
 type Counter interface {
-	// Count returns the number of stored sessions. It may include sessions
-	// that expired moments ago and were not reclaimed yet.
-	Count(ctx context.Context) (int64, error)
+	// Count returns the number of sessions alive at now. A store may count
+	// a session for a few seconds past its expiry (redisstore: at most 5).
+	Count(ctx context.Context, now time.Time) (int64, error)
 }
 
 // Iterator is implemented by stores that can walk every stored session in

@@ -141,7 +141,11 @@ func redisKeyOf(t *testing.T, cookie string) string {
 	if !ok {
 		t.Fatalf("cookie %q does not verify", cookie)
 	}
-	return redisstore.DefaultPrefix + "{" + k + "}"
+	st, err := redisstore.New(redis.NewClient(&redis.Options{}), redisstore.Options{}) // only for SessionKey
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.SessionKey(k)
 }
 
 func TestKeyRotationAcrossRestarts(t *testing.T) {

@@ -1,5 +1,6 @@
 -- commit.lua: apply one request's delta to a live session, atomically: all of it or none.
 -- KEYS[1]   session key
+-- KEYS[2]   its bucket's count hash
 -- ARGV[1]   now, Unix milliseconds
 -- ARGV[2]   maximum size in bytes (names plus values), 0 for none
 -- ARGV[3]   number of expectations E
@@ -17,21 +18,21 @@
 --           {'NOTINT'}: the value to increment is not a canonical integer, or overflows
 -- Error     "CORRUPT …" when the metadata cannot be read.
 local key = KEYS[1]
-local m = redis.call('HMGET', key, '@v', '@t', '@i', '@d', '@s', '@u')
-if not m[1] then
+local r = redis.call('HMGET', key, '@', '@u')
+if not r[1] then
   if redis.call('EXISTS', key) == 0 then
     return {'NOTFOUND'}
   end
   return redis.error_reply('CORRUPT session metadata is missing')
 end
+local m = meta_parse(r[1])
+if m.err then return m end
 local now = tonumber(ARGV[1])
-local t, idle, d, size = tonumber(m[2]), tonumber(m[3]), tonumber(m[4]), tonumber(m[5])
-if m[1] ~= '1' or not (t and idle and d and size) then
-  return redis.error_reply('CORRUPT session metadata is malformed')
-end
-if now >= d or now >= t + idle then
+local oldexp = expires(m)
+if now >= oldexp then
   return {'NOTFOUND'}
 end
+local size = m.s
 
 local nexp, nset, ndel = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local i = 13
@@ -132,17 +133,20 @@ end
 for j = 1, #sets, 200 do
   redis.call('HSET', key, unpack(sets, j, math.min(j + 199, #sets)))
 end
-if ARGV[11] ~= '' then idle = tonumber(ARGV[11]) end
-if ARGV[12] ~= '' then d = tonumber(ARGV[12]) end
-redis.call('HSET', key, '@t', ARGV[1], '@s', string.format('%d', newsize),
-  '@i', string.format('%.0f', idle), '@d', string.format('%.0f', d))
-local prev = m[6] or ''
+if ARGV[11] ~= '' then m.i = tonumber(ARGV[11]) end
+if ARGV[12] ~= '' then m.d = tonumber(ARGV[12]) end
+m.t, m.s = now, newsize
+local prev = r[2] or ''
 if ARGV[9] == '1' then
   if ARGV[10] == '' then redis.call('HDEL', key, '@u') else redis.call('HSET', key, '@u', ARGV[10]) end
 end
-if now >= d then
+count_remove(KEYS[2], oldexp)
+local exp = expires(m)
+if now >= exp then
   redis.call('DEL', key) -- the new deadline is already past: never keep a key without a future
-else
-  redis.call('PEXPIREAT', key, string.format('%.0f', math.min(now + idle, d)))
+  return {'OK', result, prev}
 end
+redis.call('HSET', key, '@', meta_format(m))
+redis.call('PEXPIREAT', key, string.format('%.0f', exp))
+count_add(KEYS[2], exp, now)
 return {'OK', result, prev}

@@ -1,19 +1,27 @@
 -- create.lua: store a new session, unless the key is taken.
 -- KEYS[1]  session key
+-- KEYS[2]  its bucket's count hash
 -- ARGV[1]  now, Unix milliseconds
--- ARGV[2]  expire at, Unix milliseconds
--- ARGV[3…] name, value pairs: metadata (@v, @c, @t, @i, @d, @s, @u) and values
+-- ARGV[2]  metadata ("@", see the prelude)
+-- ARGV[3…] name, value pairs: "@u" (the user) if bound, and the values
 -- Returns  1 created; 0 the key exists (nothing written); -1 already expired (nothing written)
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-if tonumber(ARGV[2]) <= tonumber(ARGV[1]) then
+local m = meta_parse(ARGV[2])
+if m.err then return m end
+local now = tonumber(ARGV[1])
+local exp = expires(m)
+if exp <= now then
   return -1
 end
+redis.call('HSET', KEYS[1], '@', ARGV[2])
 -- HSET in chunks: unpack() of thousands of arguments overflows Lua's C stack.
 local n = #ARGV
 for i = 3, n, 200 do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, n)))
 end
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', exp))
+count_add(KEYS[2], exp, now)
+count_prune(KEYS[2], now, 20) -- keep the count hash small without a sweeper
 return 1

@@ -538,8 +538,23 @@ var contract = []testCase{
 		}
 		h.s.Destroy(h.ctx(), keys[0])
 		h.s.Take(h.ctx(), keys[1], h.now)
-		if n, err := c.Count(h.ctx()); err != nil || n != 3 {
+		h.s.Destroy(h.ctx(), keys[0]) // twice: counted once
+		h.s.Destroy(h.ctx(), key())   // never existed
+		if n, err := c.Count(h.ctx(), h.now); err != nil || n != 3 {
 			h.t.Fatalf("Count = %d, %v; want 3", n, err)
+		}
+		// Twenty minutes on, one session is touched and one written; the
+		// other expires ten minutes later.
+		h.now = h.now.Add(20 * time.Minute)
+		h.s.Load(h.ctx(), keys[2], store.LoadOptions{Now: h.now})
+		h.mustCommit(keys[3], &store.Delta{Set: set("b", "2")})
+		h.now = h.now.Add(11 * time.Minute)
+		if n, err := c.Count(h.ctx(), h.now); err != nil || n != 2 {
+			h.t.Fatalf("Count after one session's idle expiry = %d, %v; want 2", n, err)
+		}
+		h.now = h.now.Add(31 * time.Minute)
+		if n, err := c.Count(h.ctx(), h.now); err != nil || n != 0 {
+			h.t.Fatalf("Count after every session expired = %d, %v; want 0", n, err)
 		}
 	}},
 	{"iteration visits every session in batches", func(h *harness) {
