@@ -14,7 +14,7 @@ const (
 	idLen         = 43 // base64url, unpadded, of idBytes
 	sigLen        = 43 // base64url, unpadded, of an HMAC-SHA-256
 	cookieLen     = idLen + 1 + sigLen
-	storeKeyBytes = 16 // 128 bits of the keyed hash name a record
+	storeKeyBytes = 12 // 96 bits of the keyed hash name a record (no collision in 2^40 sessions)
 )
 
 // b64 is strict so that every decoded value has exactly one spelling: a

@@ -42,10 +42,11 @@ type shard struct {
 }
 
 var (
-	_ store.Store     = (*Store)(nil)
-	_ store.UserIndex = (*Store)(nil)
-	_ store.Counter   = (*Store)(nil)
-	_ store.Iterator  = (*Store)(nil)
+	_ store.Store         = (*Store)(nil)
+	_ store.UserIndex     = (*Store)(nil)
+	_ store.Counter       = (*Store)(nil)
+	_ store.Iterator      = (*Store)(nil)
+	_ store.StatsReporter = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -405,4 +406,10 @@ func (s *Store) Len() int {
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+// Stats implements store.StatsReporter: the live sessions.
+func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
+	n, err := s.Count(ctx, now)
+	return store.Stats{Sessions: n}, err
 }

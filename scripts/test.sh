@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Runs every test of seshat on a fresh machine: installs what is missing
-# (Debian packages), then go vet, gofmt, the race-enabled tests (which start
-# their own redis-server processes on free loopback ports), and one pass of
-# every benchmark so they keep working.
+# (Debian packages), then go vet, gofmt, the Prometheus alert rules' unit
+# tests, the race-enabled Go tests (which start their own redis-server
+# processes on free loopback ports), and one short pass of every benchmark
+# so they keep working.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   echo "installing: ${need[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 go vet ./...
@@ -22,6 +24,8 @@ unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
   echo "gofmt: these files need formatting:"; echo "$unformatted"; exit 1
 fi
+promtool check rules deploy/prometheus/alerts.yml
+promtool test rules deploy/prometheus/alerts_test.yml
 go test -race -count=1 ./...
-go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
+go test -run '^$' -bench . -benchtime 1x -short ./... >/dev/null
 echo "all tests passed"

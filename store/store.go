@@ -223,3 +223,31 @@ type Iterator interface {
 	// the scan may be missed.
 	Scan(ctx context.Context, batch int, fn func(keys []string) error) error
 }
+
+// Stats describes a store for monitoring. Fields a store cannot tell are
+// zero (or nil).
+type Stats struct {
+	// Sessions is the number of live sessions (from Counter).
+	Sessions int64
+	// UsedMemory and MaxMemory are bytes; MaxMemory 0 means no limit.
+	UsedMemory, MaxMemory int64
+	// EvictedKeys counts keys the store dropped for memory since it
+	// started.
+	EvictedKeys int64
+	// EvictionPolicy names what the store drops when full.
+	EvictionPolicy string
+	// Pool describes the client's connection pool.
+	Pool *PoolStats
+}
+
+// PoolStats describes a client connection pool.
+type PoolStats struct {
+	Hits, Misses, Timeouts uint64 // cumulative
+	TotalConns, IdleConns  uint64
+}
+
+// StatsReporter is implemented by stores that can describe themselves for
+// monitoring.
+type StatsReporter interface {
+	Stats(ctx context.Context, now time.Time) (Stats, error)
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/internal/demo"
 	"github.com/seshat-go/seshat/metrics"
+	"github.com/seshat-go/seshat/store"
 )
 
 func newServe() *cobra.Command {
@@ -29,6 +30,7 @@ func newServe() *cobra.Command {
 		idle, life time.Duration
 		maxBytes   int
 		maxPerUser int
+		memWarn    float64
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -52,6 +54,12 @@ func newServe() *cobra.Command {
 			reg := prometheus.NewRegistry()
 			col := metrics.New()
 			reg.MustRegister(col, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			if sr, ok := su.opts.Store.(store.StatsReporter); ok {
+				reg.MustRegister(metrics.NewStoreCollector(sr, time.Second))
+				if su.redis != nil {
+					go seshat.WatchMemory(cmd.Context(), sr, seshat.WatchOptions{Threshold: memWarn})
+				}
+			}
 			o := su.opts
 			o.IdleTimeout, o.Lifetime, o.MaxSessionBytes, o.MaxSessionsPerUser = idle, life, maxBytes, maxPerUser
 			o.Observer = col
@@ -72,6 +80,7 @@ func newServe() *cobra.Command {
 	cmd.Flags().DurationVar(&life, "lifetime", 24*time.Hour, "end sessions this long after login or creation")
 	cmd.Flags().IntVar(&maxBytes, "max-session-bytes", 64<<10, "largest session, in bytes of names and values")
 	cmd.Flags().IntVar(&maxPerUser, "max-sessions-per-user", 0, "destroy a user's oldest sessions beyond this many (0: no cap)")
+	cmd.Flags().Float64Var(&memWarn, "memory-warn-ratio", 0.8, "log a warning when Redis memory passes this fraction of maxmemory")
 	cfg.register(cmd)
 	return cmd
 }
