@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -485,12 +484,13 @@ func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) erro
 		batch = 100
 	}
 	pattern := globEscape.Replace(s.prefix) + "{??}?*"
-	visit := func(ctx context.Context, c *redis.Client) error {
+	var fnErr error
+	err := s.forEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 		var cursor uint64
 		for {
 			keys, next, err := c.ScanType(ctx, cursor, pattern, int64(batch), "hash").Result()
 			if err != nil {
-				return s.fail("scan", err)
+				return err
 			}
 			out := make([]string, 0, len(keys))
 			for _, k := range keys {
@@ -501,38 +501,19 @@ func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) erro
 				}
 			}
 			if len(out) > 0 {
-				if err := fn(out); err != nil {
-					return err
+				if fnErr = fn(out); fnErr != nil {
+					return fnErr
 				}
 			}
 			if cursor = next; cursor == 0 {
 				return nil
 			}
 		}
+	})
+	if err != nil && err != fnErr {
+		return s.fail("scan", err)
 	}
-	switch c := s.client.(type) {
-	case *redis.ClusterClient:
-		var masters []*redis.Client
-		var mu sync.Mutex
-		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-			mu.Lock()
-			masters = append(masters, m)
-			mu.Unlock()
-			return nil
-		})
-		if err != nil {
-			return s.fail("scan", err)
-		}
-		for _, m := range masters {
-			if err := visit(ctx, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	case *redis.Client:
-		return visit(ctx, c)
-	}
-	return fmt.Errorf("redisstore: scan: client of type %T cannot scan", s.client)
+	return err
 }
 
 // Count implements store.Counter: one small script per bucket, pipelined

@@ -1,7 +1,10 @@
-// Command seshat runs the seshat demo server and manages sessions in a
-// store.
+// Command seshat runs the seshat demo server, manages the sessions in a
+// store, and reports on and audits the Redis behind them.
 //
 //	seshat serve --addr 127.0.0.1:3000 [--redis URL]
+//	seshat sessions rekey --redis URL --encryption-key NEW --encryption-key OLD --hash-key K
+//	seshat stats --redis URL [--json]
+//	seshat doctor --redis URL [--json]
 package main
 
 import (
@@ -13,7 +16,9 @@ import (
 
 func main() {
 	if err := newRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "seshat:", err)
+		if err != errSilent {
+			fmt.Fprintln(os.Stderr, "seshat:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -25,6 +30,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newSessions())
+	root.AddCommand(newServe(), newSessions(), newStats(), newDoctor())
 	return root
 }

@@ -124,7 +124,7 @@ func waitReady(addr string, within time.Duration) error {
 			fmt.Fprint(c, "PING\r\n")
 			line, err := bufio.NewReader(c).ReadString('\n')
 			c.Close()
-			if err == nil && strings.HasPrefix(line, "+PONG") {
+			if err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH")) {
 				return nil
 			}
 			last = fmt.Errorf("PING answered %q, %v", line, err)
