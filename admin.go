@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/seshat-go/seshat/store"
 )
@@ -40,10 +41,10 @@ func (m *Manager) Rekey(ctx context.Context) (RekeyStats, error) {
 	if c, ok := sl.(interface{ Current([]byte) bool }); ok {
 		current = c.Current
 	}
-	err := it.Scan(ctx, 100, func(keys []string) error {
-		for _, key := range keys {
+	err := it.Scan(ctx, m.now(), 100, func(infos []store.SessionInfo) error {
+		for _, info := range infos {
 			st.Sessions++
-			values, failed, err := m.rekeyOne(ctx, key, current)
+			values, failed, err := m.rekeyOne(ctx, info.Key, current)
 			if err != nil {
 				return err
 			}
@@ -111,4 +112,226 @@ func (m *Manager) rekeyOne(ctx context.Context, key string, current func([]byte)
 		}
 	}
 	return 0, 0, fmt.Errorf("%w: rekey of one session", ErrContended)
+}
+
+// ErrNoSuchSession means no live session has the handle given.
+var ErrNoSuchSession = errors.New("seshat: no such session")
+
+// SessionInfo describes a stored session for administration.
+type SessionInfo struct {
+	// Handle identifies the session in the store and in these functions.
+	// It is a keyed hash of the session ID: it cannot be used as a cookie.
+	Handle string `json:"handle"`
+	// User is the user the session is bound to ("" for none). With
+	// encryption on it is decrypted when possible, else the keyed hash the
+	// store holds.
+	User string `json:"user,omitempty"`
+	// Created is when the session was created or last regenerated.
+	Created time.Time `json:"created"`
+	// LastSeen is the last activity, to within Options.TouchInterval.
+	LastSeen time.Time `json:"last_seen"`
+	// ExpiresAt is the earlier of the idle expiry and the deadline.
+	ExpiresAt time.Time `json:"expires"`
+}
+
+func (m *Manager) info(ctx context.Context, in store.SessionInfo, user string) SessionInfo {
+	if user == "" && in.User != "" {
+		user = in.User
+		if m.opts.Encryption != nil {
+			if u, err := m.readUser(ctx, in.Key); err == nil && u != "" {
+				user = u
+			}
+		}
+	}
+	return SessionInfo{Handle: in.Key, User: user, Created: in.Created, LastSeen: in.Touched, ExpiresAt: in.ExpiresAt}
+}
+
+// readUser opens a session by handle and reads its user.
+func (m *Manager) readUser(ctx context.Context, handle string) (string, error) {
+	s := m.byHandle(ctx, handle)
+	return s.User()
+}
+
+func (m *Manager) byHandle(ctx context.Context, handle string) *Session {
+	return &Session{m: m, ctx: ctx, key: handle, admin: true, done: false}
+}
+
+// UserSessions lists the live sessions bound to user, oldest first. It
+// needs a store that implements store.UserIndex.
+func (m *Manager) UserSessions(ctx context.Context, user string) ([]SessionInfo, error) {
+	idx, ok := m.store.(store.UserIndex)
+	if !ok {
+		return nil, fmt.Errorf("%w: listing a user's sessions needs a store.UserIndex", ErrNotSupported)
+	}
+	var infos []store.SessionInfo
+	err := m.op(ctx, "user_sessions", false, func(ctx context.Context) (err error) {
+		infos, err = idx.UserSessions(ctx, m.userToken(user), m.now())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SessionInfo, len(infos))
+	for i, in := range infos {
+		out[i] = m.info(ctx, in, user)
+	}
+	return out, nil
+}
+
+// Sessions calls fn with every live session, in batches of about 100 (a
+// SCAN per master on Redis, never KEYS). It needs a store.Iterator.
+func (m *Manager) Sessions(ctx context.Context, fn func([]SessionInfo) error) error {
+	it, ok := m.store.(store.Iterator)
+	if !ok {
+		return fmt.Errorf("%w: listing sessions needs a store.Iterator", ErrNotSupported)
+	}
+	return it.Scan(ctx, m.now(), 100, func(infos []store.SessionInfo) error {
+		out := make([]SessionInfo, len(infos))
+		for i, in := range infos {
+			out[i] = m.info(ctx, in, "")
+		}
+		return fn(out)
+	})
+}
+
+// Revoke destroys the session with the handle. As with Destroy, no request
+// still in flight on it can bring it back once Revoke returns. Revoking a
+// session that is gone is not an error.
+func (m *Manager) Revoke(ctx context.Context, handle string) error {
+	err := m.op(ctx, "destroy", true, func(ctx context.Context) error { return m.store.Destroy(ctx, handle) })
+	if err == nil {
+		m.observe(Event{Kind: EventDestroyed})
+	}
+	return err
+}
+
+// RevokeUser destroys every session bound to user ("log out
+// everywhere") and returns how many it destroyed. When it returns, no
+// session of the user that existed when it was called can be used again,
+// including sessions with requests in flight: their commits fail. It
+// lists the user's sessions twice, so a session bound by a login that was
+// completing during the first pass is caught by the second.
+func (m *Manager) RevokeUser(ctx context.Context, user string) (int, error) {
+	return m.revokeUser(ctx, user, "")
+}
+
+func (m *Manager) revokeUser(ctx context.Context, user, keep string) (int, error) {
+	n := 0
+	for range 2 {
+		infos, err := m.UserSessions(ctx, user)
+		if err != nil {
+			return n, err
+		}
+		for _, in := range infos {
+			if in.Handle == keep {
+				continue
+			}
+			if err := m.Revoke(ctx, in.Handle); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Edit changes the session with the handle from outside a request (a
+// background job changing a role, say) with the guarantees requests have:
+// fn's reads come from one load, its Set and Delete calls are committed as
+// one delta when fn returns nil (so concurrent requests lose nothing), Incr
+// and Update are atomic, and if the session is destroyed meanwhile the
+// commit fails with ErrEnded instead of bringing it back. fn must not keep
+// the session after it returns. Edit fails with ErrNoSuchSession when no
+// live session has the handle.
+func (m *Manager) Edit(ctx context.Context, handle string, fn func(*Session) error) error {
+	s := m.byHandle(ctx, handle)
+	s.mu.Lock()
+	err := s.load()
+	stored := s.state == stateStored
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if !stored {
+		return fmt.Errorf("%w: %s", ErrNoSuchSession, handle)
+	}
+	if err := fn(s); err != nil {
+		return err
+	}
+	return s.commit(nil)
+}
+
+// Snapshot is a session's metadata and values, for inspection.
+type Snapshot struct {
+	SessionInfo
+	// Values holds each value decoded into its natural Go type; a value
+	// that cannot be decoded (or decrypted) is described by a string
+	// starting with "!".
+	Values map[string]any `json:"values"`
+}
+
+// Inspect returns the session with the handle, decrypting its values
+// when Options.Encryption holds the keys. It does not count as activity.
+func (m *Manager) Inspect(ctx context.Context, handle string) (Snapshot, error) {
+	var rec *store.Record
+	err := m.op(ctx, "load", false, func(ctx context.Context) (err error) {
+		rec, err = m.store.Load(ctx, handle, store.LoadOptions{Now: m.now(), TouchAfter: 1<<63 - 1})
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Snapshot{}, fmt.Errorf("%w: %s", ErrNoSuchSession, handle)
+	}
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap := Snapshot{Values: map[string]any{}}
+	s := m.byHandle(ctx, handle)
+	for name, b := range rec.Values {
+		if name[0] == 0 {
+			continue
+		}
+		p, err := s.plain(name, b)
+		if err != nil {
+			snap.Values[name] = "!cannot decrypt: " + err.Error()
+			continue
+		}
+		v, err := decodeAny(p)
+		if err != nil {
+			snap.Values[name] = "!cannot decode: " + err.Error()
+			continue
+		}
+		snap.Values[name] = v
+	}
+	user := ""
+	if m.opts.Encryption != nil {
+		if b, ok := rec.Values[userValue]; ok {
+			if p, err := s.plain(userValue, b); err == nil {
+				user, _ = decode[string](p)
+			}
+		}
+	}
+	snap.SessionInfo = m.info(ctx, store.SessionInfo{Key: handle, User: rec.User, Created: rec.Created,
+		Touched: rec.Touched, Deadline: rec.Deadline, ExpiresAt: rec.ExpiresAt()}, user)
+	return snap, nil
+}
+
+// Handle returns the session's handle (see SessionInfo), or "" while the
+// session is not stored yet.
+func (s *Session) Handle() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateNew || s.state == stateFailed {
+		return ""
+	}
+	return s.key
+}
+
+// RevokeOthers destroys every other session of this session's user ("log
+// out other devices") and returns how many.
+func (s *Session) RevokeOthers() (int, error) {
+	user, err := s.User()
+	if err != nil || user == "" {
+		return 0, err
+	}
+	return s.m.revokeUser(s.ctx, user, s.Handle())
 }

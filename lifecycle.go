@@ -3,6 +3,7 @@ package seshat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -19,6 +20,9 @@ import (
 func (s *Session) Regenerate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.admin {
+		return fmt.Errorf("%w: Regenerate needs a request (a cookie to move)", ErrNotSupported)
+	}
 	if err := s.writable(); err != nil {
 		return err
 	}
@@ -121,6 +125,9 @@ func (s *Session) commit(h http.Header) error {
 	case stateFailed:
 		return nil
 	case stateNew:
+		if s.admin {
+			return nil // an edit by handle never creates a session
+		}
 		return s.create(h, now)
 	}
 	d := s.pending(now)
@@ -171,6 +178,9 @@ func (s *Session) create(h http.Header, now time.Time) error {
 }
 
 func (s *Session) setCookie(h http.Header, c *http.Cookie) {
+	if h == nil {
+		return
+	}
 	if v := c.String(); v != "" {
 		h.Add("Set-Cookie", v)
 	}
@@ -179,6 +189,9 @@ func (s *Session) setCookie(h http.Header, c *http.Cookie) {
 }
 
 func addVary(h http.Header) {
+	if h == nil {
+		return
+	}
 	for _, v := range h.Values("Vary") {
 		if strings.Contains(v, "Cookie") {
 			return

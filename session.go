@@ -57,6 +57,7 @@ type Session struct {
 	user    *string
 	done    bool // committed: the response has started
 	cleared bool // the session was destroyed in this request
+	admin   bool // opened by handle (Manager.Edit): no cookie, no creation
 }
 
 var errTooLate = errors.New("seshat: the response has started; make session changes before writing it")
@@ -69,7 +70,7 @@ func (s *Session) load() error {
 	case stateFailed:
 		return s.loadErr
 	}
-	if s.cookieID == "" {
+	if s.key == "" {
 		s.fresh()
 		return nil
 	}

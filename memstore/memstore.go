@@ -307,10 +307,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 		sh.mu.Lock()
 		rec := sh.live(key, now)
 		if rec != nil && rec.User == user {
-			infos = append(infos, store.SessionInfo{
-				Key: key, User: rec.User, Created: rec.Created, Touched: rec.Touched,
-				Deadline: rec.Deadline, ExpiresAt: rec.ExpiresAt(),
-			})
+			infos = append(infos, info(key, rec))
 		}
 		sh.mu.Unlock()
 		if rec == nil {
@@ -369,30 +366,39 @@ func clone(rec *store.Record) *store.Record {
 }
 
 // Scan implements store.Iterator.
-func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) error) error {
+func (s *Store) Scan(ctx context.Context, now time.Time, batch int, fn func([]store.SessionInfo) error) error {
 	if batch <= 0 {
 		batch = 100
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		keys := make([]string, 0, len(sh.sessions))
-		for k := range sh.sessions {
-			keys = append(keys, k)
+		infos := make([]store.SessionInfo, 0, len(sh.sessions))
+		for k, rec := range sh.sessions {
+			if now.Before(rec.ExpiresAt()) {
+				infos = append(infos, info(k, rec))
+			}
 		}
 		sh.mu.Unlock()
-		for len(keys) > 0 {
+		for len(infos) > 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			n := min(batch, len(keys))
-			if err := fn(keys[:n]); err != nil {
+			n := min(batch, len(infos))
+			if err := fn(infos[:n]); err != nil {
 				return err
 			}
-			keys = keys[n:]
+			infos = infos[n:]
 		}
 	}
 	return nil
+}
+
+func info(key string, rec *store.Record) store.SessionInfo {
+	return store.SessionInfo{
+		Key: key, User: rec.User, Created: rec.Created, Touched: rec.Touched,
+		Deadline: rec.Deadline, ExpiresAt: rec.ExpiresAt(),
+	}
 }
 
 // Len returns how many records the store holds, expired ones not yet

@@ -491,3 +491,92 @@ func TestRegenerateWithRequestsInFlight(t *testing.T) {
 		})
 	}
 }
+
+func TestRevokeUserRacingRequests(t *testing.T) {
+	for _, top := range topologies() {
+		t.Run(top.name, func(t *testing.T) {
+			opts := top.opts(t)
+			a, b := newInstance(t, opts), newInstance(t, opts)
+			for round := range 5 {
+				var bob []string
+				for range 3 {
+					_, _, c := a.do("POST", "/login", "", url.Values{"user": {"bob"}})
+					bob = append(bob, c)
+				}
+				_, _, ann := a.do("POST", "/login", "", url.Values{"user": {"ann"}})
+				var wg sync.WaitGroup
+				for i := range 61 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if i == 30 {
+							if n, err := b.m.RevokeUser(t.Context(), "bob"); err != nil || n < 3 {
+								t.Errorf("RevokeUser = %d, %v", n, err)
+							}
+							return
+						}
+						c := bob[i%3]
+						a.do("GET", "/", c, nil)
+						a.do("POST", "/note", c, url.Values{"text": {"x"}})
+					}()
+				}
+				wg.Wait()
+				for _, c := range bob {
+					if code, _, _ := a.do("GET", "/whoami", c, nil); code != http.StatusUnauthorized {
+						t.Fatalf("round %d: a revoked session of bob answers whoami %d", round, code)
+					}
+					if n, _ := a.client.Exists(t.Context(), a.redisKey(c)).Result(); n != 0 {
+						t.Fatalf("round %d: a revoked session is back in Redis", round)
+					}
+				}
+				if left, _ := a.m.UserSessions(t.Context(), "bob"); len(left) != 0 {
+					t.Fatalf("round %d: bob still has %d sessions", round, len(left))
+				}
+				if _, body, _ := a.do("GET", "/whoami", ann, nil); body != "ann\n" {
+					t.Fatalf("round %d: ann was logged out too: %q", round, body)
+				}
+			}
+		})
+	}
+}
+
+func TestBackgroundEditRacingRequests(t *testing.T) {
+	for _, top := range topologies() {
+		t.Run(top.name, func(t *testing.T) {
+			opts := top.opts(t)
+			a, job := newInstance(t, opts), newInstance(t, opts)
+			_, _, c := a.do("POST", "/login", "", url.Values{"user": {"bob"}})
+			handle, _ := a.m.StoreKey(c)
+			var wg sync.WaitGroup
+			for i := range 51 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if i == 25 {
+						// A background job promotes bob while his requests run.
+						err := job.m.Edit(t.Context(), handle, func(s *seshat.Session) error {
+							return s.Set("role", "admin")
+						})
+						if err != nil {
+							t.Errorf("Edit: %v", err)
+						}
+						return
+					}
+					if i%2 == 0 {
+						a.do("GET", "/", c, nil)
+					} else {
+						a.do("POST", "/note", c, url.Values{"text": {fmt.Sprint("note ", i)}})
+					}
+				}()
+			}
+			wg.Wait()
+			snap, err := a.m.Inspect(t.Context(), handle)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snap.Values["role"] != "admin" || snap.Values["views"] != int64(26) || snap.Values["note"] == nil || snap.User != "bob" {
+				t.Fatalf("after a background edit racing 50 requests: %+v; want role admin, 26 views (one per even request), a note, user bob", snap)
+			}
+		})
+	}
+}

@@ -301,26 +301,23 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 	if err != nil {
 		return nil, s.fail("user sessions", err)
 	}
-	cmds := make([]*redis.SliceCmd, len(keys))
-	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			cmds[i] = p.HMGet(ctx, s.SessionKey(k), "@", "@u")
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	all, err := s.infos(ctx, s.client, keys, now)
+	if err != nil {
 		return nil, s.fail("user sessions", err)
 	}
+	live := make(map[string]bool, len(all))
 	var infos []store.SessionInfo
-	var dead []any
-	for i, k := range keys {
-		v, err := cmds[i].Result()
-		info, ok := sessionInfo(k, v, err)
-		if !ok || info.User != user || !now.Before(info.ExpiresAt) {
-			dead = append(dead, k)
-			continue
+	for _, info := range all {
+		if info.User == user {
+			infos = append(infos, info)
+			live[info.Key] = true
 		}
-		infos = append(infos, info)
+	}
+	var dead []any
+	for _, k := range keys {
+		if !live[k] {
+			dead = append(dead, k)
+		}
 	}
 	if len(dead) > 0 {
 		s.client.ZRem(ctx, ukey, dead...) // best effort
@@ -478,8 +475,9 @@ const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
 var globEscape = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
 
 // Scan implements store.Iterator with SCAN (MATCH on the prefix, TYPE
-// hash), on every master of a Cluster one after the other.
-func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) error) error {
+// hash), on every master of a Cluster one after the other, reading each
+// batch's metadata in one pipeline.
+func (s *Store) Scan(ctx context.Context, now time.Time, batch int, fn func([]store.SessionInfo) error) error {
 	if batch <= 0 {
 		batch = 100
 	}
@@ -492,7 +490,7 @@ func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) erro
 			if err != nil {
 				return err
 			}
-			out := make([]string, 0, len(keys))
+			var out []string
 			for _, k := range keys {
 				// "<prefix>{bb}<key>"; the count hashes end in "#".
 				rest, ok := strings.CutPrefix(k, s.prefix+"{")
@@ -501,8 +499,14 @@ func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) erro
 				}
 			}
 			if len(out) > 0 {
-				if fnErr = fn(out); fnErr != nil {
-					return fnErr
+				infos, err := s.infos(ctx, c, out, now)
+				if err != nil {
+					return err
+				}
+				if len(infos) > 0 {
+					if fnErr = fn(infos); fnErr != nil {
+						return fnErr
+					}
 				}
 			}
 			if cursor = next; cursor == 0 {
@@ -514,6 +518,29 @@ func (s *Store) Scan(ctx context.Context, batch int, fn func(keys []string) erro
 		return s.fail("scan", err)
 	}
 	return err
+}
+
+// infos reads the metadata of sessions in one pipeline and keeps the live
+// ones.
+func (s *Store) infos(ctx context.Context, c redis.Cmdable, keys []string, now time.Time) ([]store.SessionInfo, error) {
+	cmds := make([]*redis.SliceCmd, len(keys))
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.HMGet(ctx, s.SessionKey(k), "@", "@u")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	infos := make([]store.SessionInfo, 0, len(keys))
+	for i, k := range keys {
+		v, err := cmds[i].Result()
+		if info, ok := sessionInfo(k, v, err); ok && now.Before(info.ExpiresAt) {
+			infos = append(infos, info)
+		}
+	}
+	return infos, nil
 }
 
 // Count implements store.Counter: one small script per bucket, pipelined

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/seshat-go/seshat/store"
 )
 
 // Usage is what `seshat stats` reports.
@@ -101,9 +103,9 @@ func (s *Store) Usage(ctx context.Context, now time.Time, top int) (Usage, error
 	// Average size of up to 100 sessions.
 	var total, n int64
 	errStop := errors.New("enough")
-	err = s.Scan(ctx, 100, func(keys []string) error {
-		for _, k := range keys {
-			b, err := s.client.MemoryUsage(ctx, s.SessionKey(k)).Result()
+	err = s.Scan(ctx, now, 100, func(infos []store.SessionInfo) error {
+		for _, in := range infos {
+			b, err := s.client.MemoryUsage(ctx, s.SessionKey(in.Key)).Result()
 			if err != nil {
 				return errStop
 			}

@@ -217,11 +217,11 @@ type Counter interface {
 // bounded batches (for administration: listing, re-encryption), never in
 // one unbounded sweep.
 type Iterator interface {
-	// Scan calls fn with batches of at most about batch store keys until
-	// every session stored when Scan started was visited, or fn returns an
-	// error. A key may be visited more than once; sessions created during
-	// the scan may be missed.
-	Scan(ctx context.Context, batch int, fn func(keys []string) error) error
+	// Scan calls fn with batches of at most about batch sessions alive at
+	// now, until every session stored when Scan started was visited or fn
+	// returns an error (which Scan returns). A session may be visited more
+	// than once; sessions created during the scan may be missed.
+	Scan(ctx context.Context, now time.Time, batch int, fn func([]SessionInfo) error) error
 }
 
 // Stats describes a store for monitoring. Fields a store cannot tell are

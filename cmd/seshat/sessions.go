@@ -1,7 +1,12 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"sort"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,9 +16,157 @@ import (
 func newSessions() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sessions",
-		Short: "Manage stored sessions",
+		Short: "List, inspect, revoke and re-encrypt stored sessions",
+		Long: "List, inspect, revoke and re-encrypt stored sessions, through the same API requests use,\n" +
+			"so the guarantees hold: a revoked session cannot come back, an edit loses nothing.\n" +
+			"A handle identifies a session in the store; it cannot be used as a cookie.",
 	}
-	cmd.AddCommand(newRekey())
+	cmd.AddCommand(newList(), newShow(), newRevoke(), newRekey())
+	return cmd
+}
+
+// adminManager builds a manager for an administration command.
+func adminManager(cfg *config) (*seshat.Manager, func() error, error) {
+	su, err := cfg.build(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := seshat.New(su.opts)
+	if err != nil {
+		su.close()
+		return nil, nil, err
+	}
+	if su.redis == nil {
+		su.close()
+		return nil, nil, fmt.Errorf("--redis URL (or REDIS_URL) is required: the in-memory store of another process cannot be reached")
+	}
+	// Fail fast and clearly when Redis is not there.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := su.health(ctx); err != nil {
+		su.close()
+		return nil, nil, fmt.Errorf("cannot reach Redis: %w", err)
+	}
+	return m, su.close, nil
+}
+
+func newList() *cobra.Command {
+	var (
+		cfg    config
+		user   string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--user U]",
+		Short: "List live sessions, all or a user's",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, closeFn, err := adminManager(&cfg)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			var all []seshat.SessionInfo
+			if user != "" {
+				all, err = m.UserSessions(cmd.Context(), user)
+			} else {
+				err = m.Sessions(cmd.Context(), func(b []seshat.SessionInfo) error {
+					all = append(all, b...)
+					return nil
+				})
+				sort.Slice(all, func(i, j int) bool { return all[i].Created.Before(all[j].Created) })
+			}
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if all == nil {
+					all = []seshat.SessionInfo{}
+				}
+				return writeJSON(out, all)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "HANDLE\tUSER\tCREATED\tLAST SEEN\tEXPIRES")
+			for _, s := range all {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Handle, s.User, s.Created.Format(time.RFC3339),
+					s.LastSeen.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&user, "user", "", "only this user's sessions")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, one object per session")
+	cfg.register(cmd)
+	return cmd
+}
+
+func newShow() *cobra.Command {
+	var cfg config
+	cmd := &cobra.Command{
+		Use:   "show HANDLE",
+		Short: "Show a session's metadata and values as JSON (decrypted when the keys are given)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, closeFn, err := adminManager(&cfg)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			snap, err := m.Inspect(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(snap)
+		},
+	}
+	cfg.register(cmd)
+	return cmd
+}
+
+func newRevoke() *cobra.Command {
+	var (
+		cfg  config
+		user string
+	)
+	cmd := &cobra.Command{
+		Use:   "revoke HANDLE | --user U",
+		Short: "End one session, or every session of a user (log out everywhere)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (user != "") {
+				return fmt.Errorf("give either one HANDLE or --user U")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, closeFn, err := adminManager(&cfg)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			ctx := cmd.Context()
+			if user != "" {
+				n, err := m.RevokeUser(ctx, user)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked %d sessions of %s\n", n, user)
+				return nil
+			}
+			if _, err := m.Inspect(ctx, args[0]); err != nil {
+				return err // unknown handle, or Redis unreachable
+			}
+			if err := m.Revoke(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&user, "user", "", "revoke every session of this user")
+	cfg.register(cmd)
 	return cmd
 }
 
@@ -24,18 +177,11 @@ func newRekey() *cobra.Command {
 		Short: "Re-encrypt every stored value under the first --encryption-key, so older keys can be retired",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			su, err := cfg.build(nil)
+			m, closeFn, err := adminManager(&cfg)
 			if err != nil {
 				return err
 			}
-			defer su.close()
-			if su.opts.Encryption == nil {
-				return fmt.Errorf("rekey needs the encryption keys: --encryption-key NEW --encryption-key OLD (or SESHAT_ENCRYPTION_KEYS)")
-			}
-			m, err := seshat.New(su.opts)
-			if err != nil {
-				return err
-			}
+			defer closeFn()
 			st, err := m.Rekey(cmd.Context())
 			if err != nil {
 				return err

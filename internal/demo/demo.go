@@ -5,6 +5,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -35,6 +36,8 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("GET /whoami", a.whoami)
 	mux.HandleFunc("POST /note", a.note)
+	mux.HandleFunc("GET /sessions", a.sessions)
+	mux.HandleFunc("POST /sessions/logout-others", a.logoutOthers)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
@@ -153,6 +156,80 @@ func (a *app) note(w http.ResponseWriter, r *http.Request) {
 	text(w, "Saved\n")
 }
 
+// sessions lists the logged-in user's sessions: HTML for browsers, JSON
+// for scripts.
+func (a *app) sessions(w http.ResponseWriter, r *http.Request) {
+	s := a.m.Session(r)
+	user, err := s.User()
+	if errors.Is(err, seshat.ErrDecode) {
+		user, err = "", nil
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if user == "" {
+		http.Error(w, "not logged in", http.StatusUnauthorized)
+		return
+	}
+	list, err := a.m.UserSessions(r.Context(), user)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	current := s.Handle()
+	if !wantsHTML(r) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(list)
+		return
+	}
+	type row struct {
+		seshat.SessionInfo
+		Current bool
+	}
+	rows := make([]row, len(list))
+	for i, in := range list {
+		rows[i] = row{in, in.Handle == current}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	sessionsTmpl.Execute(w, struct {
+		User string
+		Rows []row
+	}{user, rows})
+}
+
+// logoutOthers ends every other session of the user.
+func (a *app) logoutOthers(w http.ResponseWriter, r *http.Request) {
+	n, err := a.m.Session(r).RevokeOthers()
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if wantsHTML(r) {
+		http.Redirect(w, r, "/sessions", http.StatusSeeOther)
+		return
+	}
+	text(w, "Logged out %d other sessions\n", n)
+}
+
+var sessionsTmpl = template.Must(template.New("sessions").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Your sessions</title>
+<style>body{font-family:system-ui,sans-serif;max-width:48em;margin:2em auto;line-height:1.5}
+td,th{padding:.2em .8em;text-align:left}</style></head>
+<body>
+<h1>Sessions of {{.User}}</h1>
+<table id="sessions">
+<tr><th>Session</th><th>Created</th><th>Last seen</th><th>Expires</th><th></th></tr>
+{{range .Rows}}<tr class="session{{if .Current}} current{{end}}"><td><code>{{printf "%.8s" .Handle}}…</code></td>
+<td>{{.Created.Format "2006-01-02 15:04:05"}}</td><td>{{.LastSeen.Format "2006-01-02 15:04:05"}}</td>
+<td>{{.ExpiresAt.Format "2006-01-02 15:04:05"}}</td><td>{{if .Current}}this device{{end}}</td></tr>
+{{end}}</table>
+<form method="post" action="/sessions/logout-others"><button id="logout-others" type="submit">Log out other devices</button></form>
+<p><a href="/">Back</a></p>
+</body></html>
+`))
+
 func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 	if a.health != nil {
 		if err := a.health(r.Context()); err != nil {
@@ -172,7 +249,7 @@ form{margin:1em 0}input,button{font-size:1em}</style></head>
 <h1>seshat demo</h1>
 <p id="views">Number of views: {{.Views}}</p>
 {{if .User}}
-<p id="user">Logged in as <strong>{{.User}}</strong>.</p>
+<p id="user">Logged in as <strong>{{.User}}</strong>. <a id="sessions-link" href="/sessions">Your sessions</a></p>
 <form method="post" action="/logout"><button id="logout" type="submit">Log out</button></form>
 {{else}}
 <form method="post" action="/login">

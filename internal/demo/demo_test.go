@@ -1,6 +1,7 @@
 package demo_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -225,6 +226,48 @@ func TestDemo(t *testing.T) {
 					t.Errorf("healthz: %d", code)
 				}
 			})
+		})
+	}
+}
+
+func TestDemoSessionsPage(t *testing.T) {
+	for name, newStore := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			_, newClient := start(t, newStore(t), 0)
+			devices := []*client{newClient(), newClient(), newClient()}
+			for _, d := range devices {
+				if code, _, _ := d.do("POST", "/login", url.Values{"user": {"bob"}}); code != 200 {
+					t.Fatal("login failed")
+				}
+			}
+			code, body, h := devices[0].do("GET", "/sessions", nil)
+			var list []seshat.SessionInfo
+			if code != 200 || h.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(body), &list) != nil || len(list) != 3 {
+				t.Fatalf("/sessions: %d %q", code, body)
+			}
+			req, _ := http.NewRequest("GET", devices[0].base+"/sessions", nil)
+			req.Header.Set("Accept", "text/html")
+			resp, err := devices[0].c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Count(string(page), `class="session`) != 3 || strings.Count(string(page), "this device") != 1 {
+				t.Fatalf("sessions page:\n%s", page)
+			}
+			if _, body, _ := devices[1].do("POST", "/sessions/logout-others", nil); body != "Logged out 2 other sessions\n" {
+				t.Fatalf("logout-others: %q", body)
+			}
+			for i, d := range devices {
+				code, _, _ := d.do("GET", "/whoami", nil)
+				if want := map[bool]int{true: 200, false: 401}[i == 1]; code != want {
+					t.Errorf("device %d after logout-others on device 1: whoami %d; want %d", i, code, want)
+				}
+			}
+			if code, _, _ := newClient().do("GET", "/sessions", nil); code != http.StatusUnauthorized {
+				t.Errorf("/sessions when not logged in: %d", code)
+			}
 		})
 	}
 }

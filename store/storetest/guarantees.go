@@ -570,10 +570,13 @@ var contract = []testCase{
 		h.s.Destroy(h.ctx(), gone)
 		seen := map[string]bool{}
 		batches := 0
-		err := it.Scan(h.ctx(), 100, func(keys []string) error {
+		err := it.Scan(h.ctx(), h.now, 100, func(infos []store.SessionInfo) error {
 			batches++
-			for _, k := range keys {
-				seen[k] = true
+			for _, in := range infos {
+				seen[in.Key] = true
+				if in.ExpiresAt.IsZero() || in.Created.IsZero() {
+					h.t.Errorf("Scan gave incomplete info %+v", in)
+				}
 			}
 			return nil
 		})
@@ -590,7 +593,7 @@ var contract = []testCase{
 				len(seen), batches, seen[gone], len(want))
 		}
 		stop := errors.New("stop")
-		if err := it.Scan(h.ctx(), 10, func([]string) error { return stop }); !errors.Is(err, stop) {
+		if err := it.Scan(h.ctx(), h.now, 10, func([]store.SessionInfo) error { return stop }); !errors.Is(err, stop) {
 			h.t.Fatalf("Scan did not return fn's error: %v", err)
 		}
 	}},
