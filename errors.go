@@ -28,6 +28,9 @@ var (
 	ErrNotInteger = store.ErrNotInteger
 	// ErrUnavailable means the store could not be reached in time.
 	ErrUnavailable = store.ErrUnavailable
+	// ErrFull means the store refused a write for lack of memory; nothing
+	// of it was stored.
+	ErrFull = store.ErrFull
 	// ErrEnded means the session was destroyed (logout, revocation) or
 	// expired while the request was running; the request's changes were
 	// not stored.
@@ -41,8 +44,9 @@ var (
 )
 
 // StatusCode maps an error returned by seshat to the HTTP status a server
-// should answer with: 413 for ErrTooLarge, 409 for ErrEnded, 503 for a
-// store that is unavailable or slow, and 500 otherwise.
+// should answer with: 413 for ErrTooLarge, 409 for ErrEnded, 507 for a
+// store that is full, 503 for a store that is unavailable or slow, and 500
+// otherwise.
 func StatusCode(err error) int {
 	switch {
 	case err == nil:
@@ -51,6 +55,8 @@ func StatusCode(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrEnded):
 		return http.StatusConflict
+	case errors.Is(err, ErrFull):
+		return http.StatusInsufficientStorage
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrContended):
 		return http.StatusServiceUnavailable
 	default:

@@ -40,7 +40,7 @@ func Audit(ctx context.Context, rawURL string) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := New(redis.NewUniversalClient(opts), Options{})
+	st, err := New(NewClient(opts), Options{})
 	if err != nil {
 		return nil, err
 	}

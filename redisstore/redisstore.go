@@ -71,6 +71,18 @@ type Options struct {
 	// Prefix starts every key. Default: DefaultPrefix. It must not contain
 	// '{' or '}', which would break the keys' hash tags.
 	Prefix string
+
+	// MinReplicas, when positive, makes every write (create, commit, take,
+	// destroy) wait, with Redis WAIT on the same connection, until at
+	// least this many replicas have it, and fail with ErrUnavailable when
+	// they do not within ReplicaTimeout. An acknowledged write then
+	// survives the failover of its master. (A failed wait does not mean
+	// the write was not applied.) Default: 0, acknowledge as soon as the
+	// master has it; a failover can then lose the writes of the last
+	// moments before it (Redis replication is asynchronous).
+	MinReplicas int
+	// ReplicaTimeout bounds that wait. Default: 200 ms.
+	ReplicaTimeout time.Duration
 }
 
 // Store is a store.Store on Redis.
@@ -78,6 +90,9 @@ type Store struct {
 	client redis.UniversalClient
 	prefix string
 	owned  bool // Close closes client
+
+	minReplicas    int
+	replicaTimeout time.Duration
 }
 
 var (
@@ -99,7 +114,13 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if strings.ContainsAny(opts.Prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: prefix %q contains a brace", opts.Prefix)
 	}
-	return &Store{client: client, prefix: opts.Prefix}, nil
+	if opts.MinReplicas < 0 || opts.ReplicaTimeout < 0 {
+		return nil, errors.New("redisstore: negative MinReplicas or ReplicaTimeout")
+	}
+	if opts.ReplicaTimeout == 0 {
+		opts.ReplicaTimeout = 200 * time.Millisecond
+	}
+	return &Store{client: client, prefix: opts.Prefix, minReplicas: opts.MinReplicas, replicaTimeout: opts.ReplicaTimeout}, nil
 }
 
 // Client returns the client the store uses.
@@ -143,15 +164,42 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*store.Record, error) {
 	res, err := loadScript.Run(ctx, s.client, s.keys(key),
 		opts.Now.UnixMilli(), opts.TouchAfter.Milliseconds()).Result()
+	if err != nil && redis.HasErrorPrefix(err, "OOM") {
+		// Redis at maxmemory refuses scripts that may write (a touch):
+		// read without touching, so reads keep working.
+		return s.loadReadOnly(ctx, key, opts.Now)
+	}
 	if err != nil {
 		return nil, s.fail("load", err)
 	}
 	return parseRecord("load", res)
 }
 
+func (s *Store) loadReadOnly(ctx context.Context, key string, now time.Time) (*store.Record, error) {
+	h, err := s.client.HGetAll(ctx, s.SessionKey(key)).Result()
+	if err != nil {
+		return nil, s.fail("load", err)
+	}
+	if len(h) == 0 {
+		return nil, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
+	}
+	flat := make([]any, 0, 2*len(h))
+	for k, v := range h {
+		flat = append(flat, k, v)
+	}
+	rec, err := parseRecord("load", flat)
+	if err != nil {
+		return nil, err
+	}
+	if !now.Before(rec.ExpiresAt()) {
+		return nil, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
+	}
+	return rec, nil
+}
+
 // Take implements store.Store.
 func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
-	res, err := takeScript.Run(ctx, s.client, s.keys(key), now.UnixMilli()).Result()
+	res, err := s.write(ctx, takeScript, s.keys(key), now.UnixMilli()).Result()
 	if err != nil {
 		return nil, s.fail("take", err)
 	}
@@ -178,7 +226,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 	for k, v := range rec.Values {
 		args = append(args, k, v)
 	}
-	n, err := createScript.Run(ctx, s.client, s.keys(key), args...).Int()
+	n, err := s.write(ctx, createScript, s.keys(key), args...).Int()
 	if err != nil {
 		return s.fail("create", err)
 	}
@@ -244,7 +292,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	for _, k := range d.Delete {
 		args = append(args, k)
 	}
-	res, err := commitScript.Run(ctx, s.client, s.keys(key), args...).Slice()
+	res, err := s.write(ctx, commitScript, s.keys(key), args...).Slice()
 	if err != nil {
 		return store.Result{}, s.fail("commit", err)
 	}
@@ -282,7 +330,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 
 // Destroy implements store.Store.
 func (s *Store) Destroy(ctx context.Context, key string) error {
-	user, err := destroyScript.Run(ctx, s.client, s.keys(key)).Text()
+	user, err := s.write(ctx, destroyScript, s.keys(key)).Text()
 	if errors.Is(err, redis.Nil) {
 		return nil
 	}
@@ -446,9 +494,11 @@ func (s *Store) fail(op string, err error) error {
 		switch {
 		case strings.Contains(msg, "CORRUPT"), strings.HasPrefix(msg, "WRONGTYPE"):
 			return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrCorrupt, err)
+		case strings.HasPrefix(msg, "OOM"):
+			return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrFull, err)
 		case strings.HasPrefix(msg, "LOADING"), strings.HasPrefix(msg, "CLUSTERDOWN"), strings.HasPrefix(msg, "MASTERDOWN"),
-			strings.HasPrefix(msg, "READONLY"), strings.HasPrefix(msg, "TRYAGAIN"), strings.HasPrefix(msg, "OOM"),
-			strings.HasPrefix(msg, "BUSY"):
+			strings.HasPrefix(msg, "READONLY"), strings.HasPrefix(msg, "TRYAGAIN"), strings.HasPrefix(msg, "BUSY"),
+			strings.HasPrefix(msg, "NOREPLICAS"):
 			return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err)
 		}
 		return fmt.Errorf("redisstore: %s: %w", op, err)
@@ -580,3 +630,56 @@ func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
 	}
 	return n, nil
 }
+
+// write runs a script that changes a session, waiting for MinReplicas
+// replicas when configured: the script and WAIT go in one pipeline on the
+// connection to the key's master, so WAIT covers exactly that write.
+func (s *Store) write(ctx context.Context, sc *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if s.minReplicas == 0 {
+		return sc.Run(ctx, s.client, keys, args...)
+	}
+	var node redis.Cmdable = s.client
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		m, err := cc.MasterForKey(ctx, keys[0])
+		if err != nil {
+			cmd := redis.NewCmd(ctx)
+			cmd.SetErr(err)
+			return cmd
+		}
+		node = m
+	}
+	var res *redis.Cmd
+	var wait *redis.IntCmd
+	send := func(eval func(p redis.Pipeliner) *redis.Cmd) error {
+		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			res = eval(p)
+			wait = redis.NewIntCmd(ctx, "wait", s.minReplicas, s.replicaTimeout.Milliseconds())
+			_ = p.Process(ctx, wait)
+			return nil
+		})
+		return err
+	}
+	err := send(func(p redis.Pipeliner) *redis.Cmd { return sc.EvalSha(ctx, p, keys, args...) })
+	if err != nil && redis.HasErrorPrefix(res.Err(), "NOSCRIPT") {
+		err = send(func(p redis.Pipeliner) *redis.Cmd { return sc.Eval(ctx, p, keys, args...) })
+	}
+	if err != nil || res.Err() != nil {
+		return res
+	}
+	if n, err := wait.Result(); err != nil || n < int64(s.minReplicas) {
+		cmd := redis.NewCmd(ctx)
+		if err == nil {
+			err = fmt.Errorf("NOREPLICAS the write reached %d of %d replicas within %v", n, s.minReplicas, s.replicaTimeout)
+			err = redisError{err.Error()}
+		}
+		cmd.SetErr(err)
+		return cmd
+	}
+	return res
+}
+
+// redisError makes a message look like a Redis error reply to fail().
+type redisError struct{ msg string }
+
+func (e redisError) Error() string { return e.msg }
+func (redisError) RedisError()     {}

@@ -220,6 +220,23 @@ func redact(raw string) string {
 	return raw
 }
 
+// DefaultClusterReload is how stale a Cluster client's slot map may get
+// before it is reloaded (in the background, with CLUSTER SLOTS). go-redis
+// defaults to a minute, and a dead master is not a MOVED: without this, a
+// promoted replica's slots stay unreachable until then.
+const DefaultClusterReload = time.Second
+
+// NewClient returns a go-redis client for options from ParseURL: a Cluster,
+// Sentinel or standalone client, with DefaultClusterReload for a Cluster.
+func NewClient(o *redis.UniversalOptions) redis.UniversalClient {
+	if o.IsClusterMode && o.MasterName == "" {
+		co := o.Cluster()
+		co.ClusterStateReloadInterval = DefaultClusterReload
+		return redis.NewClusterClient(co)
+	}
+	return redis.NewUniversalClient(o)
+}
+
 // Open returns a Store on a new client for the Redis a URL names (see
 // ParseURL). The store owns the client: Close closes it. Open does not
 // wait for Redis: a store that is down fails requests until it is back.
@@ -228,7 +245,7 @@ func Open(raw string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := New(redis.NewUniversalClient(u), opts)
+	s, err := New(NewClient(u), opts)
 	if err != nil {
 		return nil, err
 	}

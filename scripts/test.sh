@@ -2,8 +2,8 @@
 # Runs every test of seshat on a fresh machine: installs what is missing
 # (Debian packages), then go vet, gofmt, the Prometheus alert rules' unit
 # tests, the race-enabled Go tests (which start their own redis-server
-# processes on free loopback ports), and one short pass of every benchmark
-# so they keep working.
+# processes on free loopback ports), the reliability scenarios, and one
+# short pass of every benchmark so they keep working.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,10 @@ if [ -n "$unformatted" ]; then
 fi
 promtool check rules deploy/prometheus/alerts.yml
 promtool test rules deploy/prometheus/alerts_test.yml
-go test -race -count=1 ./...
+go test -race -count=1 $(go list ./... | grep -v /internal/faulttest)
+# The fault scenarios (Redis killed, paused, failed over, full; a soak) run
+# alone, so their timings are not disturbed by other packages, and print
+# what they measure.
+go test -race -count=1 -v -run . ./internal/faulttest | grep -vE '^=== (RUN|PAUSE|CONT)'
 go test -run '^$' -bench . -benchtime 1x -short ./... >/dev/null
 echo "all tests passed"

@@ -43,6 +43,10 @@ var (
 	// ErrUnavailable means the store could not be reached or did not answer
 	// in time. It is the one error that means "try again later" (HTTP 503).
 	ErrUnavailable = errors.New("session store unavailable")
+	// ErrFull means the store refused a write for lack of memory (Redis at
+	// maxmemory with noeviction). Nothing of the write was applied; reads
+	// keep working (HTTP 507).
+	ErrFull = errors.New("session store full")
 )
 
 // FormatVersion is the version of the stored record layout that this

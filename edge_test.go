@@ -1,0 +1,59 @@
+package seshat
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/seshat-go/seshat/memstore"
+)
+
+// Bad input at the HTTP edge is answered without a store call and without
+// a panic.
+func TestHostileCookieHeaders(t *testing.T) {
+	cs := &countingStore{Store: memstore.New()}
+	e := newEnv(t, Options{Store: cs})
+	real := e.m.signer.sign(newID())
+	h := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := e.m.Session(r)
+		if _, err := Get[int](s, "views"); err == nil {
+			t.Error("a hostile request read a value")
+		}
+		w.Write([]byte("ok"))
+	}))
+	many := make([]string, 3000)
+	for i := range many {
+		many[i] = "seshat=" + strings.Repeat("A", 87)
+	}
+	headers := map[string][]string{
+		"oversized value":         {"seshat=" + strings.Repeat("x", 64<<10)},
+		"thousands of cookies":    {strings.Join(many, "; ")},
+		"malformed syntax":        {"seshat", "=;;;=seshat=;", `seshat="` + real[1:], "seshat=" + real[1:] + `"`, ";;;;", "=", "seshat==="},
+		"non-UTF-8":               {"seshat=\xff\xfe\xfd" + real[3:], "\xc3\x28=\xa0\xa1"},
+		"control characters":      {"seshat=" + real[:10] + "\x00\x01" + real[12:]},
+		"duplicate names, forged": {"seshat=" + real[:86] + "A; seshat=" + strings.Repeat("B", 87)},
+		"a whole Cookie line":     {strings.Repeat("seshat=a; ", 10000)},
+	}
+	for name, values := range headers {
+		for _, v := range values {
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Header["Cookie"] = []string{v}
+			rec := httptest.NewRecorder()
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("%s: panic: %v", name, p)
+					}
+				}()
+				h.ServeHTTP(rec, req)
+			}()
+			if rec.Code != 200 {
+				t.Errorf("%s: status %d", name, rec.Code)
+			}
+		}
+	}
+	if n := cs.calls.Load(); n != 0 {
+		t.Fatalf("hostile cookie headers made %d store calls; want 0", n)
+	}
+}
