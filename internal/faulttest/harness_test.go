@@ -125,12 +125,19 @@ type result struct {
 type load struct {
 	mu      sync.Mutex
 	results []result
+	count   bool // only count: keep no results (for a soak)
+	total   int
+	failed  int
 	stop    chan struct{}
 	done    sync.WaitGroup
 }
 
 func (a *app) startLoad(cookies []string, workers int, path string) *load {
-	l := &load{stop: make(chan struct{})}
+	return a.startLoadCounting(cookies, workers, path, false)
+}
+
+func (a *app) startLoadCounting(cookies []string, workers int, path string, count bool) *load {
+	l := &load{stop: make(chan struct{}), count: count}
 	for w := range workers {
 		l.done.Add(1)
 		go func() {
@@ -144,7 +151,13 @@ func (a *app) startLoad(cookies []string, workers int, path string) *load {
 				s := i % len(cookies)
 				code, _, took, _ := a.do("GET", path, cookies[s], nil)
 				l.mu.Lock()
-				l.results = append(l.results, result{at: time.Now(), took: took, code: code, session: s})
+				l.total++
+				if code != 200 {
+					l.failed++
+				}
+				if !l.count {
+					l.results = append(l.results, result{at: time.Now(), took: took, code: code, session: s})
+				}
 				l.mu.Unlock()
 				if code != 200 {
 					time.Sleep(5 * time.Millisecond) // do not spin on errors
