@@ -71,6 +71,8 @@ func newServe() *cobra.Command {
 				Manager: m,
 				Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 				Health:  su.health,
+
+				MaxSessionBytes: maxBytes,
 			})
 			return listenAndServe(cmd.Context(), addr, handler)
 		},

@@ -23,12 +23,14 @@ type Config struct {
 	Metrics http.Handler
 	// Health checks the store for /healthz; nil is always healthy.
 	Health func(context.Context) error
+	// MaxSessionBytes is shown next to the note form (0: not shown).
+	MaxSessionBytes int
 }
 
 // Handler returns the demo application with the session middleware
 // installed.
 func Handler(cfg Config) http.Handler {
-	a := &app{m: cfg.Manager, health: cfg.Health}
+	a := &app{m: cfg.Manager, health: cfg.Health, limit: cfg.MaxSessionBytes}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("GET /read", a.read)
@@ -48,6 +50,7 @@ func Handler(cfg Config) http.Handler {
 type app struct {
 	m      *seshat.Manager
 	health func(context.Context) error
+	limit  int
 }
 
 func wantsHTML(r *http.Request) bool {
@@ -146,6 +149,12 @@ func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 func (a *app) note(w http.ResponseWriter, r *http.Request) {
 	s := a.m.Session(r)
 	if err := s.Set("note", r.FormValue("text")); err != nil {
+		if wantsHTML(r) && errors.Is(err, seshat.ErrTooLarge) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			errorTmpl.Execute(w, a.limit)
+			return
+		}
 		fail(w, err)
 		return
 	}
@@ -212,11 +221,17 @@ func (a *app) logoutOthers(w http.ResponseWriter, r *http.Request) {
 	text(w, "Logged out %d other sessions\n", n)
 }
 
+var errorTmpl = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Too large</title></head>
+<body><p id="error">That note is too large: a session holds at most {{.}} bytes. Your session is unchanged.</p>
+<p><a href="/">Back</a></p></body></html>
+`))
+
 var sessionsTmpl = template.Must(template.New("sessions").Parse(`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Your sessions</title>
 <style>body{font-family:system-ui,sans-serif;max-width:48em;margin:2em auto;line-height:1.5}
-td,th{padding:.2em .8em;text-align:left}</style></head>
+td,th{padding:.2em .8em;text-align:left;white-space:nowrap}</style></head>
 <body>
 <h1>Sessions of {{.User}}</h1>
 <table id="sessions">
@@ -261,6 +276,7 @@ form{margin:1em 0}input,button{font-size:1em}</style></head>
 <label>Note <input id="note-input" name="text" value="{{.Note}}"></label>
 <button id="save-note" type="submit">Save</button>
 </form>
+{{if .Limit}}<p id="limit">A session holds at most {{.Limit}} bytes; a larger note is refused and changes nothing.</p>{{end}}
 </body></html>
 `))
 
@@ -272,5 +288,6 @@ func (a *app) page(w http.ResponseWriter, r *http.Request, views int64) {
 	pageTmpl.Execute(w, struct {
 		Views      int64
 		User, Note string
-	}{views, user, note})
+		Limit      int
+	}{views, user, note, a.limit})
 }
