@@ -198,9 +198,14 @@ func (m *Manager) Sessions(ctx context.Context, fn func([]SessionInfo) error) er
 // still in flight on it can bring it back once Revoke returns. Revoking a
 // session that is gone is not an error.
 func (m *Manager) Revoke(ctx context.Context, handle string) error {
+	return m.revoke(ctx, handle, "")
+}
+
+func (m *Manager) revoke(ctx context.Context, handle, user string) error {
 	err := m.op(ctx, "destroy", true, func(ctx context.Context) error { return m.store.Destroy(ctx, handle) })
 	if err == nil {
 		m.observe(Event{Kind: EventDestroyed})
+		m.publish(ctx, LifecycleEvent{Kind: "destroyed", Reason: "revoked", Handle: handle, User: user})
 	}
 	return err
 }
@@ -226,7 +231,7 @@ func (m *Manager) revokeUser(ctx context.Context, user, keep string) (int, error
 			if in.Handle == keep {
 				continue
 			}
-			if err := m.Revoke(ctx, in.Handle); err != nil {
+			if err := m.revoke(ctx, in.Handle, m.userToken(user)); err != nil {
 				return n, err
 			}
 			n++

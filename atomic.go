@@ -35,6 +35,9 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 			return res.Value, nil
 		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
 			s.unknown(err) // the cookie named no usable session
+		case errors.Is(err, store.ErrMoved):
+			s.state, s.loadErr = stateFailed, err // a straggler of a login
+			return 0, err
 		default:
 			return 0, err
 		}
@@ -99,7 +102,11 @@ func Update[T any](s *Session, key string, fn func(T) (T, error)) (T, error) {
 		if ok {
 			v, err := decode[T](old)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %q as %v: %w", ErrDecode, key, reflect.TypeFor[T](), err)
+				err = fmt.Errorf("%w: %q as %v: %w", ErrDecode, key, reflect.TypeFor[T](), err)
+				if s.m.corrupt(Corruption{Handle: s.key, Name: key, Err: err}) == FailRequest {
+					return nil, err
+				}
+				v = zero // replaced by fn's result, as if absent
 			}
 			cur = v
 		}

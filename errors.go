@@ -35,6 +35,11 @@ var (
 	// expired while the request was running; the request's changes were
 	// not stored.
 	ErrEnded = errors.New("seshat: session ended")
+	// ErrMoved means a parallel request moved the session to a new ID
+	// (Regenerate, at login) while this request ran with the old one: the
+	// request neither reads nor writes the new session, and leaves the
+	// browser's new cookie alone.
+	ErrMoved = store.ErrMoved
 	// ErrNoSession means the request did not pass through the manager's
 	// middleware.
 	ErrNoSession = errors.New("seshat: no session in request context (is the middleware installed?)")
@@ -44,7 +49,7 @@ var (
 )
 
 // StatusCode maps an error returned by seshat to the HTTP status a server
-// should answer with: 413 for ErrTooLarge, 409 for ErrEnded, 507 for a
+// should answer with: 413 for ErrTooLarge, 409 for ErrEnded and ErrMoved, 507 for a
 // store that is full, 503 for a store that is unavailable or slow, and 500
 // otherwise.
 func StatusCode(err error) int {
@@ -53,7 +58,7 @@ func StatusCode(err error) int {
 		return http.StatusOK
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrEnded):
+	case errors.Is(err, ErrEnded), errors.Is(err, ErrMoved):
 		return http.StatusConflict
 	case errors.Is(err, ErrFull):
 		return http.StatusInsufficientStorage

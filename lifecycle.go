@@ -72,6 +72,9 @@ func (s *Session) Regenerate() error {
 		s.user = &user
 	}
 	s.hadCookie = s.hadCookie || s.cookieID != ""
+	if oldKey != "" && s.previous == "" {
+		s.previous = oldKey
+	}
 	m.observe(Event{Kind: EventRegenerated})
 	return nil
 }
@@ -94,6 +97,11 @@ func (s *Session) Destroy() error {
 			return err
 		}
 		s.m.observe(Event{Kind: EventDestroyed})
+		user := ""
+		if s.rec != nil {
+			user = s.rec.User
+		}
+		s.m.publish(s.ctx, LifecycleEvent{Kind: "destroyed", Reason: "logout", Handle: s.key, User: user})
 	}
 	s.hadCookie = s.hadCookie || s.cookieID != ""
 	s.cleared = true
@@ -170,6 +178,11 @@ func (s *Session) create(h http.Header, now time.Time) error {
 		return err
 	}
 	m.observe(Event{Kind: EventCreated})
+	if s.previous != "" {
+		m.publish(s.ctx, LifecycleEvent{Kind: "regenerated", Handle: s.key, Previous: s.previous, User: rec.User})
+	} else {
+		m.publish(s.ctx, LifecycleEvent{Kind: "created", Handle: s.key, User: rec.User})
+	}
 	s.rec, s.state = &rec, stateStored
 	s.set, s.user = nil, nil
 	s.setCookie(h, m.cookie(s.id, s.secure, rec.Deadline, now))

@@ -176,6 +176,7 @@ func (m *Manager) enforceUserCap(ctx context.Context, user, keep string) {
 			return
 		}
 		m.observe(Event{Kind: EventDestroyed})
+		m.publish(ctx, LifecycleEvent{Kind: "destroyed", Reason: "user_cap", Handle: info.Key, User: user})
 		excess--
 	}
 }
@@ -200,4 +201,21 @@ func (m *Manager) userToken(user string) string {
 		return user
 	}
 	return m.keyer.key("user\x00" + user)
+}
+
+// corrupt reports corrupt data and returns what to do about it.
+func (m *Manager) corrupt(c Corruption) CorruptAction {
+	m.observe(Event{Kind: EventCorrupt, Err: c.Err})
+	m.opts.Logger.Warn("seshat: stored session data cannot be decoded", "handle", c.Handle, "name", c.Name, "err", c.Err)
+	a := DefaultAction
+	if m.opts.OnCorrupt != nil {
+		a = m.opts.OnCorrupt(c)
+	}
+	switch {
+	case c.Name == "" && a != FailRequest:
+		return FreshSession // a record has no value to skip or drop
+	case a == DefaultAction:
+		return SkipValue
+	}
+	return a
 }

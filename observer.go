@@ -23,6 +23,9 @@ const (
 	EventCorrupt
 	// EventRejectedCookie: a cookie failed signature verification.
 	EventRejectedCookie
+	// EventLifecycle: Listen delivered a lifecycle event; Op is its kind
+	// ("created", "regenerated", "destroyed", "expired").
+	EventLifecycle
 )
 
 // String returns the kind's name as used in metrics labels.
@@ -44,6 +47,8 @@ func (k EventKind) String() string {
 		return "corrupt"
 	case EventRejectedCookie:
 		return "rejected_cookie"
+	case EventLifecycle:
+		return "lifecycle"
 	}
 	return "unknown"
 }

@@ -72,6 +72,11 @@ type Options struct {
 	// Lifetime ends a session this long after it was created (or last
 	// regenerated), however active. Default: 24 hours.
 	Lifetime time.Duration
+	// MaxIdleTimeout and MaxLifetime bound what Session.SetExpiry may ask
+	// for one session ("remember me"). Defaults: 30 days and 90 days (and
+	// never below IdleTimeout and Lifetime).
+	MaxIdleTimeout time.Duration
+	MaxLifetime    time.Duration
 	// TouchInterval is how often a read-only request refreshes the idle
 	// expiry; between touches reads write nothing. Default: IdleTimeout/30,
 	// at most one minute.
@@ -103,6 +108,20 @@ type Options struct {
 	// Logger receives warnings (undecodable records, failed cleanups).
 	// Default: slog.Default().
 	Logger *slog.Logger
+	// OnCorrupt decides what happens when stored data cannot be decoded: a
+	// value that no longer decodes into the type asked for (or does not
+	// decrypt), or a whole record that cannot be read, such as one written
+	// by a later format version. Default: SkipValue for a value,
+	// FreshSession for a record; either way the user never gets a 500 for
+	// it, and the event is logged and counted (EventCorrupt).
+	OnCorrupt func(Corruption) CorruptAction
+
+	// Events publishes lifecycle events (created, regenerated, destroyed)
+	// to the store's event log, for Manager.Listen on every instance. It
+	// costs one store write per such event and needs a store.EventLog.
+	// Default: false.
+	Events bool
+
 	// Observer, when set, is told of every store operation and session
 	// event (see the metrics package).
 	Observer Observer
@@ -156,6 +175,15 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Lifetime == 0 {
 		o.Lifetime = defaultLifetime
 	}
+	if o.MaxIdleTimeout == 0 {
+		o.MaxIdleTimeout = max(30*24*time.Hour, o.IdleTimeout)
+	}
+	if o.MaxLifetime == 0 {
+		o.MaxLifetime = max(90*24*time.Hour, o.Lifetime)
+	}
+	if o.MaxIdleTimeout < o.IdleTimeout || o.MaxLifetime < o.Lifetime {
+		return o, fmt.Errorf("%w: MaxIdleTimeout and MaxLifetime must not be below IdleTimeout and Lifetime", ErrInvalidOptions)
+	}
 	if o.IdleTimeout < 0 || o.Lifetime < 0 || o.TouchInterval < 0 || o.StoreTimeout < 0 {
 		return o, fmt.Errorf("%w: negative duration", ErrInvalidOptions)
 	}
@@ -170,6 +198,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxSessionsPerUser < 0 {
 		return o, fmt.Errorf("%w: negative MaxSessionsPerUser", ErrInvalidOptions)
+	}
+	if o.Events {
+		if _, ok := o.Store.(store.EventLog); !ok {
+			return o, fmt.Errorf("%w: Events needs a store that implements store.EventLog", ErrInvalidOptions)
+		}
 	}
 	if o.MaxSessionsPerUser > 0 {
 		if _, ok := o.Store.(store.UserIndex); !ok {
@@ -205,3 +238,33 @@ type Sealer interface {
 	Seal(session, name string, plaintext []byte) []byte
 	Open(session, name string, sealed []byte) ([]byte, error)
 }
+
+// Corruption describes stored data that cannot be decoded.
+type Corruption struct {
+	// Handle is the session's handle.
+	Handle string
+	// Name is the value's name, or "" when the whole record is unreadable.
+	Name string
+	// Err says what is wrong.
+	Err error
+}
+
+// CorruptAction is what Options.OnCorrupt decides.
+type CorruptAction int
+
+// The choices for corrupt data.
+const (
+	// DefaultAction is SkipValue for a value and FreshSession for a record.
+	DefaultAction CorruptAction = iota
+	// SkipValue treats the value as absent and keeps it stored (a rollback
+	// of the code that changed its type can still read it). The error Get
+	// returns matches both ErrNoValue and ErrDecode.
+	SkipValue
+	// DropValue is SkipValue, and deletes the value with the request's
+	// changes.
+	DropValue
+	// FreshSession destroys the session and goes on with a new, empty one.
+	FreshSession
+	// FailRequest reports ErrDecode to the handler, which decides.
+	FailRequest
+)

@@ -47,17 +47,19 @@ type Session struct {
 	loadErr   error
 	cookieID  string // ID from a verified request cookie
 	hadCookie bool   // the request carried a cookie we did not use
-	resign    bool   // the cookie was signed with an older secret
+	resign    bool   // send the cookie again (older secret, new expiry)
 	id, key   string // current ID and its store key ("" until needed)
 	rec       *store.Record
 	size      int // Record.Size of the request's view
 
-	set     map[string][]byte
-	del     map[string]struct{}
-	user    *string
-	done    bool // committed: the response has started
-	cleared bool // the session was destroyed in this request
-	admin   bool // opened by handle (Manager.Edit): no cookie, no creation
+	set      map[string][]byte
+	del      map[string]struct{}
+	user     *string
+	expiry   *expiry // pending SetExpiry of a stored session
+	done     bool    // committed: the response has started
+	cleared  bool    // the session was destroyed in this request
+	admin    bool    // opened by handle (Manager.Edit): no cookie, no creation
+	previous string  // the handle before a Regenerate in this request
 }
 
 var errTooLate = errors.New("seshat: the response has started; make session changes before writing it")
@@ -91,13 +93,14 @@ func (s *Session) load() error {
 	case err == nil:
 		err = store.ErrNotFound // expired by the manager's clock
 	case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrCorrupt):
-		// The store failed: decide nothing about this session, and do
-		// not make the request wait for the store again.
+		// The store failed, or the session moved (a straggler of a login):
+		// decide nothing about this session, leave the cookie alone, and
+		// do not make the request wait for the store again.
 		s.state, s.loadErr = stateFailed, err
 		return err
 	}
 	s.unknown(err)
-	return nil
+	return s.loadErr
 }
 
 // unknown handles a cookie whose session the store does not have (err is
@@ -105,8 +108,10 @@ func (s *Session) load() error {
 // never adopted, so the request goes on with a new session under a fresh ID.
 func (s *Session) unknown(err error) {
 	if errors.Is(err, store.ErrCorrupt) {
-		s.m.observe(Event{Kind: EventCorrupt, Err: err})
-		s.m.opts.Logger.Warn("seshat: stored session cannot be read; starting a new one", "err", err)
+		if s.m.corrupt(Corruption{Handle: s.key, Err: err}) == FailRequest {
+			s.state, s.loadErr = stateFailed, fmt.Errorf("%w: %w", ErrDecode, err)
+			return
+		}
 	} else {
 		s.m.observe(Event{Kind: EventExpired})
 	}
@@ -155,7 +160,6 @@ func (s *Session) plain(name string, b []byte) ([]byte, error) {
 	}
 	p, err := sl.Open(s.key, name, b)
 	if err != nil {
-		s.m.observe(Event{Kind: EventCorrupt, Err: err})
 		return nil, fmt.Errorf("%w: %q: %w", ErrDecode, name, err)
 	}
 	return p, nil
@@ -174,7 +178,7 @@ func (s *Session) fresh() {
 		Deadline:    now.Add(s.m.opts.Lifetime),
 	}
 	s.size = 0
-	s.set, s.del, s.user = nil, nil, nil
+	s.set, s.del, s.user, s.expiry = nil, nil, nil, nil
 }
 
 // lookup returns the request's view of the value under key.
@@ -204,16 +208,39 @@ func Get[T any](s *Session, key string) (T, error) {
 	if !ok {
 		return zero, fmt.Errorf("%w under %q", ErrNoValue, key)
 	}
-	b, err := s.plain(key, b)
-	if err != nil {
-		return zero, err
+	p, err := s.plain(key, b)
+	if err == nil {
+		var v T
+		if v, err = decode[T](p); err == nil {
+			return v, nil
+		}
+		err = fmt.Errorf("%w: %q as %v: %w", ErrDecode, key, reflect.TypeFor[T](), err)
 	}
-	v, err := decode[T](b)
-	if err != nil {
-		s.m.observe(Event{Kind: EventCorrupt, Err: err})
-		return zero, fmt.Errorf("%w: %q as %v: %w", ErrDecode, key, reflect.TypeFor[T](), err)
+	return zero, s.corruptValue(key, err)
+}
+
+// corruptValue applies Options.OnCorrupt to a value that does not decode
+// and returns the error for the caller. s.mu is held.
+func (s *Session) corruptValue(key string, err error) error {
+	switch s.m.corrupt(Corruption{Handle: s.key, Name: key, Err: err}) {
+	case FailRequest:
+		return err
+	case FreshSession:
+		if s.state == stateStored {
+			derr := s.m.op(s.ctx, "destroy", true, func(ctx context.Context) error { return s.m.store.Destroy(ctx, s.key) })
+			if derr != nil {
+				return derr
+			}
+			s.m.publish(s.ctx, LifecycleEvent{Kind: "destroyed", Reason: "corrupt", Handle: s.key, User: s.rec.User})
+		}
+		s.hadCookie = s.hadCookie || s.cookieID != ""
+		s.fresh()
+	case DropValue:
+		if !s.done {
+			s.deleteLocal(key)
+		}
 	}
-	return v, nil
+	return fmt.Errorf("%w under %q (skipped: %w)", ErrNoValue, key, err)
 }
 
 // Keys returns the names of the session's values, sorted.
@@ -359,9 +386,55 @@ func (s *Session) SetUser(user string) error {
 	return nil
 }
 
+// expiry is a session's own idle timeout and deadline.
+type expiry struct {
+	idle     time.Duration
+	deadline time.Time
+}
+
+// ErrExpiry means SetExpiry asked for more than Options.MaxIdleTimeout or
+// Options.MaxLifetime.
+var ErrExpiry = errors.New("seshat: expiry beyond the configured maximum")
+
+// SetExpiry gives this session its own idle timeout and lifetime (counted
+// from now), for example "remember me for 30 days" at login; zero keeps the
+// current value. They must not exceed Options.MaxIdleTimeout and
+// MaxLifetime. The store's expiry and the cookie's Max-Age follow. Call it
+// after Regenerate, which starts a session's life with the defaults.
+func (s *Session) SetExpiry(idle, lifetime time.Duration) error {
+	if idle < 0 || lifetime < 0 || idle > s.m.opts.MaxIdleTimeout || lifetime > s.m.opts.MaxLifetime {
+		return fmt.Errorf("%w: idle %v (at most %v), lifetime %v (at most %v)", ErrExpiry,
+			idle, s.m.opts.MaxIdleTimeout, lifetime, s.m.opts.MaxLifetime)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	e := expiry{idle: idle}
+	if lifetime > 0 {
+		e.deadline = s.m.now().Add(lifetime)
+	}
+	if s.state == stateNew {
+		if e.idle > 0 {
+			s.rec.IdleTimeout = e.idle
+		}
+		if !e.deadline.IsZero() {
+			s.rec.Deadline = e.deadline
+		}
+		return nil
+	}
+	s.expiry = &e
+	s.resign = true // send the cookie again, with the new Max-Age
+	return nil
+}
+
 // pending returns the request's uncommitted changes as a delta.
 func (s *Session) pending(now time.Time) *store.Delta {
 	d := &store.Delta{Now: now, Set: s.set, User: s.user, MaxSize: s.m.opts.MaxSessionBytes}
+	if s.expiry != nil {
+		d.IdleTimeout, d.Deadline = s.expiry.idle, s.expiry.deadline
+	}
 	for k := range s.del {
 		d.Delete = append(d.Delete, k)
 	}
@@ -379,8 +452,14 @@ func (s *Session) applied(d *store.Delta) {
 	if d.User != nil {
 		s.rec.User = *d.User
 	}
+	if d.IdleTimeout > 0 {
+		s.rec.IdleTimeout = d.IdleTimeout
+	}
+	if !d.Deadline.IsZero() {
+		s.rec.Deadline = d.Deadline
+	}
 	s.rec.Touched = d.Now
-	s.set, s.del, s.user = nil, nil, nil
+	s.set, s.del, s.user, s.expiry = nil, nil, nil, nil
 }
 
 // commitDelta sends d to the store. s.mu is held.

@@ -34,11 +34,20 @@ type Store struct {
 
 	usersMu sync.Mutex
 	users   map[string]map[string]struct{} // user -> session keys
+
+	eventsMu  sync.Mutex
+	followers map[chan store.LifecycleEvent]struct{}
+	expired   []store.LifecycleEvent // reclaimed by a sweep, not yet reported
 }
+
+// maxPendingExpired bounds the expiries kept for SweepExpired when nobody
+// calls it.
+const maxPendingExpired = 10000
 
 type shard struct {
 	mu       sync.Mutex
 	sessions map[string]*store.Record
+	moved    map[string]time.Time // Take's markers, until when
 }
 
 var (
@@ -47,13 +56,16 @@ var (
 	_ store.Counter       = (*Store)(nil)
 	_ store.Iterator      = (*Store)(nil)
 	_ store.StatsReporter = (*Store)(nil)
+	_ store.EventLog      = (*Store)(nil)
 )
 
 // New returns an empty store.
 func New() *Store {
-	s := &Store{seed: maphash.MakeSeed(), users: make(map[string]map[string]struct{})}
+	s := &Store{seed: maphash.MakeSeed(), users: make(map[string]map[string]struct{}),
+		followers: make(map[chan store.LifecycleEvent]struct{})}
 	for i := range s.shards {
 		s.shards[i].sessions = make(map[string]*store.Record)
+		s.shards[i].moved = make(map[string]time.Time)
 	}
 	return s
 }
@@ -62,15 +74,30 @@ func (s *Store) shard(key string) *shard {
 	return &s.shards[maphash.String(s.seed, key)%shardCount]
 }
 
+// isMoved reports whether Take left a marker on key that is still valid.
+// The shard's lock must be held.
+func (sh *shard) isMoved(key string, now time.Time) bool {
+	until, ok := sh.moved[key]
+	if ok && !now.Before(until) {
+		delete(sh.moved, key)
+		return false
+	}
+	return ok
+}
+
 // live returns the record under key if it has not expired at now. The
 // shard's lock must be held.
-func (sh *shard) live(key string, now time.Time) *store.Record {
+func (s *Store) live(sh *shard, key string, now time.Time) *store.Record {
 	rec := sh.sessions[key]
 	if rec == nil {
 		return nil
 	}
 	if !now.Before(rec.ExpiresAt()) {
 		delete(sh.sessions, key)
+		if rec.User != "" {
+			s.unindex(rec.User, key)
+			s.noteExpired(key, rec.User, now)
+		}
 		return nil
 	}
 	return rec
@@ -84,8 +111,11 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	rec := sh.live(key, opts.Now)
+	rec := s.live(sh, key, opts.Now)
 	if rec == nil {
+		if sh.isMoved(key, opts.Now) {
+			return nil, fmt.Errorf("memstore: load: %w", store.ErrMoved)
+		}
 		return nil, fmt.Errorf("memstore: load: %w", store.ErrNotFound)
 	}
 	if opts.Now.Sub(rec.Touched) >= opts.TouchAfter {
@@ -102,7 +132,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 	s.maybeSweep(rec.Touched)
 	sh := s.shard(key)
 	sh.mu.Lock()
-	if sh.live(key, rec.Touched) != nil {
+	if s.live(sh, key, rec.Touched) != nil {
 		sh.mu.Unlock()
 		return fmt.Errorf("memstore: create: %w", store.ErrExists)
 	}
@@ -135,7 +165,13 @@ func (s *Store) maybeSweep(now time.Time) {
 				delete(sh.sessions, key)
 				if rec.User != "" {
 					s.unindex(rec.User, key)
+					s.noteExpired(key, rec.User, now)
 				}
+			}
+		}
+		for key, until := range sh.moved {
+			if !now.Before(until) {
+				delete(sh.moved, key)
 			}
 		}
 		sh.mu.Unlock()
@@ -150,8 +186,11 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	rec := sh.live(key, d.Now)
+	rec := s.live(sh, key, d.Now)
 	if rec == nil {
+		if sh.isMoved(key, d.Now) {
+			return store.Result{}, fmt.Errorf("memstore: commit: %w", store.ErrMoved)
+		}
 		return store.Result{}, fmt.Errorf("memstore: commit: %w", store.ErrNotFound)
 	}
 	if cur, ok := conflicts(rec, d.Expect); !ok {
@@ -263,6 +302,7 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 	sh.mu.Lock()
 	rec := sh.sessions[key]
 	delete(sh.sessions, key)
+	delete(sh.moved, key)
 	sh.mu.Unlock()
 	if rec != nil && rec.User != "" {
 		s.unindex(rec.User, key)
@@ -277,8 +317,11 @@ func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Rec
 	}
 	sh := s.shard(key)
 	sh.mu.Lock()
-	rec := sh.live(key, now)
+	rec := s.live(sh, key, now)
 	delete(sh.sessions, key)
+	if rec != nil {
+		sh.moved[key] = now.Add(store.MovedGrace)
+	}
 	sh.mu.Unlock()
 	if rec == nil {
 		return nil, fmt.Errorf("memstore: take: %w", store.ErrNotFound)
@@ -305,7 +348,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 	for _, key := range keys {
 		sh := s.shard(key)
 		sh.mu.Lock()
-		rec := sh.live(key, now)
+		rec := s.live(sh, key, now)
 		if rec != nil && rec.User == user {
 			infos = append(infos, info(key, rec))
 		}
@@ -418,4 +461,74 @@ func (s *Store) Len() int {
 func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
 	n, err := s.Count(ctx, now)
 	return store.Stats{Sessions: n}, err
+}
+
+func (s *Store) noteExpired(key, user string, now time.Time) {
+	s.eventsMu.Lock()
+	if len(s.expired) < maxPendingExpired {
+		s.expired = append(s.expired, store.LifecycleEvent{Kind: "expired", Handle: key, User: user, At: now})
+	}
+	s.eventsMu.Unlock()
+}
+
+// Publish implements store.EventLog: the event goes to every Follow of
+// this store (one process).
+func (s *Store) Publish(ctx context.Context, e store.LifecycleEvent) error {
+	s.eventsMu.Lock()
+	defer s.eventsMu.Unlock()
+	for ch := range s.followers {
+		select {
+		case ch <- e:
+		default: // a follower that does not keep up loses events rather than blocking sessions
+		}
+	}
+	return ctx.Err()
+}
+
+// Follow implements store.EventLog.
+func (s *Store) Follow(ctx context.Context, fn func(store.LifecycleEvent)) error {
+	ch := make(chan store.LifecycleEvent, 1024)
+	s.eventsMu.Lock()
+	s.followers[ch] = struct{}{}
+	s.eventsMu.Unlock()
+	defer func() {
+		s.eventsMu.Lock()
+		delete(s.followers, ch)
+		s.eventsMu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-ch:
+			fn(e)
+		}
+	}
+}
+
+// SweepExpired implements store.EventLog: it reclaims the expired sessions
+// bound to a user and reports them, with those a Create reclaimed before.
+func (s *Store) SweepExpired(ctx context.Context, now time.Time, _ time.Duration) error {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for key, rec := range sh.sessions {
+			if rec.User != "" && !now.Before(rec.ExpiresAt()) {
+				delete(sh.sessions, key)
+				s.unindex(rec.User, key)
+				s.noteExpired(key, rec.User, now)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	s.eventsMu.Lock()
+	pending := s.expired
+	s.expired = nil
+	s.eventsMu.Unlock()
+	for _, e := range pending {
+		if err := s.Publish(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

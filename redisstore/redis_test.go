@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -578,5 +579,184 @@ func TestBackgroundEditRacingRequests(t *testing.T) {
 				t.Fatalf("after a background edit racing 50 requests: %+v; want role admin, 26 views (one per even request), a note, user bob", snap)
 			}
 		})
+	}
+}
+
+func TestLoginWithStragglersKeepsTheNewCookie(t *testing.T) {
+	for _, top := range topologies() {
+		t.Run(top.name, func(t *testing.T) {
+			in := newInstance(t, top.opts(t))
+			for round := range 5 {
+				jar, _ := cookiejar.New(nil)
+				browser := &http.Client{Jar: jar}
+				u, _ := url.Parse(in.url)
+				get := func(method, path string, form url.Values) (int, string) {
+					var body io.Reader
+					if form != nil {
+						body = strings.NewReader(form.Encode())
+					}
+					req, _ := http.NewRequest(method, in.url+path, body)
+					if form != nil {
+						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					}
+					resp, err := browser.Do(req)
+					if err != nil {
+						t.Error(err)
+						return 0, ""
+					}
+					defer resp.Body.Close()
+					b, _ := io.ReadAll(resp.Body)
+					return resp.StatusCode, string(b)
+				}
+				get("GET", "/", nil) // an anonymous session
+				var wg sync.WaitGroup
+				codes := make([]int, 21)
+				for i := range 21 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if i == 10 {
+							codes[i], _ = get("POST", "/login", url.Values{"user": {"frank"}})
+							return
+						}
+						codes[i], _ = get("GET", "/", nil)
+					}()
+				}
+				wg.Wait()
+				for i, code := range codes {
+					if code != 200 && code != http.StatusConflict {
+						t.Fatalf("round %d: request %d answered %d; want 200, or 409 for a straggler of the login", round, i, code)
+					}
+				}
+				if code, body := get("GET", "/whoami", nil); code != 200 || body != "frank\n" {
+					t.Fatalf("round %d: after a login with 20 parallel requests the browser is not logged in: %d %q (cookies %v)",
+						round, code, body, jar.Cookies(u))
+				}
+			}
+			// The same race made certain: requests the browser sent with
+			// the old cookie reach the server after the login moved the
+			// session; their answers land in the browser's jar.
+			jar, _ := cookiejar.New(nil)
+			u, _ := url.Parse(in.url)
+			_, _, old := in.do("GET", "/", "", nil)
+			_, _, fresh := in.do("POST", "/login", old, url.Values{"user": {"gail"}})
+			jar.SetCookies(u, []*http.Cookie{{Name: "seshat", Value: fresh, Path: "/"}})
+			var wg sync.WaitGroup
+			for range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					req, _ := http.NewRequest("GET", in.url+"/", nil)
+					req.AddCookie(&http.Cookie{Name: "seshat", Value: old})
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusConflict || len(resp.Cookies()) != 0 {
+						t.Errorf("a straggler with the old cookie: %d, cookies %v; want 409 and the cookie left alone", resp.StatusCode, resp.Cookies())
+					}
+					jar.SetCookies(u, resp.Cookies())
+				}()
+			}
+			wg.Wait()
+			if cs := jar.Cookies(u); len(cs) != 1 || cs[0].Value != fresh {
+				t.Fatalf("stragglers replaced the new cookie: %v", cs)
+			}
+			if code, body, _ := in.do("GET", "/whoami", fresh, nil); code != 200 || body != "gail\n" {
+				t.Fatalf("after the stragglers: whoami %d %q", code, body)
+			}
+		})
+	}
+}
+
+func TestLifecycleEventsReachAnotherInstance(t *testing.T) {
+	srv := redistest.Start(t)
+	manager := func(idle time.Duration) (*seshat.Manager, *redisstore.Store) {
+		st, err := redisstore.New(srv.Client(t), redisstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := seshat.New(seshat.Options{Store: st, Secrets: [][]byte{testSecret}, Events: true,
+			IdleTimeout: idle, MaxSessionsPerUser: 2, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, st
+	}
+	actor, _ := manager(30 * time.Minute)
+	short, _ := manager(time.Second)
+	observer, _ := manager(30 * time.Minute)
+
+	var mu sync.Mutex
+	var got []seshat.LifecycleEvent
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go observer.Listen(ctx, func(e seshat.LifecycleEvent) {
+		mu.Lock()
+		got = append(got, e)
+		mu.Unlock()
+	}, 300*time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // the listener is following
+
+	app := httptest.NewServer(demo.Handler(demo.Config{Manager: actor}))
+	defer app.Close()
+	a := &instance{t: t, url: app.URL, m: actor}
+	_, _, anon := a.do("GET", "/", "", nil)                                // created
+	_, _, g1 := a.do("POST", "/login", anon, url.Values{"user": {"gina"}}) // regenerated
+	_, _, g2 := a.do("POST", "/login", "", url.Values{"user": {"gina"}})   // created (login on a new session)
+	a.do("POST", "/login", "", url.Values{"user": {"gina"}})               // created; the cap of 2 destroys g1
+	a.do("POST", "/logout", g2, nil)                                       // destroyed: logout
+	_, _, h1 := a.do("POST", "/login", "", url.Values{"user": {"hank"}})
+	if _, err := actor.RevokeUser(t.Context(), "hank"); err != nil { // destroyed: revoked
+		t.Fatal(err)
+	}
+	shortApp := httptest.NewServer(demo.Handler(demo.Config{Manager: short}))
+	defer shortApp.Close()
+	s := &instance{t: t, url: shortApp.URL, m: short}
+	_, _, idle := s.do("POST", "/login", "", url.Values{"user": {"ivy"}}) // expires in 1 s
+	idleAt := time.Now().Add(time.Second)
+
+	k := func(c string) string { h, _ := actor.StoreKey(c); return h }
+	want := []string{
+		"created " + k(anon), "regenerated " + k(g1), "destroyed/user_cap " + k(g1), "destroyed/logout " + k(g2),
+		"destroyed/revoked " + k(h1), "expired " + k(idle),
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		seen := map[string]seshat.LifecycleEvent{}
+		for _, e := range got {
+			key := e.Kind + " " + e.Handle
+			if e.Reason != "" {
+				key = e.Kind + "/" + e.Reason + " " + e.Handle
+			}
+			seen[key] = e
+		}
+		mu.Unlock()
+		missing := 0
+		for _, w := range want {
+			if _, ok := seen[w]; !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
+			exp := seen["expired "+k(idle)]
+			delay := exp.At.Sub(idleAt)
+			if exp.User != "ivy" || delay > 2*time.Second {
+				t.Fatalf("expired event %+v came %v after the expiry; want user ivy within the sweep bound", exp, delay)
+			}
+			if r := seen["regenerated "+k(g1)]; r.Previous != k(anon) || r.User != "gina" {
+				t.Fatalf("regenerated event %+v", r)
+			}
+			t.Logf("all %d kinds of events arrived on the other instance; the expiry was reported %v after it happened (sweep every 300ms)",
+				len(want), delay.Round(time.Millisecond))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events seen by the other instance: %v\nwant %v", seen, want)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

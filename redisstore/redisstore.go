@@ -199,7 +199,7 @@ func (s *Store) loadReadOnly(ctx context.Context, key string, now time.Time) (*s
 
 // Take implements store.Store.
 func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
-	res, err := s.write(ctx, takeScript, s.keys(key), now.UnixMilli()).Result()
+	res, err := s.write(ctx, takeScript, s.keys(key), now.UnixMilli(), store.MovedGrace.Milliseconds()).Result()
 	if err != nil {
 		return nil, s.fail("take", err)
 	}
@@ -238,7 +238,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 
 func (s *Store) index(ctx context.Context, user, key string, rec *store.Record, now time.Time) error {
 	err := indexScript.Run(ctx, s.client, []string{s.UserKey(user)},
-		key, rec.Created.UnixMilli(), rec.Deadline.UnixMilli(), now.UnixMilli()).Err()
+		key, rec.Created.UnixMilli(), rec.Deadline.UnixMilli(), now.UnixMilli(), user).Err()
 	return s.fail("index user", err)
 }
 
@@ -312,6 +312,8 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		return r, nil
 	case "NOTFOUND":
 		return store.Result{}, fmt.Errorf("redisstore: commit: %w", store.ErrNotFound)
+	case "MOVED":
+		return store.Result{}, fmt.Errorf("redisstore: commit: %w", store.ErrMoved)
 	case "CONFLICT":
 		cur := make(map[string][]byte)
 		for i := 1; i+2 < len(res); i += 3 {
@@ -341,34 +343,28 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 	return nil
 }
 
-// UserSessions implements store.UserIndex. It prunes entries of sessions
-// that are gone or bound to someone else.
+// UserSessions implements store.UserIndex. Entries of sessions that are
+// gone stay for the expiry sweeper (SweepExpired), which reports them.
 func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]store.SessionInfo, error) {
-	ukey := s.UserKey(user)
-	keys, err := s.client.ZRange(ctx, ukey, 0, -1).Result()
+	members, err := s.client.ZRange(ctx, s.UserKey(user), 0, -1).Result()
 	if err != nil {
 		return nil, s.fail("user sessions", err)
+	}
+	keys := members[:0]
+	for _, m := range members {
+		if !strings.HasPrefix(m, "~") {
+			keys = append(keys, m)
+		}
 	}
 	all, err := s.infos(ctx, s.client, keys, now)
 	if err != nil {
 		return nil, s.fail("user sessions", err)
 	}
-	live := make(map[string]bool, len(all))
 	var infos []store.SessionInfo
 	for _, info := range all {
 		if info.User == user {
 			infos = append(infos, info)
-			live[info.Key] = true
 		}
-	}
-	var dead []any
-	for _, k := range keys {
-		if !live[k] {
-			dead = append(dead, k)
-		}
-	}
-	if len(dead) > 0 {
-		s.client.ZRem(ctx, ukey, dead...) // best effort
 	}
 	return infos, nil
 }
@@ -494,6 +490,8 @@ func (s *Store) fail(op string, err error) error {
 		switch {
 		case strings.Contains(msg, "CORRUPT"), strings.HasPrefix(msg, "WRONGTYPE"):
 			return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrCorrupt, err)
+		case strings.HasPrefix(msg, "SESHATMOVED"):
+			return fmt.Errorf("redisstore: %s: %w", op, store.ErrMoved)
 		case strings.HasPrefix(msg, "OOM"):
 			return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrFull, err)
 		case strings.HasPrefix(msg, "LOADING"), strings.HasPrefix(msg, "CLUSTERDOWN"), strings.HasPrefix(msg, "MASTERDOWN"),

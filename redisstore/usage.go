@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,14 +83,11 @@ func (s *Store) Usage(ctx context.Context, now time.Time, top int) (Usage, error
 		if len(u.TopUsers) >= top || c.card == 0 {
 			break
 		}
-		members, err := s.client.ZRange(ctx, c.key, 0, 0).Result()
-		if err != nil || len(members) == 0 {
+		members, err := s.client.ZRange(ctx, c.key, 0, 0).Result() // "~<user>" has score -1: first
+		if err != nil || len(members) == 0 || !strings.HasPrefix(members[0], "~") {
 			continue
 		}
-		user, err := s.client.HGet(ctx, s.SessionKey(members[0]), "@u").Result()
-		if err != nil {
-			continue // that entry is dead; a later count prunes it
-		}
+		user := members[0][1:]
 		infos, err := s.UserSessions(ctx, user, now)
 		if err != nil {
 			return u, err

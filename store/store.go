@@ -43,11 +43,20 @@ var (
 	// ErrUnavailable means the store could not be reached or did not answer
 	// in time. It is the one error that means "try again later" (HTTP 503).
 	ErrUnavailable = errors.New("session store unavailable")
+	// ErrMoved means the session was moved to a new ID by a Regenerate
+	// (a login) moments ago: the request that carries the old ID is a
+	// straggler, and must neither read nor write the new session nor
+	// replace the browser's new cookie.
+	ErrMoved = errors.New("session moved to a new ID")
 	// ErrFull means the store refused a write for lack of memory (Redis at
 	// maxmemory with noeviction). Nothing of the write was applied; reads
 	// keep working (HTTP 507).
 	ErrFull = errors.New("session store full")
 )
+
+// MovedGrace is how long Take leaves its marker: longer than any request
+// that could still carry the old ID.
+const MovedGrace = time.Minute
 
 // FormatVersion is the version of the stored record layout that this
 // release writes and reads. Stores persist it with every record and report
@@ -185,7 +194,8 @@ type Store interface {
 	// Take removes the live session under key and returns what it held, in
 	// one atomic step, or fails with ErrNotFound. Regenerate uses it so that
 	// every commit to the old key either lands before the move (and moves
-	// with it) or fails afterwards.
+	// with it) or fails afterwards. It leaves a marker for MovedGrace: Load
+	// and Commit on the key then fail with ErrMoved instead of ErrNotFound.
 	Take(ctx context.Context, key string, now time.Time) (*Record, error)
 }
 
@@ -254,4 +264,38 @@ type PoolStats struct {
 // monitoring.
 type StatsReporter interface {
 	Stats(ctx context.Context, now time.Time) (Stats, error)
+}
+
+// LifecycleEvent is a change in a session's life.
+type LifecycleEvent struct {
+	// Kind is "created", "regenerated", "destroyed" or "expired".
+	Kind string `json:"kind"`
+	// Reason qualifies "destroyed": "logout", "revoked", "user_cap" or
+	// "corrupt".
+	Reason string `json:"reason,omitempty"`
+	// Handle is the session's store key; Previous is the handle a
+	// regenerated session had before.
+	Handle   string `json:"handle"`
+	Previous string `json:"previous,omitempty"`
+	// User is the user the session was bound to, as the store keeps it.
+	User string `json:"user,omitempty"`
+	// At is when it happened (for "expired": when it was noticed).
+	At time.Time `json:"at"`
+}
+
+// EventLog is implemented by stores that keep a log of lifecycle events
+// shared by every instance, and can notice expired sessions without
+// keyspace notifications.
+type EventLog interface {
+	// Publish appends an event to the log.
+	Publish(ctx context.Context, e LifecycleEvent) error
+	// Follow calls fn with every event published from now on, in order,
+	// until ctx ends. It survives store outages (events published while it
+	// could not read are delivered when it can, within the log's length).
+	Follow(ctx context.Context, fn func(LifecycleEvent)) error
+	// SweepExpired publishes an "expired" event for every session bound to
+	// a user that has expired since the last sweep, then forgets it. Many
+	// instances may call it: a lock lets one sweep at a time, and the
+	// others return at once.
+	SweepExpired(ctx context.Context, now time.Time, lockFor time.Duration) error
 }

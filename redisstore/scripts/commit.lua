@@ -13,12 +13,17 @@
 -- ARGV[13…] E triples (name, '1' present / '0' absent, value), S pairs (name, value), D names
 -- Returns   {'OK', incremented value or '', previous user or ''}
 --           {'NOTFOUND'}: no live session; nothing is ever created here
+--           {'MOVED'}: take.lua moved the session to a new ID moments ago
 --           {'CONFLICT', name, '1'|'0', value, …}: an expectation failed; current values
 --           {'TOOLARGE', size}: the session would exceed the maximum size
 --           {'NOTINT'}: the value to increment is not a canonical integer, or overflows
 -- Error     "CORRUPT …" when the metadata cannot be read.
 local key = KEYS[1]
-local r = redis.call('HMGET', key, '@', '@u')
+local r = redis.call('HMGET', key, '@', '@u', '@m')
+if r[3] then
+  if tonumber(ARGV[1]) < tonumber(r[3]) then return {'MOVED'} end
+  return {'NOTFOUND'}
+end
 if not r[1] then
   if redis.call('EXISTS', key) == 0 then
     return {'NOTFOUND'}

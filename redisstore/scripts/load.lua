@@ -4,7 +4,8 @@
 -- ARGV[1]  now, Unix milliseconds
 -- ARGV[2]  touch after, milliseconds: touch when now - touched >= this
 -- Returns  the session hash as a flat array (name, value, ...), or nil when there is
---          no live session. Error "CORRUPT ..." when the metadata cannot be read.
+--          no live session. Error "CORRUPT ..." when the metadata cannot be read,
+--          "SESHATMOVED ..." when take.lua left its marker.
 -- Writes   only when a touch is due: "@", the key's expiry and the count.
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then
@@ -13,6 +14,12 @@ end
 local at
 for j = 1, #h, 2 do
   if h[j] == '@' then at = j + 1 end
+  if h[j] == '@m' then
+    if tonumber(ARGV[1]) < tonumber(h[j + 1]) then
+      return redis.error_reply('SESHATMOVED the session moved to a new ID')
+    end
+    return false
+  end
 end
 if not at then
   return redis.error_reply('CORRUPT session metadata is missing')

@@ -2,8 +2,11 @@
 -- KEYS[1]  session key
 -- KEYS[2]  its bucket's count hash
 -- ARGV[1]  now, Unix milliseconds
+-- ARGV[2]  how long the "moved" marker left in its place lives, milliseconds
 -- Returns  the session hash as a flat array (name, value, ...), or nil when there is
 --          no live session. Error "CORRUPT ..." when the metadata cannot be read.
+-- Leaves   a hash {"@m": until} under the key, so that requests still carrying the old
+--          ID are told the session moved (load.lua, commit.lua) rather than not found.
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then
   return false
@@ -11,6 +14,7 @@ end
 local raw
 for j = 1, #h, 2 do
   if h[j] == '@' then raw = h[j + 1] end
+  if h[j] == '@m' then return false end
 end
 local m = meta_parse(raw)
 if not m then
@@ -22,4 +26,6 @@ count_remove(KEYS[2], expires(m))
 if tonumber(ARGV[1]) >= expires(m) then
   return false
 end
+redis.call('HSET', KEYS[1], '@m', string.format('%.0f', tonumber(ARGV[1]) + tonumber(ARGV[2])))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return h

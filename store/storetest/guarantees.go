@@ -230,9 +230,9 @@ var g4 = []testCase{
 		if got := values(rec); got["cart"] != "3 items" || got["n"] != "4" {
 			h.t.Fatalf("Take returned %v", got)
 		}
-		h.gone(old, "Take (G4: the old ID must load nothing after Regenerate)")
-		if _, err := h.commit(old, &store.Delta{Set: set("x", "y")}); !errors.Is(err, store.ErrNotFound) {
-			h.t.Fatalf("G4 broken: Commit to the old key after Take = %v; want store.ErrNotFound", err)
+		h.moved(old, "Take (G4: the old ID must load nothing after Regenerate)")
+		if _, err := h.commit(old, &store.Delta{Set: set("x", "y")}); !errors.Is(err, store.ErrMoved) {
+			h.t.Fatalf("G4 broken: Commit to the old key after Take = %v; want store.ErrMoved", err)
 		}
 		if _, err := h.s.Take(h.ctx(), old, h.now); !errors.Is(err, store.ErrNotFound) {
 			h.t.Fatalf("second Take = %v; want store.ErrNotFound", err)
@@ -268,8 +268,8 @@ var g4 = []testCase{
 					mu.Lock()
 					landed[name] = true
 					mu.Unlock()
-				case !errors.Is(err, store.ErrNotFound):
-					h.t.Errorf("Commit: %v", err)
+				case !errors.Is(err, store.ErrMoved):
+					h.t.Errorf("Commit racing Take: %v; want success or store.ErrMoved", err)
 				}
 			})
 			if taken == nil {
@@ -281,8 +281,23 @@ var g4 = []testCase{
 						"a change acknowledged to a request must not be lost by a regenerate", round, name)
 				}
 			}
-			h.gone(old, "Take racing commits")
+			h.moved(old, "Take racing commits")
 		}
+	}},
+	{"the moved marker expires and destroy removes it", func(h *harness) {
+		old := h.create(map[string]string{"a": "1"})
+		if _, err := h.s.Take(h.ctx(), old, h.now); err != nil {
+			h.t.Fatal(err)
+		}
+		h.moved(old, "Take")
+		h.now = h.now.Add(store.MovedGrace)
+		h.gone(old, "the moved marker's grace")
+		other := h.create(map[string]string{"a": "1"})
+		h.s.Take(h.ctx(), other, h.now)
+		if err := h.s.Destroy(h.ctx(), other); err != nil {
+			h.t.Fatal(err)
+		}
+		h.gone(other, "Destroy of a moved session")
 	}},
 }
 

@@ -126,6 +126,16 @@ func (h *harness) gone(k string, why string) {
 	}
 }
 
+// moved checks that a session was moved: Load reports store.ErrMoved.
+func (h *harness) moved(k string, why string) {
+	h.t.Helper()
+	rec, err := h.s.Load(h.ctx(), k, store.LoadOptions{Now: h.now, TouchAfter: time.Hour})
+	if !errors.Is(err, store.ErrMoved) {
+		h.t.Fatalf("Load after %s = %v, %v; want store.ErrMoved (the old ID of a regenerated session loads nothing, "+
+			"and says why, so a straggling request leaves the new cookie alone)", why, values(rec), err)
+	}
+}
+
 func (h *harness) commit(k string, d *store.Delta) (store.Result, error) {
 	if d.Now.IsZero() {
 		d.Now = h.now
