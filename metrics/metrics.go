@@ -20,10 +20,11 @@ import (
 // Collector counts session events and times store operations. It
 // implements seshat.Observer and prometheus.Collector.
 type Collector struct {
-	events   *prometheus.CounterVec
-	ops      *prometheus.CounterVec
-	errs     *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	events    *prometheus.CounterVec
+	lifecycle *prometheus.CounterVec
+	ops       *prometheus.CounterVec
+	errs      *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
 
 	byKind [8]prometheus.Counter // events, indexed by seshat.EventKind
 }
@@ -37,6 +38,10 @@ func New() *Collector {
 			Name: "seshat_session_events_total",
 			Help: "Session events: created, destroyed, regenerated, expired (found gone on load), conflict (an Update retried), corrupt (undecodable data), rejected_cookie (bad signature).",
 		}, []string{"event"}),
+		lifecycle: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "seshat_lifecycle_events_total",
+			Help: "Lifecycle events delivered by Manager.Listen, by kind (created, regenerated, destroyed, expired).",
+		}, []string{"kind"}),
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seshat_store_operations_total",
 			Help: "Store operations by operation (load, create, commit, incr, update, destroy, take, user_sessions) and result (ok, error).",
@@ -59,6 +64,10 @@ func New() *Collector {
 
 // Observe implements seshat.Observer.
 func (c *Collector) Observe(e seshat.Event) {
+	if e.Kind == seshat.EventLifecycle {
+		c.lifecycle.WithLabelValues(e.Op).Inc()
+		return
+	}
 	if e.Kind != seshat.EventStoreOp {
 		if int(e.Kind) < len(c.byKind) && c.byKind[e.Kind] != nil {
 			c.byKind[e.Kind].Inc()
@@ -96,6 +105,7 @@ func Kind(err error) string {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	c.events.Describe(ch)
+	c.lifecycle.Describe(ch)
 	c.ops.Describe(ch)
 	c.errs.Describe(ch)
 	c.duration.Describe(ch)
@@ -104,6 +114,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.events.Collect(ch)
+	c.lifecycle.Collect(ch)
 	c.ops.Collect(ch)
 	c.errs.Collect(ch)
 	c.duration.Collect(ch)

@@ -512,13 +512,15 @@ func (s *Store) fail(op string, err error) error {
 // Keys: only those under "seshat:". Commands: connecting (HELLO, PING),
 // the store's scripts (EVALSHA, EVAL) and the hash, sorted-set and expiry
 // commands they call, reading user indexes, and SCAN for iterating
-// sessions (rekey, listing). Cluster clients also need CLUSTER SLOTS and
+// sessions (rekey, listing), and for lifecycle events XADD, XREAD,
+// XREVRANGE and SET (the sweeper's lock). Cluster clients also need CLUSTER SLOTS and
 // CLUSTER SHARDS for routing. Nothing else: no KEYS, no FLUSH*, no CONFIG,
 // no SCRIPT, no pub/sub. (On Redis 7.2 and later, add +client|setinfo to
 // spare go-redis a refused handshake command.)
 const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
 	"+hgetall +hget +hmget +hset +hsetnx +hdel +hexists +hstrlen +hincrby +hlen " +
-	"+exists +del +pexpireat +pttl +zadd +zrem +zrange +scan +cluster|slots +cluster|shards"
+	"+exists +del +pexpireat +pttl +zadd +zrem +zrange +scan +cluster|slots +cluster|shards " +
+	"+xadd +xread +xrevrange +set"
 
 var globEscape = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
 

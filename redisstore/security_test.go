@@ -85,7 +85,8 @@ func TestLeastPrivilegeACL(t *testing.T) {
 				"KEYS":                 c.Do(ctx, "KEYS", "*"),
 				"GET outside seshat:":  c.Do(ctx, "GET", "other:key"),
 				"HSET outside seshat:": c.Do(ctx, "HSET", "other:key", "f", "v"),
-				"SET under seshat:":    c.Do(ctx, "SET", "seshat:x", "v"),
+				"GET under seshat:":    c.Do(ctx, "GET", "seshat:x"),
+				"RENAME under seshat:": c.Do(ctx, "RENAME", "seshat:x", "seshat:y"),
 				"SCRIPT FLUSH":         c.Do(ctx, "SCRIPT", "FLUSH"),
 			} {
 				if err := cmd.Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {

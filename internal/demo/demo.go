@@ -129,8 +129,8 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 	user, err := a.m.Session(r).User()
-	if errors.Is(err, seshat.ErrDecode) {
-		// Tampered or moved data is untrusted input: not logged in.
+	if errors.Is(err, seshat.ErrDecode) || errors.Is(err, seshat.ErrMoved) {
+		// Tampered data, or an ID that a login just replaced: not logged in.
 		user, err = "", nil
 	}
 	if err != nil {
@@ -170,7 +170,7 @@ func (a *app) note(w http.ResponseWriter, r *http.Request) {
 func (a *app) sessions(w http.ResponseWriter, r *http.Request) {
 	s := a.m.Session(r)
 	user, err := s.User()
-	if errors.Is(err, seshat.ErrDecode) {
+	if errors.Is(err, seshat.ErrDecode) || errors.Is(err, seshat.ErrMoved) {
 		user, err = "", nil
 	}
 	if err != nil {

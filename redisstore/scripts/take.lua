@@ -26,6 +26,7 @@ count_remove(KEYS[2], expires(m))
 if tonumber(ARGV[1]) >= expires(m) then
   return false
 end
-redis.call('HSET', KEYS[1], '@m', string.format('%.0f', tonumber(ARGV[1]) + tonumber(ARGV[2])))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local until_ms = string.format('%.0f', tonumber(ARGV[1]) + tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], '@m', until_ms)
+redis.call('PEXPIREAT', KEYS[1], until_ms)
 return h
