@@ -49,9 +49,11 @@ func (m *Manager) Listen(ctx context.Context, fn func(LifecycleEvent), sweepEver
 		tick := time.NewTicker(sweepEvery)
 		defer tick.Stop()
 		for {
-			err := m.op(ctx, "sweep", true, func(ctx context.Context) error {
-				return log.SweepExpired(ctx, m.now(), sweepEvery*9/10)
-			})
+			// A sweep scans every user index: it gets far more time than
+			// one request's store operation.
+			sctx, cancel := context.WithTimeout(ctx, max(sweepEvery, time.Minute))
+			err := log.SweepExpired(sctx, m.now(), sweepEvery*9/10)
+			cancel()
 			if err != nil && ctx.Err() == nil {
 				m.opts.Logger.Warn("seshat: expiry sweep failed", "err", err)
 			}
