@@ -247,3 +247,18 @@ func tagName(tag byte) string {
 	}
 	return fmt.Sprintf("unknown tag %q", tag)
 }
+
+// EncodeValue returns the stored form of a value, as Session.Set makes it.
+// Stores that translate values to another format (package expresscompat)
+// use it with DecodeValue; applications do not need either.
+func EncodeValue(v any) ([]byte, error) { return encode(v) }
+
+// DecodeValue turns a stored value back into its natural Go type: int64,
+// uint64, string, []byte, bool, float64, time.Time, or what encoding/json
+// gives for anything else.
+func DecodeValue(b []byte) (any, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("empty value")
+	}
+	return decodeAny(b)
+}

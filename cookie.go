@@ -113,3 +113,36 @@ func (k *keyer) key(id string) string {
 	k.pool.Put(h)
 	return b64.EncodeToString(sum[:storeKeyBytes])
 }
+
+// CookieFormat is how session IDs are made, carried in cookies and turned
+// into store keys (Options.Cookies). The default is seshat's own: 256-bit
+// IDs, HMAC-SHA-256 signatures with the Secrets, and a keyed hash of the ID
+// as the store key. Package expresscompat provides express-session's.
+type CookieFormat interface {
+	// NewID returns a fresh, unguessable session ID.
+	NewID() string
+	// Encode returns the cookie value that carries id.
+	Encode(id string) string
+	// Decode returns the ID a cookie value carries. ok is false for
+	// anything forged or malformed, which then never reaches the store;
+	// stale reports a value to encode again (signed with an older secret).
+	Decode(value string) (id string, stale, ok bool)
+	// StoreKey returns the store key of the session with the ID.
+	StoreKey(id string) string
+}
+
+// defaultFormat is seshat's cookie format.
+type defaultFormat struct {
+	signer *signer
+	keyer  *keyer
+}
+
+func (f defaultFormat) NewID() string           { return newID() }
+func (f defaultFormat) Encode(id string) string { return f.signer.sign(id) }
+func (f defaultFormat) StoreKey(id string) string {
+	return f.keyer.key(id)
+}
+func (f defaultFormat) Decode(v string) (string, bool, bool) {
+	id, secret, ok := f.signer.verify(v)
+	return id, secret != 0, ok
+}

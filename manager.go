@@ -19,6 +19,7 @@ type Manager struct {
 	store  store.Store
 	signer *signer
 	keyer  *keyer
+	format CookieFormat
 	ctxKey *contextKey
 
 	now func() time.Time // swappable in tests
@@ -34,14 +35,19 @@ func New(opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{
+	m := &Manager{
 		opts:   o,
 		store:  o.Store,
 		signer: newSigner(o.Secrets, o.CookieName),
 		keyer:  newKeyer(o.HashKey),
 		ctxKey: &contextKey{cookie: o.CookieName},
 		now:    time.Now,
-	}, nil
+	}
+	m.format = o.Cookies
+	if m.format == nil {
+		m.format = defaultFormat{m.signer, m.keyer}
+	}
+	return m, nil
 }
 
 // Store returns the store the manager uses.
@@ -61,14 +67,14 @@ func (m *Manager) Session(r *http.Request) *Session {
 func (m *Manager) newSession(r *http.Request) *Session {
 	s := &Session{m: m, secure: m.secure(r)}
 	for _, c := range r.CookiesNamed(m.cookieName(s.secure)) {
-		id, secret, ok := m.signer.verify(c.Value)
+		id, stale, ok := m.format.Decode(c.Value)
 		if !ok {
 			m.observe(Event{Kind: EventRejectedCookie})
 			s.hadCookie = true // replaced if a session gets created
 			continue
 		}
-		s.cookieID, s.id, s.key = id, id, m.keyer.key(id)
-		s.resign = secret != 0
+		s.cookieID, s.id, s.key = id, id, m.format.StoreKey(id)
+		s.resign = stale
 		break
 	}
 	return s
@@ -139,7 +145,7 @@ func (m *Manager) cookie(id string, secure bool, deadline, now time.Time) *http.
 		c.MaxAge = -1
 		return c
 	}
-	c.Value = m.signer.sign(id)
+	c.Value = m.format.Encode(id)
 	if !m.opts.BrowserSessionCookie {
 		c.MaxAge = max(int(deadline.Sub(now)/time.Second), 1)
 	}
@@ -186,11 +192,11 @@ func (m *Manager) enforceUserCap(ctx context.Context, user, keep string) {
 // be turned back into a cookie. ok is false when the cookie does not
 // verify.
 func (m *Manager) StoreKey(cookieValue string) (key string, ok bool) {
-	id, _, ok := m.signer.verify(cookieValue)
+	id, _, ok := m.format.Decode(cookieValue)
 	if !ok {
 		return "", false
 	}
-	return m.keyer.key(id), true
+	return m.format.StoreKey(id), true
 }
 
 // userToken is what the store keeps as a session's user: the user ID

@@ -33,8 +33,13 @@ type Options struct {
 	// Secrets sign the cookie with HMAC-SHA-256. The first signs; all are
 	// accepted, so a new secret can be put first while cookies signed with
 	// older ones still verify (they are re-signed on their next response).
-	// Required: at least one, each at least 32 bytes.
+	// Required (unless Cookies brings its own signing): at least one, each
+	// at least 32 bytes.
 	Secrets [][]byte
+
+	// Cookies sets how session IDs are made, carried and stored (see
+	// CookieFormat). Default: seshat's own format, with Secrets and HashKey.
+	Cookies CookieFormat
 
 	// HashKey keys the hash that turns a session ID into a store key.
 	// Default: none, an unkeyed hash, which already reveals no usable ID
@@ -140,7 +145,7 @@ const (
 var ErrInvalidOptions = errors.New("seshat: invalid options")
 
 func (o Options) withDefaults() (Options, error) {
-	if len(o.Secrets) == 0 {
+	if len(o.Secrets) == 0 && o.Cookies == nil {
 		return o, fmt.Errorf("%w: at least one secret is required", ErrInvalidOptions)
 	}
 	for i, s := range o.Secrets {

@@ -135,8 +135,8 @@ func (s *Session) writable() error {
 // that values can be sealed for it. s.mu must be held.
 func (s *Session) ensureID() {
 	if s.id == "" {
-		s.id = newID()
-		s.key = s.m.keyer.key(s.id)
+		s.id = s.m.format.NewID()
+		s.key = s.m.format.StoreKey(s.id)
 	}
 }
 

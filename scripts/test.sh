@@ -2,7 +2,9 @@
 # Runs every test of seshat on a fresh machine: installs what is missing
 # (Debian packages), then go vet, gofmt, the Prometheus alert rules' unit
 # tests, the race-enabled Go tests (which start their own redis-server
-# processes on free loopback ports), the reliability scenarios, and one
+# processes on free loopback ports; the express interop test installs
+# express-session and connect-redis from the npm registry into a temporary
+# folder), the reliability scenarios, and one
 # short pass of every benchmark so they keep working.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +14,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo

@@ -1,0 +1,267 @@
+package expresscompat_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/expresscompat"
+	"github.com/seshat-go/seshat/internal/redistest"
+)
+
+var secrets = []string{"keyboard cat but longer and newer", "the old express secret"}
+
+// installNode installs express, express-session, connect-redis and redis
+// from the npm registry into a folder of the test's.
+func installNode(t *testing.T) (node, dir string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node not found: install Node.js (Debian: apt-get install -y nodejs npm)")
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		t.Fatal("npm not found: install npm (Debian: apt-get install -y npm)")
+	}
+	dir = t.TempDir()
+	for _, f := range []string{"package.json", "app.js"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "node", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	cmd := exec.Command(npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm install: %v\n%s", err, out)
+	}
+	return node, dir
+}
+
+// startNode runs the express app and returns its base URL.
+func startNode(t *testing.T, node, dir, redisURL string, secrets []string) string {
+	t.Helper()
+	port := redistest.FreePort(t)
+	cmd := exec.Command(node, "app.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "REDIS_URL="+redisURL, "SECRETS="+strings.Join(secrets, ","))
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ready := make(chan struct{})
+	var log strings.Builder
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if sc.Text() == "listening" {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the express app did not start:\n%s", log.String())
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+// startGo runs the same routes on seshat with expresscompat.
+func startGo(t *testing.T, redisURL string, secrets []string) string {
+	t.Helper()
+	client := redisClient(t, redisURL)
+	st, err := expresscompat.New(client, expresscompat.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := seshat.New(seshat.Options{
+		Store: st, Cookies: expresscompat.Cookies(secrets...), CookieName: "connect.sid", NoHostPrefix: true,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := func(w http.ResponseWriter, code int, s string) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(code)
+		io.WriteString(w, s)
+	}
+	fail := func(w http.ResponseWriter, err error) { text(w, seshat.StatusCode(err), err.Error()+"\n") }
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := m.Session(r)
+		if err := s.Regenerate(); err != nil {
+			fail(w, err)
+			return
+		}
+		s.SetUser(r.FormValue("user"))
+		text(w, 200, "Logged in as "+r.FormValue("user")+"\n")
+	})
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		if u, err := m.Session(r).User(); err == nil && u != "" {
+			text(w, 200, u+"\n")
+			return
+		}
+		text(w, 401, "not logged in\n")
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Session(r).Destroy(); err != nil {
+			fail(w, err)
+			return
+		}
+		text(w, 200, "Logged out\n")
+	})
+	mux.HandleFunc("GET /count", func(w http.ResponseWriter, r *http.Request) {
+		n, err := seshat.Get[int](m.Session(r), "views")
+		if err != nil && !errors.Is(err, seshat.ErrNoValue) {
+			fail(w, err)
+			return
+		}
+		text(w, 200, strconv.Itoa(n)+"\n")
+	})
+	mux.HandleFunc("GET /incr", func(w http.ResponseWriter, r *http.Request) {
+		n, err := m.Session(r).Incr("views", 1)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		text(w, 200, strconv.FormatInt(n, 10)+"\n")
+	})
+	ts := httptest.NewServer(m.Handler(mux))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// call sends a request with the connect.sid cookie value (may be "") and
+// returns status, body and the cookie value afterwards.
+func call(t *testing.T, method, u, cookie string, form url.Values) (int, string, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, u, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", "connect.sid="+cookie)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, c := range resp.Cookies() {
+		if c.Name == "connect.sid" {
+			if c.MaxAge < 0 || c.Value == "" {
+				cookie = ""
+			} else {
+				cookie = c.Value
+			}
+		}
+	}
+	return resp.StatusCode, string(b), cookie
+}
+
+func TestSharedSessionsWithExpress(t *testing.T) {
+	nodeBin, dir := installNode(t)
+	srv := redistest.Start(t)
+	node := startNode(t, nodeBin, dir, srv.URL(), secrets)
+	gosrv := startGo(t, srv.URL(), secrets)
+
+	t.Run("login on Node, Go sees the user", func(t *testing.T) {
+		_, _, c := call(t, "POST", node+"/login", "", url.Values{"user": {"ann"}})
+		if c == "" || !strings.HasPrefix(c, "s%3A") {
+			t.Fatalf("express set cookie %q", c)
+		}
+		if code, body, _ := call(t, "GET", gosrv+"/whoami", c, nil); code != 200 || body != "ann\n" {
+			t.Fatalf("Go whoami with Node's cookie: %d %q", code, body)
+		}
+	})
+
+	t.Run("Go increments, Node sees it, and back", func(t *testing.T) {
+		_, _, c := call(t, "POST", node+"/login", "", url.Values{"user": {"bob"}})
+		for i := 1; i <= 3; i++ {
+			if _, body, _ := call(t, "GET", gosrv+"/incr", c, nil); body != fmt.Sprint(i)+"\n" {
+				t.Fatalf("Go incr %d: %q", i, body)
+			}
+		}
+		if _, body, _ := call(t, "GET", node+"/count", c, nil); body != "3\n" {
+			t.Fatalf("Node count after 3 Go increments: %q", body)
+		}
+		call(t, "GET", node+"/incr", c, nil)
+		// Parallel Go increments are exact: each is a compare-and-set.
+		var wg sync.WaitGroup
+		for range 30 {
+			wg.Add(1)
+			go func() { defer wg.Done(); call(t, "GET", gosrv+"/incr", c, nil) }()
+		}
+		wg.Wait()
+		if _, body, _ := call(t, "GET", node+"/count", c, nil); body != "34\n" {
+			t.Fatalf("Node count after 3 + 1 + 30 parallel increments: %q", body)
+		}
+		if code, body, _ := call(t, "GET", node+"/whoami", c, nil); code != 200 || body != "bob\n" {
+			t.Fatalf("Go's writes broke Node's session: %d %q", code, body)
+		}
+	})
+
+	t.Run("logout on either side logs out both", func(t *testing.T) {
+		_, _, c := call(t, "POST", node+"/login", "", url.Values{"user": {"cy"}})
+		call(t, "POST", gosrv+"/logout", c, nil)
+		for _, side := range []string{node, gosrv} {
+			if code, _, _ := call(t, "GET", side+"/whoami", c, nil); code != 401 {
+				t.Fatalf("after logout on Go, %s whoami: %d", side, code)
+			}
+		}
+		_, _, c = call(t, "POST", gosrv+"/login", "", url.Values{"user": {"dee"}})
+		if code, body, _ := call(t, "GET", node+"/whoami", c, nil); code != 200 || body != "dee\n" {
+			t.Fatalf("login on Go, Node whoami: %d %q", code, body)
+		}
+		call(t, "POST", node+"/logout", c, nil)
+		for _, side := range []string{node, gosrv} {
+			if code, _, _ := call(t, "GET", side+"/whoami", c, nil); code != 401 {
+				t.Fatalf("after logout on Node, %s whoami: %d", side, code)
+			}
+		}
+	})
+
+	t.Run("a cookie signed with the wrong secret is refused on both", func(t *testing.T) {
+		_, _, c := call(t, "POST", node+"/login", "", url.Values{"user": {"eve"}})
+		v, _ := url.QueryUnescape(c)
+		id := strings.TrimPrefix(v[:strings.LastIndexByte(v, '.')], "s:")
+		forged := expresscompat.Cookies("not the secret").Encode(id)
+		for _, side := range []string{node, gosrv} {
+			if code, _, _ := call(t, "GET", side+"/whoami", forged, nil); code != 401 {
+				t.Fatalf("%s accepted a cookie signed with the wrong secret: %d", side, code)
+			}
+		}
+		// A cookie signed with the older secret is accepted by both.
+		old := expresscompat.Cookies(secrets[1]).Encode(id)
+		for _, side := range []string{node, gosrv} {
+			if code, body, _ := call(t, "GET", side+"/whoami", old, nil); code != 200 || body != "eve\n" {
+				t.Fatalf("%s refused a cookie signed with the older secret: %d %q", side, code, body)
+			}
+		}
+	})
+}

@@ -1,0 +1,382 @@
+package expresscompat
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/store"
+)
+
+//go:embed scripts/*.lua
+var scripts embed.FS
+
+func script(name string) *redis.Script {
+	b, err := scripts.ReadFile("scripts/" + name + ".lua")
+	if err != nil {
+		panic("expresscompat: missing embedded script " + name)
+	}
+	return redis.NewScript(string(b))
+}
+
+var (
+	casScript  = script("cas")
+	takeScript = script("take")
+)
+
+// maxAttempts bounds the compare-and-set retries of one commit.
+const maxAttempts = 50
+
+// Options configures a Store.
+type Options struct {
+	// Prefix starts every key, as connect-redis's prefix option. Default:
+	// "sess:".
+	Prefix string
+	// UserField is the session field that holds the user (Session.User and
+	// SetUser). Default: "user".
+	UserField string
+	// DefaultMaxAge is used for a document whose cookie has no
+	// originalMaxAge. Default: one day, as connect-redis.
+	DefaultMaxAge time.Duration
+}
+
+// Store is a store.Store over connect-redis's layout: "sess:<id>" holds
+// the session as JSON, with a "cookie" object, and expires with it.
+type Store struct {
+	client redis.UniversalClient
+	o      Options
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store on client.
+func New(client redis.UniversalClient, o Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("expresscompat: nil client")
+	}
+	if o.Prefix == "" {
+		o.Prefix = "sess:"
+	}
+	if o.UserField == "" {
+		o.UserField = "user"
+	}
+	if o.DefaultMaxAge <= 0 {
+		o.DefaultMaxAge = 24 * time.Hour
+	}
+	return &Store{client: client, o: o}, nil
+}
+
+// cookie is express-session's cookie object, as stored.
+type cookie struct {
+	OriginalMaxAge *int64  `json:"originalMaxAge"`
+	Expires        *string `json:"expires,omitempty"`
+	Secure         *bool   `json:"secure,omitempty"`
+	HTTPOnly       bool    `json:"httpOnly"`
+	Path           string  `json:"path"`
+	SameSite       string  `json:"sameSite,omitempty"`
+}
+
+// doc is a session document, fields in their JSON form.
+type doc map[string]json.RawMessage
+
+func (s *Store) maxAge(d doc) time.Duration {
+	var c cookie
+	if json.Unmarshal(d["cookie"], &c) == nil && c.OriginalMaxAge != nil && *c.OriginalMaxAge > 0 {
+		return time.Duration(*c.OriginalMaxAge) * time.Millisecond
+	}
+	return s.o.DefaultMaxAge
+}
+
+// record turns a document into a Record. pttl is the key's remaining life.
+func (s *Store) record(d doc, pttl time.Duration, now time.Time) (*store.Record, error) {
+	maxAge := s.maxAge(d)
+	touched := now.Add(pttl - maxAge)
+	rec := &store.Record{
+		Values:      make(map[string][]byte, len(d)),
+		Created:     touched,
+		Touched:     touched,
+		IdleTimeout: maxAge,
+		Deadline:    now.Add(100 * 365 * 24 * time.Hour), // express has no absolute lifetime
+	}
+	for name, raw := range d {
+		switch name {
+		case "cookie":
+			continue
+		case s.o.UserField:
+			var u string
+			if json.Unmarshal(raw, &u) == nil {
+				rec.User = u
+				continue
+			}
+		}
+		b, err := fromJSON(raw)
+		if err != nil {
+			return nil, fmt.Errorf("expresscompat: field %q: %w", name, store.ErrCorrupt)
+		}
+		rec.Values[name] = b
+	}
+	return rec, nil
+}
+
+// fromJSON turns a JSON value into seshat's stored form.
+func fromJSON(raw json.RawMessage) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	switch x := v.(type) {
+	case nil:
+		return []byte("jnull"), nil
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return seshat.EncodeValue(n)
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, err
+		}
+		return seshat.EncodeValue(f)
+	case string, bool:
+		return seshat.EncodeValue(x)
+	}
+	return append([]byte("j"), raw...), nil
+}
+
+// toJSON turns seshat's stored form into a JSON value.
+func toJSON(b []byte) (json.RawMessage, error) {
+	v, err := seshat.DecodeValue(b)
+	if err != nil {
+		return nil, fmt.Errorf("expresscompat: a value that JSON cannot hold (encryption is not available in this mode): %w", err)
+	}
+	return json.Marshal(v)
+}
+
+func (s *Store) read(ctx context.Context, key string) (doc, string, time.Duration, error) {
+	var get *redis.StringCmd
+	var ttl *redis.DurationCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, s.o.Prefix+key)
+		ttl = p.PTTL(ctx, s.o.Prefix+key)
+		return nil
+	})
+	if errors.Is(err, redis.Nil) || errors.Is(get.Err(), redis.Nil) {
+		return nil, "", 0, fmt.Errorf("expresscompat: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, "", 0, fail(err)
+	}
+	raw := get.Val()
+	var d doc
+	if err := json.Unmarshal([]byte(raw), &d); err != nil || d == nil {
+		return nil, "", 0, fmt.Errorf("expresscompat: not a session document: %w", store.ErrCorrupt)
+	}
+	return d, raw, ttl.Val(), nil
+}
+
+// Load implements store.Store. A touch, when due, refreshes the key's
+// expiry as connect-redis's touch does.
+func (s *Store) Load(ctx context.Context, key string, o store.LoadOptions) (*store.Record, error) {
+	d, _, pttl, err := s.read(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.record(d, pttl, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	if o.Now.Sub(rec.Touched) >= o.TouchAfter {
+		if err := s.client.PExpire(ctx, s.o.Prefix+key, rec.IdleTimeout).Err(); err != nil {
+			return nil, fail(err)
+		}
+		rec.Touched = o.Now
+	}
+	return rec, nil
+}
+
+// document builds the JSON document of a record, with express-session's
+// cookie object.
+func (s *Store) document(values map[string][]byte, user string, maxAge time.Duration, now time.Time, base doc) ([]byte, error) {
+	d := doc{}
+	for k, v := range base {
+		d[k] = v
+	}
+	for k := range d {
+		if k != "cookie" && k != s.o.UserField {
+			if _, kept := values[k]; !kept {
+				delete(d, k)
+			}
+		}
+	}
+	for k, v := range values {
+		j, err := toJSON(v)
+		if err != nil {
+			return nil, err
+		}
+		d[k] = j
+	}
+	if user == "" {
+		delete(d, s.o.UserField)
+	} else {
+		d[s.o.UserField], _ = json.Marshal(user)
+	}
+	var c cookie
+	if raw, ok := d["cookie"]; !ok || json.Unmarshal(raw, &c) != nil {
+		c = cookie{HTTPOnly: true, Path: "/"}
+	}
+	ms := maxAge.Milliseconds()
+	exp := now.Add(maxAge).UTC().Format("2006-01-02T15:04:05.000Z")
+	c.OriginalMaxAge, c.Expires = &ms, &exp
+	d["cookie"], _ = json.Marshal(c)
+	return json.Marshal(d)
+}
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error {
+	ttl := rec.ExpiresAt().Sub(rec.Touched)
+	if ttl <= 0 {
+		return nil
+	}
+	body, err := s.document(rec.Values, rec.User, rec.IdleTimeout, rec.Touched, nil)
+	if err != nil {
+		return err
+	}
+	ok, err := s.client.SetNX(ctx, s.o.Prefix+key, body, ttl).Result()
+	if err != nil {
+		return fail(err)
+	}
+	if !ok {
+		return fmt.Errorf("expresscompat: create: %w", store.ErrExists)
+	}
+	return nil
+}
+
+// Commit implements store.Store: read the document, apply the delta,
+// write it back only if nobody (Go or Node) changed it meanwhile; retry
+// otherwise.
+func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
+	for range maxAttempts {
+		cur, raw, pttl, err := s.read(ctx, key)
+		if err != nil {
+			return store.Result{}, err
+		}
+		rec, err := s.record(cur, pttl, d.Now)
+		if err != nil {
+			return store.Result{}, err
+		}
+		res, err := apply(rec, d)
+		if err != nil {
+			return res, err
+		}
+		maxAge := rec.IdleTimeout
+		if d.IdleTimeout > 0 {
+			maxAge = d.IdleTimeout
+		}
+		body, err := s.document(rec.Values, rec.User, maxAge, d.Now, cur)
+		if err != nil {
+			return store.Result{}, err
+		}
+		out, err := casScript.Run(ctx, s.client, []string{s.o.Prefix + key}, raw, body, maxAge.Milliseconds()).Slice()
+		if err != nil {
+			return store.Result{}, fail(err)
+		}
+		switch n, _ := out[0].(int64); n {
+		case 1:
+			return res, nil
+		case -1:
+			return store.Result{}, fmt.Errorf("expresscompat: commit: %w", store.ErrNotFound)
+		}
+		// Changed meanwhile (by a Node request, perhaps): read again.
+	}
+	return store.Result{}, fmt.Errorf("expresscompat: commit: %d attempts: %w", maxAttempts, store.ErrConflict)
+}
+
+// apply applies a delta to a record in memory, with the store contract's
+// checks.
+func apply(rec *store.Record, d *store.Delta) (store.Result, error) {
+	for _, e := range d.Expect {
+		v, ok := rec.Values[e.Name]
+		if e.Absent == ok || (ok && !bytes.Equal(v, e.Value)) {
+			cur := map[string][]byte{}
+			for _, x := range d.Expect {
+				if v, ok := rec.Values[x.Name]; ok {
+					cur[x.Name] = v
+				}
+			}
+			return store.Result{Current: cur}, fmt.Errorf("expresscompat: commit: %w", store.ErrConflict)
+		}
+	}
+	before := rec.Size()
+	for _, k := range d.Delete {
+		delete(rec.Values, k)
+	}
+	for k, v := range d.Set {
+		rec.Values[k] = v
+	}
+	var res store.Result
+	if d.Incr != nil {
+		var n int64
+		if old, ok := rec.Values[d.Incr.Name]; ok {
+			x, err := strconv.ParseInt(string(old), 10, 64)
+			if err != nil || strconv.FormatInt(x, 10) != string(old) {
+				return res, fmt.Errorf("expresscompat: incr %q: %w", d.Incr.Name, store.ErrNotInteger)
+			}
+			n = x
+		}
+		sum := n + d.Incr.By
+		if (d.Incr.By > 0 && sum < n) || (d.Incr.By < 0 && sum > n) {
+			return res, fmt.Errorf("expresscompat: incr %q: %w", d.Incr.Name, store.ErrNotInteger)
+		}
+		rec.Values[d.Incr.Name] = strconv.AppendInt(nil, sum, 10)
+		res.Value = sum
+	}
+	if size := rec.Size(); d.MaxSize > 0 && size > d.MaxSize && size > before {
+		return res, fmt.Errorf("expresscompat: commit: %d bytes: %w", size, store.ErrTooLarge)
+	}
+	if d.User != nil {
+		rec.User = *d.User
+	}
+	return res, nil
+}
+
+// Destroy implements store.Store.
+func (s *Store) Destroy(ctx context.Context, key string) error {
+	return fail(s.client.Del(ctx, s.o.Prefix+key).Err())
+}
+
+// Take implements store.Store. (No moved marker: Node would read it as a
+// session.)
+func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
+	raw, err := takeScript.Run(ctx, s.client, []string{s.o.Prefix + key}).Text()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("expresscompat: take: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fail(err)
+	}
+	var d doc
+	if err := json.Unmarshal([]byte(raw), &d); err != nil {
+		return nil, fmt.Errorf("expresscompat: take: %w", store.ErrCorrupt)
+	}
+	return s.record(d, s.maxAge(d), now)
+}
+
+func fail(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		return fmt.Errorf("expresscompat: %w", err)
+	}
+	return fmt.Errorf("expresscompat: %w: %w", store.ErrUnavailable, err)
+}
