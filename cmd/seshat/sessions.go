@@ -25,6 +25,17 @@ func newSessions() *cobra.Command {
 	return cmd
 }
 
+// withManager runs fn with a manager for an administration command and
+// closes the store afterwards.
+func withManager(cfg *config, fn func(*seshat.Manager) error) error {
+	m, closeFn, err := adminManager(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return fn(m)
+}
+
 // adminManager builds a manager for an administration command.
 func adminManager(cfg *config) (*seshat.Manager, func() error, error) {
 	su, err := cfg.build(nil)
@@ -61,38 +72,36 @@ func newList() *cobra.Command {
 		Short: "List live sessions, all or a user's",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, closeFn, err := adminManager(&cfg)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			var all []seshat.SessionInfo
-			if user != "" {
-				all, err = m.UserSessions(cmd.Context(), user)
-			} else {
-				err = m.Sessions(cmd.Context(), func(b []seshat.SessionInfo) error {
-					all = append(all, b...)
-					return nil
-				})
-				sort.Slice(all, func(i, j int) bool { return all[i].Created.Before(all[j].Created) })
-			}
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if all == nil {
-					all = []seshat.SessionInfo{}
+			return withManager(&cfg, func(m *seshat.Manager) error {
+				var all []seshat.SessionInfo
+				var err error
+				if user != "" {
+					all, err = m.UserSessions(cmd.Context(), user)
+				} else {
+					err = m.Sessions(cmd.Context(), func(b []seshat.SessionInfo) error {
+						all = append(all, b...)
+						return nil
+					})
+					sort.Slice(all, func(i, j int) bool { return all[i].Created.Before(all[j].Created) })
 				}
-				return writeJSON(out, all)
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "HANDLE\tUSER\tCREATED\tLAST SEEN\tEXPIRES")
-			for _, s := range all {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Handle, s.User, s.Created.Format(time.RFC3339),
-					s.LastSeen.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339))
-			}
-			return tw.Flush()
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					if all == nil {
+						all = []seshat.SessionInfo{}
+					}
+					return writeJSON(out, all)
+				}
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "HANDLE\tUSER\tCREATED\tLAST SEEN\tEXPIRES")
+				for _, s := range all {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Handle, s.User, s.Created.Format(time.RFC3339),
+						s.LastSeen.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&user, "user", "", "only this user's sessions")
@@ -108,18 +117,15 @@ func newShow() *cobra.Command {
 		Short: "Show a session's metadata and values as JSON (decrypted when the keys are given)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, closeFn, err := adminManager(&cfg)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			snap, err := m.Inspect(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			return enc.Encode(snap)
+			return withManager(&cfg, func(m *seshat.Manager) error {
+				snap, err := m.Inspect(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(snap)
+			})
 		},
 	}
 	cfg.register(cmd)
@@ -141,28 +147,25 @@ func newRevoke() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, closeFn, err := adminManager(&cfg)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			ctx := cmd.Context()
-			if user != "" {
-				n, err := m.RevokeUser(ctx, user)
-				if err != nil {
+			return withManager(&cfg, func(m *seshat.Manager) error {
+				ctx := cmd.Context()
+				if user != "" {
+					n, err := m.RevokeUser(ctx, user)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "revoked %d sessions of %s\n", n, user)
+					return nil
+				}
+				if _, err := m.Inspect(ctx, args[0]); err != nil {
+					return err // unknown handle, or Redis unreachable
+				}
+				if err := m.Revoke(ctx, args[0]); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "revoked %d sessions of %s\n", n, user)
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
 				return nil
-			}
-			if _, err := m.Inspect(ctx, args[0]); err != nil {
-				return err // unknown handle, or Redis unreachable
-			}
-			if err := m.Revoke(ctx, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&user, "user", "", "revoke every session of this user")
@@ -177,21 +180,18 @@ func newRekey() *cobra.Command {
 		Short: "Re-encrypt every stored value under the first --encryption-key, so older keys can be retired",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, closeFn, err := adminManager(&cfg)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			st, err := m.Rekey(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sessions: %d, re-encrypted: %d values in %d sessions, undecryptable: %d\n",
-				st.Sessions, st.Values, st.Changed, st.Failed)
-			if st.Failed > 0 {
-				return fmt.Errorf("%d values did not decrypt with any key given", st.Failed)
-			}
-			return nil
+			return withManager(&cfg, func(m *seshat.Manager) error {
+				st, err := m.Rekey(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "sessions: %d, re-encrypted: %d values in %d sessions, undecryptable: %d\n",
+					st.Sessions, st.Values, st.Changed, st.Failed)
+				if st.Failed > 0 {
+					return fmt.Errorf("%d values did not decrypt with any key given", st.Failed)
+				}
+				return nil
+			})
 		},
 	}
 	cfg.register(cmd)

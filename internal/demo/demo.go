@@ -127,12 +127,18 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	text(w, "Logged out\n")
 }
 
-func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
-	user, err := a.m.Session(r).User()
+// currentUser is the session's user; tampered data, or an ID that a login
+// just replaced, is not logged in.
+func currentUser(s *seshat.Session) (string, error) {
+	user, err := s.User()
 	if errors.Is(err, seshat.ErrDecode) || errors.Is(err, seshat.ErrMoved) {
-		// Tampered data, or an ID that a login just replaced: not logged in.
-		user, err = "", nil
+		return "", nil
 	}
+	return user, err
+}
+
+func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
+	user, err := currentUser(a.m.Session(r))
 	if err != nil {
 		fail(w, err)
 		return
@@ -169,10 +175,7 @@ func (a *app) note(w http.ResponseWriter, r *http.Request) {
 // for scripts.
 func (a *app) sessions(w http.ResponseWriter, r *http.Request) {
 	s := a.m.Session(r)
-	user, err := s.User()
-	if errors.Is(err, seshat.ErrDecode) || errors.Is(err, seshat.ErrMoved) {
-		user, err = "", nil
-	}
+	user, err := currentUser(s)
 	if err != nil {
 		fail(w, err)
 		return
