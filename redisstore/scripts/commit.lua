@@ -145,13 +145,13 @@ local prev = r[2] or ''
 if ARGV[9] == '1' then
   if ARGV[10] == '' then redis.call('HDEL', key, '@u') else redis.call('HSET', key, '@u', ARGV[10]) end
 end
-count_remove(KEYS[2], oldexp)
 local exp = expires(m)
 if now >= exp then
+  count_remove(KEYS[2], oldexp)
   redis.call('DEL', key) -- the new deadline is already past: never keep a key without a future
   return {'OK', result, prev}
 end
 redis.call('HSET', key, '@', meta_format(m))
 redis.call('PEXPIREAT', key, string.format('%.0f', exp))
-count_add(KEYS[2], exp, now)
+count_move(KEYS[2], oldexp, exp, now)
 return {'OK', result, prev}

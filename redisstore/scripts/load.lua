@@ -37,7 +37,6 @@ if now - m.t >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], '@', h[at])
   local exp = expires(m)
   redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', exp))
-  count_remove(KEYS[2], old)
-  count_add(KEYS[2], exp, now)
+  count_move(KEYS[2], old, exp, now)
 end
 return h

@@ -62,6 +62,14 @@ local function count_remove(bucket, exp)
   redis.call('HINCRBY', bucket, 'n', -1)
 end
 
+-- count_move: a session's expiry moved from old to new. Most commits stay in the
+-- same slot and cost nothing here.
+local function count_move(bucket, old, new, now)
+  if slot_of(old) == slot_of(new) then return end
+  count_remove(bucket, old)
+  count_add(bucket, new, now)
+end
+
 -- count_prune: subtract the sessions whose slot has passed, visiting at most limit slots
 -- (or every field when the gap is wider than the hash). Returns the live count.
 local function count_prune(bucket, now, limit)
