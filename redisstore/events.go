@@ -89,7 +89,7 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time, lockFor time.Du
 	if !ok {
 		return nil // another instance sweeps
 	}
-	err = s.scanKeys(ctx, globEscape.Replace(s.prefix)+"u:{*}", "zset", func(indexes []string) error {
+	err = s.scanKeys(ctx, globEscape.Replace(s.prefix)+"u:{*}", "zset", 200, func(indexes []string) error {
 		for _, ikey := range indexes {
 			if err := s.sweepIndex(ctx, ikey, now); err != nil {
 				return err

@@ -531,38 +531,25 @@ func (s *Store) Scan(ctx context.Context, now time.Time, batch int, fn func([]st
 	if batch <= 0 {
 		batch = 100
 	}
-	pattern := globEscape.Replace(s.prefix) + "{??}?*"
 	var fnErr error
-	err := s.forEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-		var cursor uint64
-		for {
-			keys, next, err := c.ScanType(ctx, cursor, pattern, int64(batch), "hash").Result()
-			if err != nil {
-				return err
-			}
-			var out []string
-			for _, k := range keys {
-				// "<prefix>{bb}<key>"; the count hashes end in "#".
-				rest, ok := strings.CutPrefix(k, s.prefix+"{")
-				if ok && len(rest) > 3 && rest[2] == '}' && !strings.HasSuffix(rest, "#") && bucket(rest[3:]) == rest[:2] {
-					out = append(out, rest[3:])
-				}
-			}
-			if len(out) > 0 {
-				infos, err := s.infos(ctx, c, out, now)
-				if err != nil {
-					return err
-				}
-				if len(infos) > 0 {
-					if fnErr = fn(infos); fnErr != nil {
-						return fnErr
-					}
-				}
-			}
-			if cursor = next; cursor == 0 {
-				return nil
+	err := s.scanKeys(ctx, globEscape.Replace(s.prefix)+"{??}?*", "hash", batch, func(keys []string) error {
+		var out []string
+		for _, k := range keys {
+			// "<prefix>{bb}<key>"; the count hashes end in "#".
+			rest, ok := strings.CutPrefix(k, s.prefix+"{")
+			if ok && len(rest) > 3 && rest[2] == '}' && !strings.HasSuffix(rest, "#") && bucket(rest[3:]) == rest[:2] {
+				out = append(out, rest[3:])
 			}
 		}
+		if len(out) == 0 {
+			return nil
+		}
+		infos, err := s.infos(ctx, s.client, out, now)
+		if err != nil || len(infos) == 0 {
+			return err
+		}
+		fnErr = fn(infos)
+		return fnErr
 	})
 	if err != nil && err != fnErr {
 		return s.fail("scan", err)

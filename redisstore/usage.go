@@ -59,7 +59,7 @@ func (s *Store) Usage(ctx context.Context, now time.Time, top int) (Usage, error
 		card int64
 	}
 	var cands []cand
-	err = s.scanKeys(ctx, globEscape.Replace(s.prefix)+"u:{*}", "zset", func(keys []string) error {
+	err = s.scanKeys(ctx, globEscape.Replace(s.prefix)+"u:{*}", "zset", 200, func(keys []string) error {
 		cmds := make([]*redis.IntCmd, len(keys))
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, k := range keys {
@@ -120,12 +120,13 @@ func (s *Store) Usage(ctx context.Context, now time.Time, top int) (Usage, error
 	return u, nil
 }
 
-// scanKeys runs SCAN with a pattern and type on every master, in batches.
-func (s *Store) scanKeys(ctx context.Context, pattern, typ string, fn func([]string) error) error {
+// scanKeys runs SCAN with a pattern, type and batch size (COUNT) on every
+// master, one after the other.
+func (s *Store) scanKeys(ctx context.Context, pattern, typ string, batch int, fn func([]string) error) error {
 	return s.forEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 		var cursor uint64
 		for {
-			keys, next, err := c.ScanType(ctx, cursor, pattern, 200, typ).Result()
+			keys, next, err := c.ScanType(ctx, cursor, pattern, int64(batch), typ).Result()
 			if err != nil {
 				return err
 			}

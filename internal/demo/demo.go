@@ -62,6 +62,16 @@ func fail(w http.ResponseWriter, err error) {
 	http.Error(w, http.StatusText(code)+": "+err.Error(), code)
 }
 
+// done answers a form post: a redirect for browsers, a line of text for
+// scripts.
+func done(w http.ResponseWriter, r *http.Request, to, format string, args ...any) {
+	if wantsHTML(r) {
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
+	text(w, format, args...)
+}
+
 func text(w http.ResponseWriter, format string, args ...any) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, format, args...)
@@ -108,11 +118,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if wantsHTML(r) {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
-	text(w, "Logged in as %s\n", user)
+	done(w, r, "/", "Logged in as %s\n", user)
 }
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
@@ -120,11 +126,7 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if wantsHTML(r) {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
-	text(w, "Logged out\n")
+	done(w, r, "/", "Logged out\n")
 }
 
 // currentUser is the session's user; tampered data, or an ID that a login
@@ -164,11 +166,7 @@ func (a *app) note(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if wantsHTML(r) {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
-	text(w, "Saved\n")
+	done(w, r, "/", "Saved\n")
 }
 
 // sessions lists the logged-in user's sessions: HTML for browsers, JSON
@@ -217,11 +215,7 @@ func (a *app) logoutOthers(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if wantsHTML(r) {
-		http.Redirect(w, r, "/sessions", http.StatusSeeOther)
-		return
-	}
-	text(w, "Logged out %d other sessions\n", n)
+	done(w, r, "/sessions", "Logged out %d other sessions\n", n)
 }
 
 var errorTmpl = template.Must(template.New("error").Parse(`<!doctype html>
