@@ -171,9 +171,14 @@ func TestSentinelFailover(t *testing.T) {
 // waitReplicated makes sure what was written so far reached a replica.
 func waitReplicated(t *testing.T, master *redistest.Server) {
 	t.Helper()
-	if n, err := master.Client(t).Wait(t.Context(), 1, 5*time.Second).Result(); err != nil || n < 1 {
-		t.Fatalf("WAIT: %d, %v", n, err)
+	var n int64
+	var err error
+	for range 4 {
+		if n, err = master.Client(t).Wait(t.Context(), 1, 5*time.Second).Result(); err == nil && n >= 1 {
+			return
+		}
 	}
+	t.Fatalf("WAIT: %d replicas acknowledged within 20s, %v; master log:\n%s", n, err, master.LogTail())
 }
 
 func TestClusterFailover(t *testing.T) {

@@ -87,7 +87,7 @@ func Start(t testing.TB, args ...string) *Server {
 		}
 		s.Stop()
 		if attempt == 3 {
-			t.Fatalf("redis-server did not start: %v\n%s", err, s.logTail())
+			t.Fatalf("redis-server did not start: %v\n%s", err, s.LogTail())
 		}
 	}
 	t.Cleanup(s.Stop)
@@ -155,7 +155,7 @@ func (s *Server) Stop() {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	if err := s.start(); err != nil {
-		t.Fatalf("restart redis-server: %v\n%s", err, s.logTail())
+		t.Fatalf("restart redis-server: %v\n%s", err, s.LogTail())
 	}
 }
 
@@ -169,7 +169,8 @@ func (s *Server) Signal(sig syscall.Signal) error {
 	return s.cmd.Process.Signal(sig)
 }
 
-func (s *Server) logTail() string {
+// LogTail returns the last 2,000 bytes of the server's log.
+func (s *Server) LogTail() string {
 	b, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
 	if len(b) > 2000 {
 		b = b[len(b)-2000:]
@@ -250,13 +251,36 @@ func StartCluster(t testing.TB, masters, replicasPer int) *Cluster {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		role, _ := cl.Do(ctx, "ROLE").Slice()
 		cl.Close()
-		if len(role) > 0 && role[0] == "slave" {
-			c.Replicas = append(c.Replicas, s)
-		} else {
-			c.Masters = append(c.Masters, s)
+	}
+	// Roles settle, and replicas finish their first sync, after the
+	// cluster reports ok: wait for both, so that a test that kills a
+	// master right away has a replica to promote.
+	for {
+		c.Masters, c.Replicas = nil, nil
+		synced := 0
+		for _, s := range nodes {
+			cl := redis.NewClient(&redis.Options{Addr: s.Addr()})
+			info, _ := cl.Info(ctx, "replication").Result()
+			cl.Close()
+			switch {
+			case strings.Contains(info, "role:slave"):
+				c.Replicas = append(c.Replicas, s)
+				if strings.Contains(info, "master_link_status:up") && !strings.Contains(info, "master_sync_in_progress:1") {
+					synced++
+				}
+			case strings.Contains(info, "role:master"):
+				c.Masters = append(c.Masters, s)
+			}
 		}
+		if len(c.Masters) == masters && synced == masters*replicasPer {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster: %d masters and %d synced replicas after 30s, want %d and %d",
+				len(c.Masters), synced, masters, masters*replicasPer)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	// Every node must know the whole slot map before clients route by it.
 	cl := c.Client(t)
