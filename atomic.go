@@ -28,7 +28,7 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 	inPlace := s.m.opts.Encryption == nil
 	if inPlace && s.state == stateUnloaded {
 		// A session that was not read yet need not be loaded first.
-		d := &store.Delta{Now: s.m.now(), Incr: &store.Incr{Name: key, By: by}, MaxSize: s.m.opts.MaxSessionBytes}
+		d := &store.Delta{Now: s.m.now(), TouchAfter: s.m.opts.TouchInterval, Incr: &store.Incr{Name: key, By: by}, MaxSize: s.m.opts.MaxSessionBytes}
 		res, err := s.commitDelta("incr", d)
 		switch {
 		case err == nil:

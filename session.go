@@ -431,7 +431,7 @@ func (s *Session) SetExpiry(idle, lifetime time.Duration) error {
 
 // pending returns the request's uncommitted changes as a delta.
 func (s *Session) pending(now time.Time) *store.Delta {
-	d := &store.Delta{Now: now, Set: s.set, User: s.user, MaxSize: s.m.opts.MaxSessionBytes}
+	d := &store.Delta{Now: now, TouchAfter: s.m.opts.TouchInterval, Set: s.set, User: s.user, MaxSize: s.m.opts.MaxSessionBytes}
 	if s.expiry != nil {
 		d.IdleTimeout, d.Deadline = s.expiry.idle, s.expiry.deadline
 	}

@@ -251,7 +251,9 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	if incrValue != nil {
 		rec.Values[d.Incr.Name] = incrValue
 	}
-	rec.Touched = d.Now
+	if d.Now.Sub(rec.Touched) >= d.TouchAfter || d.IdleTimeout > 0 || !d.Deadline.IsZero() {
+		rec.Touched = d.Now
+	}
 	if d.IdleTimeout > 0 {
 		rec.IdleTimeout = d.IdleTimeout
 	}

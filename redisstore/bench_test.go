@@ -2,6 +2,8 @@ package redisstore_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +40,7 @@ func BenchmarkBareHGetAll(b *testing.B) {
 	_, c, _ := benchStore(b)
 	ctx := context.Background()
 	c.HSet(ctx, "bare", "views", 1, "user", "sbob")
+	reportRedisCPU(b, c, "hgetall")
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := c.HGetAll(ctx, "bare").Err(); err != nil {
@@ -47,9 +50,10 @@ func BenchmarkBareHGetAll(b *testing.B) {
 }
 
 func BenchmarkLoad(b *testing.B) {
-	s, _, key := benchStore(b)
+	s, c, key := benchStore(b)
 	ctx := context.Background()
 	opts := store.LoadOptions{Now: time.Now(), TouchAfter: time.Hour}
+	reportRedisCPU(b, c, "hgetall")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.Load(ctx, key, opts); err != nil {
@@ -61,6 +65,7 @@ func BenchmarkLoad(b *testing.B) {
 func BenchmarkBareHIncrBy(b *testing.B) {
 	_, c, _ := benchStore(b)
 	ctx := context.Background()
+	reportRedisCPU(b, c, "hincrby")
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := c.HIncrBy(ctx, "bare", "views", 1).Err(); err != nil {
@@ -70,8 +75,9 @@ func BenchmarkBareHIncrBy(b *testing.B) {
 }
 
 func BenchmarkIncr(b *testing.B) {
-	s, _, key := benchStore(b)
+	s, c, key := benchStore(b)
 	ctx := context.Background()
+	reportRedisCPU(b, c, "evalsha")
 	b.ReportAllocs()
 	for b.Loop() {
 		d := &store.Delta{Now: time.Now(), Incr: &store.Incr{Name: "views", By: 1}}
@@ -84,6 +90,7 @@ func BenchmarkIncr(b *testing.B) {
 func BenchmarkBareHSet(b *testing.B) {
 	_, c, _ := benchStore(b)
 	ctx := context.Background()
+	reportRedisCPU(b, c, "hset")
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := c.HSet(ctx, "bare", "page", "s/cart").Err(); err != nil {
@@ -93,8 +100,9 @@ func BenchmarkBareHSet(b *testing.B) {
 }
 
 func BenchmarkCommit(b *testing.B) {
-	s, _, key := benchStore(b)
+	s, c, key := benchStore(b)
 	ctx := context.Background()
+	reportRedisCPU(b, c, "evalsha")
 	b.ReportAllocs()
 	for b.Loop() {
 		d := &store.Delta{Now: time.Now(), Set: map[string][]byte{"page": []byte("s/cart")}, MaxSize: 65536}
@@ -102,4 +110,32 @@ func BenchmarkCommit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// reportRedisCPU resets Redis's command statistics now and, when the
+// benchmark ends, reports the server's CPU time per call of cmd (as Redis
+// counts it in INFO commandstats, scripts included) in µs.
+func reportRedisCPU(b *testing.B, c *redis.Client, cmd string) {
+	ctx := context.Background()
+	if err := c.ConfigResetStat(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		info, err := c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for line := range strings.Lines(info) {
+			rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":")
+			if !ok {
+				continue
+			}
+			for f := range strings.SplitSeq(rest, ",") {
+				if v, ok := strings.CutPrefix(f, "usec_per_call="); ok {
+					us, _ := strconv.ParseFloat(v, 64)
+					b.ReportMetric(us, "redis-µs/op")
+				}
+			}
+		}
+	})
 }

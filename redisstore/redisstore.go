@@ -22,6 +22,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -57,6 +58,7 @@ var (
 	loadScript    = script("load", true)
 	createScript  = script("create", true)
 	commitScript  = script("commit", true)
+	incrScript    = script("incr", true)
 	takeScript    = script("take", true)
 	destroyScript = script("destroy", true)
 	countScript   = script("count", true)
@@ -160,14 +162,25 @@ func (s *Store) UserKey(user string) string {
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
-// Load implements store.Store.
+// Load implements store.Store. It reads the session with one HGETALL, a
+// native command that costs Redis a fraction of a script; only when a
+// touch is due (once per opts.TouchAfter) does a second round trip run
+// load.lua, which reads again and refreshes the idle expiry atomically.
 func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*store.Record, error) {
+	h, err := s.client.HGetAll(ctx, s.SessionKey(key)).Result()
+	if err != nil {
+		return nil, s.fail("load", err)
+	}
+	rec, err := recordOf(h, opts.Now)
+	if err != nil || opts.Now.Sub(rec.Touched) < opts.TouchAfter {
+		return rec, err
+	}
 	res, err := loadScript.Run(ctx, s.client, s.keys(key),
 		opts.Now.UnixMilli(), opts.TouchAfter.Milliseconds()).Result()
 	if err != nil && redis.HasErrorPrefix(err, "OOM") {
 		// Redis at maxmemory refuses scripts that may write (a touch):
-		// read without touching, so reads keep working.
-		return s.loadReadOnly(ctx, key, opts.Now)
+		// keep what was read, untouched, so reads keep working.
+		return rec, nil
 	}
 	if err != nil {
 		return nil, s.fail("load", err)
@@ -175,21 +188,37 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 	return parseRecord("load", res)
 }
 
-func (s *Store) loadReadOnly(ctx context.Context, key string, now time.Time) (*store.Record, error) {
-	h, err := s.client.HGetAll(ctx, s.SessionKey(key)).Result()
-	if err != nil {
-		return nil, s.fail("load", err)
-	}
+// recordOf reads a session hash as HGETALL returned it, with the checks
+// load.lua makes: a moved marker, missing metadata, expiry by the caller's
+// clock.
+func recordOf(h map[string]string, now time.Time) (*store.Record, error) {
 	if len(h) == 0 {
 		return nil, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
 	}
-	flat := make([]any, 0, 2*len(h))
-	for k, v := range h {
-		flat = append(flat, k, v)
+	if until, ok := h["@m"]; ok {
+		if u, err := strconv.ParseInt(until, 10, 64); err == nil && now.UnixMilli() < u {
+			return nil, fmt.Errorf("redisstore: load: %w", store.ErrMoved)
+		}
+		return nil, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
 	}
-	rec, err := parseRecord("load", flat)
+	raw, ok := h["@"]
+	if !ok {
+		return nil, fmt.Errorf("redisstore: load: metadata missing: %w", store.ErrCorrupt)
+	}
+	rec, err := parseMeta(raw)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redisstore: load: %w", err)
+	}
+	rec.Values = make(map[string][]byte, len(h))
+	for name, v := range h {
+		switch {
+		case name == "@u":
+			rec.User = v
+		case name != "" && name[0] == '@':
+			// Metadata, or metadata of a later version we do not know.
+		default:
+			rec.Values[name] = []byte(v)
+		}
 	}
 	if !now.Before(rec.ExpiresAt()) {
 		return nil, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
@@ -261,7 +290,10 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 			}
 		}
 	}
-	args := make([]any, 0, 12+3*len(d.Expect)+2*len(d.Set)+len(d.Delete))
+	if onlyIncr(d) {
+		return s.incr(ctx, key, d)
+	}
+	args := make([]any, 0, 13+3*len(d.Expect)+2*len(d.Set)+len(d.Delete))
 	incr, iname, iby := "0", "", int64(0)
 	if d.Incr != nil {
 		incr, iname, iby = "1", d.Incr.Name, d.Incr.By
@@ -278,7 +310,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		deadline = ms(d.Deadline)
 	}
 	args = append(args, d.Now.UnixMilli(), d.MaxSize, len(d.Expect), len(d.Set), len(d.Delete),
-		incr, iname, iby, bind, user, idle, deadline)
+		incr, iname, iby, bind, user, idle, deadline, d.TouchAfter.Milliseconds())
 	for _, e := range d.Expect {
 		present := "1"
 		if e.Absent {
@@ -296,6 +328,28 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	if err != nil {
 		return store.Result{}, s.fail("commit", err)
 	}
+	return s.result(ctx, key, d, res)
+}
+
+// onlyIncr reports whether a delta only increments a value.
+func onlyIncr(d *store.Delta) bool {
+	return d.Incr != nil && len(d.Set) == 0 && len(d.Delete) == 0 && len(d.Expect) == 0 &&
+		d.User == nil && d.IdleTimeout == 0 && d.Deadline.IsZero()
+}
+
+// incr commits a delta that only increments, with the leaner incr.lua.
+func (s *Store) incr(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
+	res, err := s.write(ctx, incrScript, s.keys(key), d.Now.UnixMilli(), d.Incr.Name, d.Incr.By,
+		d.TouchAfter.Milliseconds(), d.MaxSize).Slice()
+	if err != nil {
+		return store.Result{}, s.fail("commit", err)
+	}
+	return s.result(ctx, key, d, res)
+}
+
+// result reads the reply of commit.lua or incr.lua.
+func (s *Store) result(ctx context.Context, key string, d *store.Delta, res []any) (store.Result, error) {
+	var err error
 	status, _ := first(res)
 	switch status {
 	case "OK":
@@ -325,7 +379,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	case "TOOLARGE":
 		return store.Result{}, fmt.Errorf("redisstore: commit: %s bytes, limit %d: %w", str(res, 1), d.MaxSize, store.ErrTooLarge)
 	case "NOTINT":
-		return store.Result{}, fmt.Errorf("redisstore: commit: increment %q: %w", iname, store.ErrNotInteger)
+		return store.Result{}, fmt.Errorf("redisstore: commit: increment %q: %w", d.Incr.Name, store.ErrNotInteger)
 	}
 	return store.Result{}, fmt.Errorf("redisstore: commit: unexpected reply %v: %w", status, store.ErrCorrupt)
 }
@@ -385,36 +439,43 @@ func sessionInfo(key string, v []any, err error) (store.SessionInfo, bool) {
 	}, true
 }
 
-// formatMeta is the "@" field (see scripts/prelude.lua): version, created,
-// then touched and deadline relative to created, idle, size.
+// metaLen is the length of the "@" field (see scripts/prelude.lua): the
+// format version (one byte), then little-endian int64 created (Unix ms),
+// touched - created, idle timeout and deadline - created (ms), and an int32
+// size.
+const metaLen = 37
+
+// formatMeta encodes the "@" field of rec.
 func formatMeta(rec *store.Record, size int) string {
 	c := rec.Created.UnixMilli()
-	return fmt.Sprintf("%d %d %d %d %d %d", store.FormatVersion, c, rec.Touched.UnixMilli()-c,
-		rec.IdleTimeout.Milliseconds(), rec.Deadline.UnixMilli()-c, size)
+	b := make([]byte, 1, metaLen)
+	b[0] = store.FormatVersion
+	b = binary.LittleEndian.AppendUint64(b, uint64(c))
+	b = binary.LittleEndian.AppendUint64(b, uint64(rec.Touched.UnixMilli()-c))
+	b = binary.LittleEndian.AppendUint64(b, uint64(rec.IdleTimeout.Milliseconds()))
+	b = binary.LittleEndian.AppendUint64(b, uint64(rec.Deadline.UnixMilli()-c))
+	b = binary.LittleEndian.AppendUint32(b, uint32(size))
+	return string(b)
 }
 
 // parseMeta reads the "@" field into the times of a Record.
 func parseMeta(raw string) (*store.Record, error) {
-	f := strings.Fields(raw)
-	if len(f) == 0 || f[0] != strconv.Itoa(store.FormatVersion) {
+	if len(raw) == 0 || raw[0] != store.FormatVersion {
 		return nil, fmt.Errorf("metadata %q: unknown format version: %w", raw, store.ErrCorrupt)
 	}
-	if len(f) != 6 {
+	if len(raw) != metaLen {
 		return nil, fmt.Errorf("metadata %q: %w", raw, store.ErrCorrupt)
 	}
-	var n [5]int64
-	for i := range n {
-		x, err := strconv.ParseInt(f[i+1], 10, 64)
-		if err != nil || (x < 0 && i != 1 && i != 3) {
-			return nil, fmt.Errorf("metadata %q: %w", raw, store.ErrCorrupt)
-		}
-		n[i] = x
+	n := func(i int) int64 { return int64(binary.LittleEndian.Uint64([]byte(raw[1+8*i : 9+8*i]))) }
+	c, t, idle, d := n(0), n(1), n(2), n(3)
+	if c < 0 || idle < 0 || int32(binary.LittleEndian.Uint32([]byte(raw[33:]))) < 0 {
+		return nil, fmt.Errorf("metadata %q: %w", raw, store.ErrCorrupt)
 	}
 	return &store.Record{
-		Created:     time.UnixMilli(n[0]),
-		Touched:     time.UnixMilli(n[0] + n[1]),
-		IdleTimeout: time.Duration(n[2]) * time.Millisecond,
-		Deadline:    time.UnixMilli(n[0] + n[3]),
+		Created:     time.UnixMilli(c),
+		Touched:     time.UnixMilli(c + t),
+		IdleTimeout: time.Duration(idle) * time.Millisecond,
+		Deadline:    time.UnixMilli(c + d),
 	}, nil
 }
 

@@ -131,8 +131,13 @@ type Incr struct {
 // (on any error) none of it.
 type Delta struct {
 	// Now is the current time; a commit counts as activity, so it also
-	// refreshes the idle expiry.
+	// refreshes the idle expiry (sets Touched to Now) when TouchAfter has
+	// passed since the last refresh.
 	Now time.Time
+	// TouchAfter works as in LoadOptions: a commit refreshes the idle
+	// expiry only when at least this long has passed since Touched, or
+	// when it sets IdleTimeout or Deadline. Zero means on every commit.
+	TouchAfter time.Duration
 	// Expect lists preconditions checked before anything is written.
 	Expect []Expect
 	// Set maps names to new encoded values.

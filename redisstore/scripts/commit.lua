@@ -10,7 +10,8 @@
 -- ARGV[9]   '1' to bind the session to the user in ARGV[10] ('' unbinds), else '0'
 -- ARGV[11]  new idle timeout in milliseconds, or ''
 -- ARGV[12]  new absolute deadline, Unix milliseconds, or ''
--- ARGV[13…] E triples (name, '1' present / '0' absent, value), S pairs (name, value), D names
+-- ARGV[13]  touch after, milliseconds: refresh the idle expiry when now - touched >= this
+-- ARGV[14…] E triples (name, '1' present / '0' absent, value), S pairs (name, value), D names
 -- Returns   {'OK', incremented value or '', previous user or ''}
 --           {'NOTFOUND'}: no live session; nothing is ever created here
 --           {'MOVED'}: take.lua moved the session to a new ID moments ago
@@ -18,59 +19,77 @@
 --           {'TOOLARGE', size}: the session would exceed the maximum size
 --           {'NOTINT'}: the value to increment is not a canonical integer, or overflows
 -- Error     "CORRUPT …" when the metadata cannot be read.
+--
+-- Lean on purpose: Redis spends most of a script's time in redis.call, so the common
+-- commit (an increment, or a few values set) makes two calls: one HMGET for everything
+-- it needs to know, one write. The metadata is rewritten only when the size changes or
+-- a touch is due, the key's expiry only when a touch is due.
 local key = KEYS[1]
-local r = redis.call('HMGET', key, '@', '@u', '@m')
-if r[3] then
-  if tonumber(ARGV[1]) < tonumber(r[3]) then return {'MOVED'} end
+local now = tonumber(ARGV[1])
+local nexp, nset, ndel = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local incr = ARGV[6] == '1'
+local iname = ARGV[7]
+
+-- 1. One read: metadata, user, moved marker and the current value of every name involved.
+local names = {'@', '@u', '@m'}
+local i = 14
+for _ = 1, nexp do names[#names + 1] = ARGV[i]; i = i + 3 end
+for _ = 1, nset do names[#names + 1] = ARGV[i]; i = i + 2 end
+for _ = 1, ndel do names[#names + 1] = ARGV[i]; i = i + 1 end
+if incr then names[#names + 1] = iname end
+local cur = {}
+-- HMGET in chunks: unpack() of thousands of arguments overflows Lua's C stack.
+for j = 1, #names, 200 do
+  local last = math.min(j + 199, #names)
+  local r = redis.call('HMGET', key, unpack(names, j, last))
+  for k = j, last do cur[names[k]] = r[k - j + 1] end
+end
+
+if cur['@m'] then
+  if now < tonumber(cur['@m']) then return {'MOVED'} end
   return {'NOTFOUND'}
 end
-if not r[1] then
+if not cur['@'] then
   if redis.call('EXISTS', key) == 0 then
     return {'NOTFOUND'}
   end
   return redis.error_reply('CORRUPT session metadata is missing')
 end
-local m = meta_parse(r[1])
-if m.err then return m end
-local now = tonumber(ARGV[1])
-local oldexp = expires(m)
+local mc, mt, mi, md, ms = meta(cur['@'])
+if not mc then return mt end
+local oldexp = math.min(mt + mi, md)
 if now >= oldexp then
   return {'NOTFOUND'}
 end
-local size = m.s
 
-local nexp, nset, ndel = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local i = 13
-
--- 1. Expectations.
+-- 2. Expectations.
+i = 14
 local ok = true
 local current = {'CONFLICT'}
 for _ = 1, nexp do
   local name, present, want = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local cur = redis.call('HGET', key, name)
+  local v = cur[name]
   if present == '1' then
-    if cur ~= want then ok = false end
-  elseif cur then
+    if v ~= want then ok = false end
+  elseif v then
     ok = false
   end
   current[#current + 1] = name
-  current[#current + 1] = cur and '1' or '0'
-  current[#current + 1] = cur or ''
+  current[#current + 1] = v and '1' or '0'
+  current[#current + 1] = v or ''
   i = i + 3
 end
 if not ok then
   return current
 end
 
--- 2. Sizes of the sets and deletes (the incremented value is counted apart).
-local incr = ARGV[6] == '1'
-local iname = ARGV[7]
+-- 3. Sizes of the sets and deletes (the incremented value is counted apart).
 local function stored(name)
-  if redis.call('HEXISTS', key, name) == 1 then
-    return #name + redis.call('HSTRLEN', key, name)
-  end
+  local v = cur[name]
+  if v then return #name + #v end
   return 0
 end
+local size = ms
 local newsize = size
 local sets = {}
 local iset
@@ -97,61 +116,79 @@ for _ = 1, ndel do
   end
   i = i + 1
 end
+local max = tonumber(ARGV[2])
 
--- 3. The increment, first of all writes so that a failure leaves nothing behind.
+-- 4. The increment, first of all writes so that a failure leaves nothing behind.
+-- HINCRBY accepts exactly the canonical decimal integers and refuses overflow.
 local result = ''
 if incr then
-  local before = redis.call('HGET', key, iname)
-  local base = iset or (not idel and before) or nil
-  if base and not (base == '0' or string.match(base, '^-?[1-9]%d*$')) then
-    return {'NOTINT'}
+  local before = cur[iname]
+  local restore = function()
+    if before then redis.call('HSET', key, iname, before) else redis.call('HDEL', key, iname) end
   end
+  local touched = false
   if iset then
     redis.call('HSET', key, iname, iset)
-  elseif idel then
+    touched = true
+  elseif idel and before then
     redis.call('HDEL', key, iname)
+    touched = true
   end
   local r = redis.pcall('HINCRBY', key, iname, ARGV[8])
   if type(r) == 'table' and r.err then
-    if before then redis.call('HSET', key, iname, before) else redis.call('HDEL', key, iname) end
-    return {'NOTINT'}
+    if touched then restore() end
+    if string.find(r.err, 'not an integer', 1, true) or string.find(r.err, 'overflow', 1, true) then
+      return {'NOTINT'}
+    end
+    return r -- OOM when Redis is full, for one: the error it is
   end
-  result = tostring(r)
-  if before then newsize = newsize - #iname - #before end
-  newsize = newsize + #iname + #result
-  local max = tonumber(ARGV[2])
+  -- Lua numbers are doubles: beyond 2^53 read the exact value back.
+  if r > -9007199254740992 and r < 9007199254740992 then
+    result = string.format('%d', r)
+  else
+    result = redis.call('HGET', key, iname)
+  end
+  newsize = newsize - stored(iname) + #iname + #result
   if max > 0 and newsize > max and newsize > size then
-    if before then redis.call('HSET', key, iname, before) else redis.call('HDEL', key, iname) end
+    restore()
     return {'TOOLARGE', tostring(newsize)}
   end
-else
-  local max = tonumber(ARGV[2])
-  if max > 0 and newsize > max and newsize > size then
-    return {'TOOLARGE', tostring(newsize)}
-  end
+elseif max > 0 and newsize > max and newsize > size then
+  return {'TOOLARGE', tostring(newsize)}
 end
 
--- 4. Everything else.
+-- 5. Everything else.
+local touch = ARGV[11] ~= '' or ARGV[12] ~= '' or now - mt >= tonumber(ARGV[13])
+if ARGV[11] ~= '' then mi = tonumber(ARGV[11]) end
+if ARGV[12] ~= '' then md = tonumber(ARGV[12]) end
+if touch then mt = now end
+local exp = math.min(mt + mi, md)
+if now >= exp then
+  lib().count_remove(KEYS[2], oldexp)
+  redis.call('DEL', key) -- the new deadline is already past: never keep a key without a future
+  return {'OK', result, cur['@u'] or ''}
+end
+if ARGV[9] == '1' then
+  if ARGV[10] == '' then
+    if cur['@u'] then dels[#dels + 1] = '@u' end
+  else
+    sets[#sets + 1] = '@u'
+    sets[#sets + 1] = ARGV[10]
+  end
+end
+if touch or newsize ~= size then
+  sets[#sets + 1] = '@'
+  sets[#sets + 1] = lib().pack_meta(mc, mt, mi, md, newsize)
+end
 for j = 1, #dels, 200 do
   redis.call('HDEL', key, unpack(dels, j, math.min(j + 199, #dels)))
 end
 for j = 1, #sets, 200 do
   redis.call('HSET', key, unpack(sets, j, math.min(j + 199, #sets)))
 end
-if ARGV[11] ~= '' then m.i = tonumber(ARGV[11]) end
-if ARGV[12] ~= '' then m.d = tonumber(ARGV[12]) end
-m.t, m.s = now, newsize
-local prev = r[2] or ''
-if ARGV[9] == '1' then
-  if ARGV[10] == '' then redis.call('HDEL', key, '@u') else redis.call('HSET', key, '@u', ARGV[10]) end
+if touch then
+  local L = lib()
+  redis.call('PEXPIREAT', key, L.ms(exp))
+  L.count_move(KEYS[2], oldexp, exp, now)
 end
-local exp = expires(m)
-if now >= exp then
-  count_remove(KEYS[2], oldexp)
-  redis.call('DEL', key) -- the new deadline is already past: never keep a key without a future
-  return {'OK', result, prev}
-end
-redis.call('HSET', key, '@', meta_format(m))
-redis.call('PEXPIREAT', key, string.format('%.0f', exp))
-count_move(KEYS[2], oldexp, exp, now)
-return {'OK', result, prev}
+return {'OK', result, cur['@u'] or ''}

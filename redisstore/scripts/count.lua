@@ -3,4 +3,4 @@
 -- ARGV[1]  now, Unix milliseconds
 -- Returns  the live sessions, after subtracting those whose expiry slot has passed
 -- Writes   the subtraction (it only prunes what has expired).
-return count_prune(KEYS[1], tonumber(ARGV[1]), 1000000)
+return lib().count_prune(KEYS[1], tonumber(ARGV[1]), 1000000)

@@ -8,20 +8,21 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-local m = meta_parse(ARGV[2])
-if m.err then return m end
+local c, t, i, d = meta(ARGV[2])
+if not c then return t end
 local now = tonumber(ARGV[1])
-local exp = expires(m)
+local exp = math.min(t + i, d)
 if exp <= now then
   return -1
 end
-redis.call('HSET', KEYS[1], '@', ARGV[2])
 -- HSET in chunks: unpack() of thousands of arguments overflows Lua's C stack.
 local n = #ARGV
-for i = 3, n, 200 do
-  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, n)))
+redis.call('HSET', KEYS[1], '@', unpack(ARGV, 2, math.min(202, n)))
+for j = 203, n, 200 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, j, math.min(j + 199, n)))
 end
-redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', exp))
-count_add(KEYS[2], exp, now)
-count_prune(KEYS[2], now, 20) -- keep the count hash small without a sweeper
+local L = lib()
+redis.call('PEXPIREAT', KEYS[1], L.ms(exp))
+L.count_add(KEYS[2], exp, now)
+L.count_prune(KEYS[2], now, 20) -- keep the count hash small without a sweeper
 return 1

@@ -5,7 +5,7 @@
 --          index), or nil.
 local r = redis.call('HMGET', KEYS[1], '@', '@u')
 if redis.call('DEL', KEYS[1]) == 1 and r[1] then
-  local m = meta_parse(r[1])
-  if not m.err then count_remove(KEYS[2], expires(m)) end
+  local c, t, i, d = meta(r[1])
+  if c then lib().count_remove(KEYS[2], math.min(t + i, d)) end
 end
 return r[2]

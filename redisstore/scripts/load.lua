@@ -1,4 +1,6 @@
 -- load.lua: read a live session, refreshing its idle expiry when a touch is due.
+-- (Store.Load reads with a plain HGETALL and runs this only when its copy says a touch
+-- is due: once per touch interval.)
 -- KEYS[1]  session key
 -- KEYS[2]  its bucket's count hash
 -- ARGV[1]  now, Unix milliseconds
@@ -24,19 +26,19 @@ end
 if not at then
   return redis.error_reply('CORRUPT session metadata is missing')
 end
-local m = meta_parse(h[at])
-if m.err then return m end
+local c, t, i, d, s = meta(h[at])
+if not c then return t end
 local now = tonumber(ARGV[1])
-local old = expires(m)
+local old = math.min(t + i, d)
 if now >= old then
   return false
 end
-if now - m.t >= tonumber(ARGV[2]) then
-  m.t = now
-  h[at] = meta_format(m)
+if now - t >= tonumber(ARGV[2]) then
+  local L = lib()
+  h[at] = L.pack_meta(c, now, i, d, s)
   redis.call('HSET', KEYS[1], '@', h[at])
-  local exp = expires(m)
-  redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', exp))
-  count_move(KEYS[2], old, exp, now)
+  local exp = math.min(now + i, d)
+  redis.call('PEXPIREAT', KEYS[1], L.ms(exp))
+  L.count_move(KEYS[2], old, exp, now)
 end
 return h

@@ -16,17 +16,19 @@ for j = 1, #h, 2 do
   if h[j] == '@' then raw = h[j + 1] end
   if h[j] == '@m' then return false end
 end
-local m = meta_parse(raw)
-if not m then
+if not raw then
   return redis.error_reply('CORRUPT session metadata is missing')
 end
-if m.err then return m end
+local c, t, i, d = meta(raw)
+if not c then return t end
+local exp = math.min(t + i, d)
+local L = lib()
 redis.call('DEL', KEYS[1])
-count_remove(KEYS[2], expires(m))
-if tonumber(ARGV[1]) >= expires(m) then
+L.count_remove(KEYS[2], exp)
+if tonumber(ARGV[1]) >= exp then
   return false
 end
-local until_ms = string.format('%.0f', tonumber(ARGV[1]) + tonumber(ARGV[2]))
+local until_ms = L.ms(tonumber(ARGV[1]) + tonumber(ARGV[2]))
 redis.call('HSET', KEYS[1], '@m', until_ms)
 redis.call('PEXPIREAT', KEYS[1], until_ms)
 return h

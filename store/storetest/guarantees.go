@@ -151,6 +151,24 @@ var g2 = []testCase{
 			h.t.Fatalf("a failed increment changed the session: %v", got)
 		}
 	}},
+	{"increments are exact up to the limits of int64", func(h *harness) {
+		const big = 1<<53 + 1 // not exact as a float64
+		k := h.create(map[string]string{"b": strconv.FormatInt(big, 10), "m": strconv.FormatInt(math.MaxInt64, 10)})
+		if res := h.mustCommit(k, &store.Delta{Incr: &store.Incr{Name: "b", By: 2}}); res.Value != big+2 {
+			h.t.Errorf("Incr of %d by 2 returned %d", int64(big), res.Value)
+		}
+		if res := h.mustCommit(k, &store.Delta{Incr: &store.Incr{Name: "n", By: math.MinInt64}}); res.Value != math.MinInt64 {
+			h.t.Errorf("Incr of a missing value by MinInt64 returned %d", res.Value)
+		}
+		if _, err := h.commit(k, &store.Delta{Incr: &store.Incr{Name: "m", By: 1}}); !errors.Is(err, store.ErrNotInteger) {
+			h.t.Errorf("Incr past MaxInt64 = %v; want store.ErrNotInteger", err)
+		}
+		got := values(h.load(k))
+		if got["b"] != strconv.FormatInt(big+2, 10) || got["m"] != strconv.FormatInt(math.MaxInt64, 10) ||
+			got["n"] != strconv.FormatInt(math.MinInt64, 10) {
+			h.t.Fatalf("stored %v", got)
+		}
+	}},
 	{"increment applies after the delta's sets and deletes", func(h *harness) {
 		k := h.create(map[string]string{"a": "5", "b": "7"})
 		res := h.mustCommit(k, &store.Delta{Set: set("a", "10"), Incr: &store.Incr{Name: "a", By: -3}})
@@ -330,6 +348,32 @@ var g5 = []testCase{
 		h.now = h.now.Add(31 * time.Minute)
 		if got := values(h.load(k)); got["a"] != "1" {
 			h.t.Fatalf("touched session lost its values: %v", got)
+		}
+	}},
+	{"a commit refreshes the idle expiry only when the touch interval has passed", func(h *harness) {
+		for _, only := range []bool{true, false} { // an increment alone, and a general commit
+			d := func(now time.Time) *store.Delta {
+				d := &store.Delta{Now: now, TouchAfter: time.Minute, Incr: &store.Incr{Name: "n", By: 1}}
+				if !only {
+					d.Set = set("a", "2")
+				}
+				return d
+			}
+			k := h.create(map[string]string{"a": "1"})
+			h.mustCommit(k, d(h.now.Add(10*time.Second)))
+			if rec := h.load(k); !rec.Touched.Equal(h.now) {
+				h.t.Fatalf("a commit 10s after creation with a 1m touch interval moved Touched to %v", rec.Touched)
+			}
+			later := h.now.Add(2 * time.Minute)
+			h.mustCommit(k, d(later))
+			if rec := h.load(k); !rec.Touched.Equal(later) {
+				h.t.Fatalf("Touched = %v after a commit with a due touch at %v", rec.Touched, later)
+			}
+			h.now = h.now.Add(31 * time.Minute) // past the idle expiry without the touch
+			if got := values(h.load(k)); got["n"] != "2" {
+				h.t.Fatalf("touched session lost its values: %v", got)
+			}
+			h.now = later.Add(-2 * time.Minute)
 		}
 	}},
 	{"load returns the metadata stored", func(h *harness) {
