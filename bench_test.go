@@ -92,3 +92,48 @@ func BenchmarkNewSession(b *testing.B) {
 	}))
 	benchRequest(b, h, nil)
 }
+
+// TestRequestAllocations holds the middleware to its allocation budget
+// (counts, not times, so the test is steady on a busy machine): a
+// read-only request on the memory store makes at most 15 allocations.
+func TestRequestAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Log("allocation counts are not meaningful under the race detector; run without -race")
+		return
+	}
+	m, err := seshat.New(seshat.Options{Secrets: [][]byte{[]byte("bench-secret-0123456789abcdef0123")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/read" {
+			n, _ := seshat.Get[int](m.Session(r), "views")
+			_ = n
+		} else {
+			m.Session(r).Incr("views", 1)
+		}
+		w.Write([]byte("ok"))
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("cookies: %v", cookies)
+	}
+	for _, tt := range []struct {
+		path string
+		max  float64
+	}{{"/read", 15}, {"/", 15}} {
+		req := httptest.NewRequest("GET", tt.path, nil)
+		req.AddCookie(cookies[0])
+		w := &discard{h: http.Header{}}
+		n := testing.AllocsPerRun(200, func() {
+			clear(w.h)
+			h.ServeHTTP(w, req)
+		})
+		if n > tt.max {
+			t.Errorf("GET %s: %.0f allocations per request; budget %.0f (profile: go test -bench Request -memprofile)", tt.path, n, tt.max)
+		}
+		t.Logf("GET %s: %.0f allocations per request", tt.path, n)
+	}
+}

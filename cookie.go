@@ -6,6 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"hash"
+	"iter"
+	"net/http"
+	"net/textproto"
+	"strings"
 	"sync"
 )
 
@@ -28,32 +32,54 @@ func newID() string {
 	return b64.EncodeToString(b[:])
 }
 
+// macState is a pooled HMAC with the buffers it writes from and sums into,
+// so that signing and hashing allocate nothing: a slice passed to
+// hash.Hash.Write escapes, and a fresh one would be allocated each time.
+type macState struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+}
+
+// macPool is a pool of HMAC-SHA-256 states for one key.
+type macPool struct{ sync.Pool }
+
+func newMACPool(key []byte) *macPool {
+	key = append([]byte(nil), key...)
+	p := &macPool{}
+	p.New = func() any { return &macState{h: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)} }
+	return p
+}
+
+// sum computes the HMAC of prefix followed by msg into dst.
+func (p *macPool) sum(prefix []byte, msg string, dst *[sha256.Size]byte) {
+	st := p.Get().(*macState)
+	st.buf = append(append(st.buf[:0], prefix...), msg...)
+	st.h.Reset()
+	st.h.Write(st.buf)
+	st.h.Sum(st.sum[:0])
+	*dst = st.sum
+	p.Put(st)
+}
+
 // signer signs and verifies cookie values with a list of secrets: the first
 // signs, all verify.
 type signer struct {
-	pools []sync.Pool // one pool of HMAC states per secret
-	name  string      // the cookie name, bound into the signature
+	pools  []*macPool // one pool of HMAC states per secret
+	prefix []byte     // "seshat/v1\x00<cookie name>\x00": binds the cookie name into the signature
 }
 
 func newSigner(secrets [][]byte, cookieName string) *signer {
-	s := &signer{pools: make([]sync.Pool, len(secrets)), name: cookieName}
+	s := &signer{pools: make([]*macPool, len(secrets)), prefix: []byte("seshat/v1\x00" + cookieName + "\x00")}
 	for i, secret := range secrets {
-		secret := append([]byte(nil), secret...)
-		s.pools[i].New = func() any { return hmac.New(sha256.New, secret) }
+		s.pools[i] = newMACPool(secret)
 	}
 	return s
 }
 
 // mac computes the signature of id with secret i into dst.
 func (s *signer) mac(i int, id string, dst *[sha256.Size]byte) {
-	h := s.pools[i].Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte("seshat/v1\x00"))
-	h.Write([]byte(s.name))
-	h.Write([]byte{0})
-	h.Write([]byte(id))
-	h.Sum(dst[:0])
-	s.pools[i].Put(h)
+	s.pools[i].sum(s.prefix, id, dst)
 }
 
 // sign returns the cookie value for id, signed with the first secret.
@@ -75,12 +101,14 @@ func (s *signer) verify(value string) (id string, secret int, ok bool) {
 		return "", 0, false
 	}
 	id = value[:idLen]
-	var raw [idBytes]byte
-	if n, err := b64.Decode(raw[:], []byte(id)); err != nil || n != idBytes {
+	var src [cookieLen]byte // decoded from a copy: []byte(value) would allocate
+	copy(src[:], value)
+	var raw [idBytes + 1]byte // +1: room for a decoder that writes a trailing partial byte
+	if n, err := b64.Decode(raw[:], src[:idLen]); err != nil || n != idBytes {
 		return "", 0, false
 	}
-	var got [sha256.Size + 1]byte // +1: room for a decoder that writes a trailing partial byte
-	if n, err := b64.Decode(got[:], []byte(value[idLen+1:])); err != nil || n != sha256.Size {
+	var got [sha256.Size + 1]byte
+	if n, err := b64.Decode(got[:], src[idLen+1:]); err != nil || n != sha256.Size {
 		return "", 0, false
 	}
 	var want [sha256.Size]byte
@@ -95,23 +123,64 @@ func (s *signer) verify(value string) (id string, secret int, ok bool) {
 
 // keyer turns session IDs into store keys with a keyed hash, so the store
 // never holds an ID that could be used as a cookie.
-type keyer struct{ pool sync.Pool }
+type keyer struct{ pool *macPool }
 
 func newKeyer(key []byte) *keyer {
-	key = append([]byte("seshat/store-key/v1\x00"), key...)
-	k := &keyer{}
-	k.pool.New = func() any { return hmac.New(sha256.New, key) }
-	return k
+	return &keyer{pool: newMACPool(append([]byte("seshat/store-key/v1\x00"), key...))}
 }
 
 func (k *keyer) key(id string) string {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(id))
 	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	k.pool.Put(h)
+	k.pool.sum(nil, id, &sum)
 	return b64.EncodeToString(sum[:storeKeyBytes])
+}
+
+// cookieValues yields the values of the request cookies called name, in
+// order, exactly as http.Request.CookiesNamed finds them (FuzzCookieValues
+// checks), but without allocating: this runs on every request.
+func cookieValues(h http.Header, name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		lines := h["Cookie"]
+		n := 0
+		for _, line := range lines {
+			n += strings.Count(line, ";") + 1
+		}
+		if n > maxCookies {
+			return // net/http reads no cookie at all then
+		}
+		for _, line := range lines {
+			for line != "" {
+				var part string
+				part, line, _ = strings.Cut(line, ";")
+				k, v, _ := strings.Cut(textproto.TrimString(part), "=")
+				if textproto.TrimString(k) != name {
+					continue
+				}
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				if validCookieValue(v) && !yield(v) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// maxCookies is net/http's default limit on the cookies of a request
+// (GODEBUG httpcookiemaxnum).
+const maxCookies = 3000
+
+// validCookieValue reports whether v holds only the bytes RFC 6265 allows
+// in a cookie value (what net/http accepts).
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // CookieFormat is how session IDs are made, carried in cookies and turned

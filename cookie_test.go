@@ -6,6 +6,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -174,4 +175,31 @@ func TestTenThousandForgedCookiesNeverReachTheStore(t *testing.T) {
 	if n := cs.calls.Load(); n != 0 {
 		t.Fatalf("%d store calls from 10,000 forged cookies; want 0 (a bad signature must never reach the store)", n)
 	}
+}
+
+// FuzzCookieValues checks the allocation-free cookie lookup against
+// net/http's own parser.
+func FuzzCookieValues(f *testing.F) {
+	for _, line := range []string{
+		"seshat=abc", "a=1; seshat=abc; b=2", `seshat="quoted"`, "seshat=one; seshat=two",
+		"seshatx=1; seshat=2", " seshat = 3 ", "seshat=a;b", "seshat=bad\\value; seshat=ok",
+		"seshat=", "seshat", `seshat="`, "=seshat", "seshat=a,b c",
+	} {
+		f.Add(line, "")
+		f.Add(line, "other=1")
+	}
+	f.Fuzz(func(t *testing.T, line, line2 string) {
+		h := http.Header{"Cookie": {line, line2}}
+		var got []string
+		for v := range cookieValues(h, "seshat") {
+			got = append(got, v)
+		}
+		var want []string
+		for _, c := range (&http.Request{Header: h}).CookiesNamed("seshat") {
+			want = append(want, c.Value)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("cookieValues(%q, %q) = %q; net/http finds %q", line, line2, got, want)
+		}
+	})
 }

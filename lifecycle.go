@@ -138,8 +138,8 @@ func (s *Session) commit(h http.Header) error {
 		}
 		return s.create(h, now)
 	}
-	d := s.pending(now)
-	if !d.Empty() {
+	if s.changed() {
+		d := s.pending(now)
 		if _, err := s.commitDelta("commit", d); err != nil {
 			return err
 		}

@@ -63,11 +63,12 @@ func (m *Manager) Session(r *http.Request) *Session {
 	return &Session{m: m, state: stateFailed, loadErr: ErrNoSession}
 }
 
-// newSession reads the request's cookie (without asking the store).
-func (m *Manager) newSession(r *http.Request) *Session {
-	s := &Session{m: m, secure: m.secure(r)}
-	for _, c := range r.CookiesNamed(m.cookieName(s.secure)) {
-		id, stale, ok := m.format.Decode(c.Value)
+// initSession sets up the request's session from its cookie (without
+// asking the store).
+func (m *Manager) initSession(s *Session, r *http.Request) {
+	s.m, s.secure = m, m.secure(r)
+	for value := range cookieValues(r.Header, m.cookieName(s.secure)) {
+		id, stale, ok := m.format.Decode(value)
 		if !ok {
 			m.observe(Event{Kind: EventRejectedCookie})
 			s.hadCookie = true // replaced if a session gets created
@@ -77,7 +78,6 @@ func (m *Manager) newSession(r *http.Request) *Session {
 		s.resign = stale
 		break
 	}
-	return s
 }
 
 func (m *Manager) secure(r *http.Request) bool {

@@ -20,14 +20,41 @@ var errReplaced = errors.New("seshat: response replaced by the session error han
 // When the commit fails, Options.ErrorHandler answers instead.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := m.newSession(r)
-		ctx := context.WithValue(r.Context(), m.ctxKey, s)
-		s.ctx = ctx
-		r = r.WithContext(ctx)
-		rw := &responseWriter{ResponseWriter: w, s: s, r: r}
-		next.ServeHTTP(rw, r)
-		rw.start()
+		// One allocation for the request's session, its context and the
+		// response writer, on a path every request takes.
+		st := &requestState{}
+		s := &st.s
+		m.initSession(s, r)
+		st.ctx = sessionContext{Context: r.Context(), key: m.ctxKey, s: s}
+		s.ctx = &st.ctx
+		r = r.WithContext(s.ctx)
+		st.rw = responseWriter{ResponseWriter: w, s: s, r: r}
+		next.ServeHTTP(&st.rw, r)
+		st.rw.start()
 	})
+}
+
+// requestState is what the middleware allocates for a request.
+type requestState struct {
+	s   Session
+	ctx sessionContext
+	rw  responseWriter
+}
+
+// sessionContext is the request's context carrying its session: what
+// context.WithValue would make, without a separate allocation.
+type sessionContext struct {
+	context.Context
+	key *contextKey
+	s   *Session
+}
+
+// Value returns the session for the manager's key.
+func (c *sessionContext) Value(key any) any {
+	if k, ok := key.(*contextKey); ok && k == c.key {
+		return c.s
+	}
+	return c.Context.Value(key)
 }
 
 // responseWriter commits the session before the first byte of the

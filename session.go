@@ -429,6 +429,11 @@ func (s *Session) SetExpiry(idle, lifetime time.Duration) error {
 	return nil
 }
 
+// changed reports whether the request has uncommitted changes.
+func (s *Session) changed() bool {
+	return len(s.set) > 0 || len(s.del) > 0 || s.user != nil || s.expiry != nil
+}
+
 // pending returns the request's uncommitted changes as a delta.
 func (s *Session) pending(now time.Time) *store.Delta {
 	d := &store.Delta{Now: now, TouchAfter: s.m.opts.TouchInterval, Set: s.set, User: s.user, MaxSize: s.m.opts.MaxSessionBytes}

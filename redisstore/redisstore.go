@@ -4,9 +4,11 @@
 // Each session is one hash, "<prefix>{<bucket>}<key>", whose fields are the
 // session's values plus "@" (format version, times, size) and "@u" (its
 // user). The key is a keyed hash of the session ID, never the ID; the
-// bucket, two hex digits derived from it, is the Cluster hash tag. Every
-// operation is one Lua script on the session and its bucket's count hash
-// "<prefix>{<bucket>}#" (same slot), so it is atomic and runs on one node.
+// bucket, two hex digits derived from it, is the Cluster hash tag. A read
+// is one HGETALL; every write is one Lua script on the session and its
+// bucket's count hash "<prefix>{<bucket>}#" (same slot), so it is atomic
+// and runs on one node. The scripts are kept lean (scripts/prelude.lua says
+// why): an increment costs Redis two calls inside one script.
 // The count hashes make Count exact without scanning (scripts/prelude.lua).
 // Every key carries an expiry: a session's is its idle expiry or absolute
 // deadline, whichever comes first.
