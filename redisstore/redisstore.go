@@ -87,6 +87,11 @@ type Options struct {
 	MinReplicas int
 	// ReplicaTimeout bounds that wait. Default: 200 ms.
 	ReplicaTimeout time.Duration
+
+	// LocalCache, when set, serves reads from a client-side cache that
+	// Redis invalidates (see LocalCache for what it guarantees). Default:
+	// off, every read asks Redis.
+	LocalCache *LocalCache
 }
 
 // Store is a store.Store on Redis.
@@ -97,6 +102,8 @@ type Store struct {
 
 	minReplicas    int
 	replicaTimeout time.Duration
+
+	cache *cache // nil unless Options.LocalCache
 }
 
 var (
@@ -124,7 +131,24 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if opts.ReplicaTimeout == 0 {
 		opts.ReplicaTimeout = 200 * time.Millisecond
 	}
-	return &Store{client: client, prefix: opts.Prefix, minReplicas: opts.MinReplicas, replicaTimeout: opts.ReplicaTimeout}, nil
+	s := &Store{client: client, prefix: opts.Prefix, minReplicas: opts.MinReplicas, replicaTimeout: opts.ReplicaTimeout}
+	if opts.LocalCache != nil {
+		c, err := newCache(client, opts.Prefix+"{", *opts.LocalCache)
+		if err != nil {
+			return nil, err
+		}
+		s.cache = c
+	}
+	return s, nil
+}
+
+// CacheStats reports the work of the client-side cache (Options.LocalCache);
+// ok is false when there is none.
+func (s *Store) CacheStats() (st CacheStats, ok bool) {
+	if s.cache == nil {
+		return CacheStats{}, false
+	}
+	return s.cache.stats(), true
 }
 
 // Client returns the client the store uses.
@@ -169,7 +193,7 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // touch is due (once per opts.TouchAfter) does a second round trip run
 // load.lua, which reads again and refreshes the idle expiry atomically.
 func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*store.Record, error) {
-	h, err := s.client.HGetAll(ctx, s.SessionKey(key)).Result()
+	h, err := s.read(ctx, s.SessionKey(key))
 	if err != nil {
 		return nil, s.fail("load", err)
 	}
@@ -177,8 +201,12 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 	if err != nil || opts.Now.Sub(rec.Touched) < opts.TouchAfter {
 		return rec, err
 	}
-	res, err := loadScript.Run(ctx, s.client, s.keys(key),
+	keys := s.keys(key)
+	res, err := loadScript.Run(ctx, s.client, keys,
 		opts.Now.UnixMilli(), opts.TouchAfter.Milliseconds()).Result()
+	if s.cache != nil {
+		s.cache.invalidate(keys[0])
+	}
 	if err != nil && redis.HasErrorPrefix(err, "OOM") {
 		// Redis at maxmemory refuses scripts that may write (a touch):
 		// keep what was read, untouched, so reads keep working.
@@ -188,6 +216,25 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 		return nil, s.fail("load", err)
 	}
 	return parseRecord("load", res)
+}
+
+// read returns a session's hash: from the cache when there is one and it
+// holds the session, else with HGETALL.
+func (s *Store) read(ctx context.Context, rkey string) (map[string]string, error) {
+	if s.cache == nil {
+		return s.client.HGetAll(ctx, rkey).Result()
+	}
+	if h, ok := s.cache.get(rkey); ok {
+		return h, nil
+	}
+	s.cache.begin(rkey)
+	h, err := s.client.HGetAll(ctx, rkey).Result()
+	if err != nil || len(h) == 0 {
+		s.cache.end(rkey, nil)
+	} else {
+		s.cache.end(rkey, h)
+	}
+	return h, err
 }
 
 // recordOf reads a session hash as HGETALL returned it, with the checks
@@ -685,6 +732,11 @@ func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
 // replicas when configured: the script and WAIT go in one pipeline on the
 // connection to the key's master, so WAIT covers exactly that write.
 func (s *Store) write(ctx context.Context, sc *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if s.cache != nil {
+		// Whatever the outcome (a timeout does not mean nothing was
+		// written), the cached copy and fetches in flight are stale now.
+		defer s.cache.invalidate(keys[0])
+	}
 	if s.minReplicas == 0 {
 		return sc.Run(ctx, s.client, keys, args...)
 	}

@@ -253,9 +253,13 @@ func Open(raw string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the client if the store opened it (Open); a client passed
-// to New stays open.
+// Close stops the client-side cache (Options.LocalCache), if any, and
+// closes the client if the store opened it (Open); a client passed to New
+// stays open.
 func (s *Store) Close() error {
+	if s.cache != nil {
+		s.cache.close()
+	}
 	if s.owned {
 		return s.client.Close()
 	}

@@ -1,0 +1,442 @@
+package redisstore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// LocalCache configures the store's opt-in client-side cache: a read-only
+// request is served from a copy in the process's memory, and Redis tells
+// the store when a cached session changes (RESP3 CLIENT TRACKING in
+// broadcast mode, on a connection of its own).
+//
+// What it guarantees:
+//
+//   - A change made anywhere (a write, a logout, a revocation, on any
+//     instance) is reflected in every cached read that starts more than
+//     Bound after Redis applied the change. Typically it is reflected much
+//     sooner: an invalidation reaches the store within a round trip, and is
+//     applied as soon as it arrives.
+//   - This store's own writes are reflected at once: when Commit, Destroy,
+//     Take or a touch returns, the store's cached copy is gone, and a fetch
+//     that was in flight meanwhile is not cached. So a session destroyed
+//     through this store is never read from its cache again (G3).
+//   - When the tracking connection is down, slow or not yet set up, nothing
+//     is served from the cache; reads go to Redis.
+//
+// How the bound holds: the tracking connection sends a heartbeat (ROLE)
+// every Bound/4 and Redis answers in order, after every invalidation it
+// sent before; the cache serves only while the answer to a heartbeat sent
+// less than Bound ago has arrived. Everything Redis applied before that
+// heartbeat was processed has been invalidated by then.
+//
+// It needs a standalone or Sentinel client (not Cluster), Redis 6 or later,
+// and for an ACL user the commands HELLO, ROLE and CLIENT|TRACKING.
+type LocalCache struct {
+	// Bound is the staleness bound described above. Default: 100 ms.
+	Bound time.Duration
+	// MaxEntries caps the number of cached sessions; beyond it, entries
+	// are dropped at random. Default: 10,000.
+	MaxEntries int
+}
+
+// CacheStats counts the cache's work since the store was opened.
+type CacheStats struct {
+	Hits, Misses   uint64 // reads served from the cache, and from Redis
+	Invalidations  uint64 // keys invalidated by Redis
+	Reconnects     uint64 // tracking connections set up again after a failure
+	Entries        int    // sessions cached now
+	Serving        bool   // whether the cache may serve reads now
+	LastInvalidate time.Time
+}
+
+type fetch struct {
+	n     int  // fetches of the key in flight
+	dirty bool // invalidated meanwhile: do not cache what they bring
+}
+
+type cache struct {
+	client *redis.Client
+	prefix string // of the keys tracked
+	bound  time.Duration
+	max    int
+	epoch  time.Time // for monotonic nanoseconds in atomics
+
+	mu      sync.Mutex
+	entries map[string]map[string]string // Redis key -> HGETALL
+	pending map[string]*fetch
+
+	// freshAt: when (ns since epoch) the last answered PING was sent;
+	// 0 while the tracking connection is not set up.
+	freshAt atomic.Int64
+
+	hits, misses, invalidations, reconnects atomic.Uint64
+	lastInvalidate                          atomic.Int64
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newCache(client redis.UniversalClient, prefix string, o LocalCache) (*cache, error) {
+	c, ok := client.(*redis.Client)
+	if !ok {
+		return nil, fmt.Errorf("redisstore: LocalCache needs a standalone or Sentinel client, not %T", client)
+	}
+	if o.Bound < 0 || o.MaxEntries < 0 {
+		return nil, errors.New("redisstore: negative LocalCache.Bound or MaxEntries")
+	}
+	if o.Bound == 0 {
+		o.Bound = 100 * time.Millisecond
+	}
+	if o.MaxEntries == 0 {
+		o.MaxEntries = 10000
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	k := &cache{
+		client: c, prefix: prefix, bound: o.Bound, max: o.MaxEntries, epoch: time.Now(),
+		entries: make(map[string]map[string]string), pending: make(map[string]*fetch),
+		cancel: cancel, done: make(chan struct{}),
+	}
+	go k.track(ctx)
+	return k, nil
+}
+
+func (k *cache) now() int64 { return int64(time.Since(k.epoch)) }
+
+// serving reports whether the tracking connection vouches for the cache.
+func (k *cache) serving() bool {
+	f := k.freshAt.Load()
+	return f != 0 && k.now()-f < int64(k.bound)
+}
+
+// get returns the cached hash of key.
+func (k *cache) get(key string) (map[string]string, bool) {
+	if !k.serving() {
+		return nil, false
+	}
+	k.mu.Lock()
+	h, ok := k.entries[key]
+	k.mu.Unlock()
+	if ok {
+		k.hits.Add(1)
+	}
+	return h, ok
+}
+
+// begin registers a fetch of key from Redis; end must follow.
+func (k *cache) begin(key string) {
+	k.misses.Add(1)
+	k.mu.Lock()
+	f := k.pending[key]
+	if f == nil {
+		f = &fetch{}
+		k.pending[key] = f
+	}
+	f.n++
+	k.mu.Unlock()
+}
+
+// end caches what a fetch brought (h, unless nil), unless the key was
+// invalidated while the fetch was in flight or the cache is not serving.
+func (k *cache) end(key string, h map[string]string) {
+	ok := k.serving()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	f := k.pending[key]
+	if f == nil {
+		return
+	}
+	if h != nil && ok && !f.dirty {
+		if len(k.entries) >= k.max {
+			for drop := range k.entries {
+				delete(k.entries, drop)
+				if len(k.entries) < k.max {
+					break
+				}
+			}
+		}
+		k.entries[key] = h
+	}
+	if f.n--; f.n == 0 {
+		delete(k.pending, key)
+	}
+}
+
+// invalidate drops keys, and spoils the fetches of them in flight.
+func (k *cache) invalidate(keys ...string) {
+	k.mu.Lock()
+	for _, key := range keys {
+		delete(k.entries, key)
+		if f := k.pending[key]; f != nil {
+			f.dirty = true
+		}
+	}
+	k.mu.Unlock()
+}
+
+// flush drops everything.
+func (k *cache) flush() {
+	k.mu.Lock()
+	clear(k.entries)
+	for _, f := range k.pending {
+		f.dirty = true
+	}
+	k.mu.Unlock()
+}
+
+func (k *cache) stats() CacheStats {
+	k.mu.Lock()
+	n := len(k.entries)
+	k.mu.Unlock()
+	st := CacheStats{
+		Hits: k.hits.Load(), Misses: k.misses.Load(), Invalidations: k.invalidations.Load(),
+		Reconnects: k.reconnects.Load(), Entries: n, Serving: k.serving(),
+	}
+	if t := k.lastInvalidate.Load(); t != 0 {
+		st.LastInvalidate = k.epoch.Add(time.Duration(t))
+	}
+	return st
+}
+
+func (k *cache) close() {
+	k.cancel()
+	<-k.done
+}
+
+// track keeps a tracking connection up until ctx ends.
+func (k *cache) track(ctx context.Context) {
+	defer close(k.done)
+	backoff := 10 * time.Millisecond
+	for first := true; ; first = false {
+		if !first {
+			k.reconnects.Add(1)
+		}
+		err := k.session(ctx)
+		k.freshAt.Store(0)
+		k.flush()
+		if ctx.Err() != nil {
+			return
+		}
+		_ = err // the cache is off until the next session is set up; reads go to Redis
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// session runs one tracking connection until it fails or ctx ends.
+func (k *cache) session(ctx context.Context) error {
+	opt := k.client.Options()
+	dctx, cancel := context.WithTimeout(ctx, max(opt.DialTimeout, time.Second))
+	conn, err := opt.Dialer(dctx, opt.Network, opt.Addr)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	r := bufio.NewReader(conn)
+	hello := []string{"HELLO", "3", "SETNAME", "seshat-cache"}
+	if opt.Password != "" {
+		user := opt.Username
+		if user == "" {
+			user = "default"
+		}
+		hello = append(hello, "AUTH", user, opt.Password)
+	}
+	deadline := func() { conn.SetDeadline(time.Now().Add(max(k.bound, time.Second))) }
+	deadline()
+	for _, cmd := range [][]string{hello, {"CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", k.prefix}} {
+		if _, err := conn.Write(respCommand(cmd...)); err != nil {
+			return err
+		}
+		v, err := readRESP(r)
+		if err != nil {
+			return err
+		}
+		if e, ok := v.(respError); ok {
+			return fmt.Errorf("redisstore: cache: %s: %s", cmd[0], string(e))
+		}
+	}
+	// The cache starts empty for this connection: whatever was cached
+	// before it was not vouched for by it.
+	k.flush()
+
+	// Heartbeats (ROLE, which also tells when a Sentinel failover made
+	// this node a replica) go out every bound/4; their send times wait in
+	// sent until the answers come back, in order, behind any invalidation.
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	sent := make(chan int64, 64)
+	werr := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(k.bound / 4)
+		defer t.Stop()
+		role := respCommand("ROLE")
+		for {
+			select {
+			case sent <- k.now():
+				conn.SetWriteDeadline(time.Now().Add(k.bound))
+				if _, err := conn.Write(role); err != nil {
+					werr <- err
+					return
+				}
+			default: // answers are far behind: the reader will time out
+			}
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	for {
+		conn.SetReadDeadline(time.Now().Add(max(2*k.bound, 200*time.Millisecond)))
+		v, err := readRESP(r)
+		if err != nil {
+			select {
+			case e := <-werr:
+				return e
+			default:
+			}
+			return err
+		}
+		switch v := v.(type) {
+		case respPush:
+			k.onPush(v)
+		case []any: // ROLE
+			if len(v) == 0 || v[0] != "master" {
+				return fmt.Errorf("redisstore: cache: the tracked node is no longer the master (ROLE %v)", v)
+			}
+			select {
+			case at := <-sent:
+				k.freshAt.Store(at)
+			default:
+			}
+		case respError:
+			return fmt.Errorf("redisstore: cache: %s", string(v))
+		}
+	}
+}
+
+// onPush applies an invalidation message: ["invalidate", [keys] or nil].
+func (k *cache) onPush(p respPush) {
+	if len(p) < 2 {
+		return
+	}
+	if kind, _ := p[0].(string); kind != "invalidate" {
+		return
+	}
+	keys, ok := p[1].([]any)
+	if !ok { // nil: Redis flushed, or tracking was reset
+		k.flush()
+		return
+	}
+	names := make([]string, 0, len(keys))
+	for _, x := range keys {
+		if s, ok := x.(string); ok {
+			names = append(names, s)
+		}
+	}
+	k.invalidate(names...)
+	k.invalidations.Add(uint64(len(names)))
+	k.lastInvalidate.Store(k.now())
+}
+
+// A minimal RESP3 client for the tracking connection: go-redis reads push
+// messages only when a command is sent on their connection, and the cache
+// must apply an invalidation the moment it arrives.
+
+type (
+	respPush  []any
+	respError string
+)
+
+func respCommand(args ...string) []byte {
+	b := []byte("*" + strconv.Itoa(len(args)) + "\r\n")
+	for _, a := range args {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(a)), 10)
+		b = append(b, "\r\n"...)
+		b = append(b, a...)
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+// readRESP reads one RESP3 value: strings (simple, bulk, verbatim),
+// integers, doubles and booleans as strings, errors as respError,
+// arrays, sets and maps as []any, pushes as respPush, nulls as nil.
+func readRESP(r *bufio.Reader) (any, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	if len(line) < 3 || line[len(line)-2] != '\r' {
+		return nil, fmt.Errorf("redisstore: cache: malformed reply %q", line)
+	}
+	kind, rest := line[0], line[1:len(line)-2]
+	switch kind {
+	case '+', ':', ',', '#', '(':
+		return rest, nil
+	case '-':
+		return respError(rest), nil
+	case '_':
+		return nil, nil
+	case '$', '=', '!':
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < -1 || n > 512<<20 {
+			return nil, fmt.Errorf("redisstore: cache: malformed length %q", rest)
+		}
+		if n < 0 {
+			return nil, nil
+		}
+		b := make([]byte, n+2)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		if kind == '!' {
+			return respError(b[:n]), nil
+		}
+		return string(b[:n]), nil
+	case '*', '~', '>', '%', '|':
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < -1 || n > 1<<24 {
+			return nil, fmt.Errorf("redisstore: cache: malformed length %q", rest)
+		}
+		if n < 0 {
+			return nil, nil
+		}
+		if kind == '%' || kind == '|' {
+			n *= 2
+		}
+		a := make([]any, n)
+		for i := range a {
+			if a[i], err = readRESP(r); err != nil {
+				return nil, err
+			}
+		}
+		switch kind {
+		case '>':
+			return respPush(a), nil
+		case '|': // attributes precede the value they describe
+			return readRESP(r)
+		}
+		return a, nil
+	}
+	return nil, fmt.Errorf("redisstore: cache: unknown reply type %q", kind)
+}

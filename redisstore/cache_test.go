@@ -1,0 +1,265 @@
+package redisstore_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/seshat-go/seshat/internal/redistest"
+	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/store"
+	"github.com/seshat-go/seshat/store/storetest"
+)
+
+const cacheBound = 100 * time.Millisecond
+
+// cachedStore returns a store with the client-side cache on, once its
+// tracking connection serves.
+func cachedStore(t testing.TB, client redis.UniversalClient, prefix string) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(client, redisstore.Options{Prefix: prefix, LocalCache: &redisstore.LocalCache{Bound: cacheBound}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if st, _ := s.CacheStats(); st.Serving {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cache's tracking connection did not come up within 5s")
+		}
+	}
+}
+
+func TestConformanceCached(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return cachedStore(t, client, fmt.Sprintf("c%d:", prefixes.Add(1)))
+	})
+}
+
+func TestCacheNeedsASingleMaster(t *testing.T) {
+	c := redistest.StartCluster(t, 3, 0)
+	_, err := redisstore.New(c.Client(t), redisstore.Options{LocalCache: &redisstore.LocalCache{}})
+	if err == nil || !strings.Contains(err.Error(), "Cluster") && !strings.Contains(err.Error(), "standalone") {
+		t.Fatalf("New with LocalCache on a Cluster client = %v; want a clear error", err)
+	}
+}
+
+// newSessionIn creates a session holding a=0 through s.
+func newSessionIn(t *testing.T, s store.Store) string {
+	t.Helper()
+	k := fmt.Sprintf("k%d", time.Now().UnixNano())
+	now := time.Now()
+	rec := &store.Record{Values: map[string][]byte{"a": []byte("0")}, Created: now, Touched: now,
+		IdleTimeout: time.Hour, Deadline: now.Add(24 * time.Hour)}
+	if err := s.Create(t.Context(), k, rec); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func load(t *testing.T, s store.Store, k string) (*store.Record, error) {
+	return s.Load(t.Context(), k, store.LoadOptions{Now: time.Now(), TouchAfter: time.Hour})
+}
+
+// TestCacheBound checks the documented guarantee against another
+// instance's writes and logouts, and measures how soon they are seen.
+func TestCacheBound(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	a := cachedStore(t, client, "b:")                                  // reads, cached
+	b, err := redisstore.New(client, redisstore.Options{Prefix: "b:"}) // writes: another instance
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newSessionIn(t, b)
+	// The creation's own invalidation may spoil the first fetch; a few
+	// loads later the session is cached.
+	for i := 0; ; i++ {
+		st, _ := a.CacheStats()
+		if _, err := load(t, a, k); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := a.CacheStats(); after.Hits > st.Hits {
+			break
+		}
+		if i == 100 {
+			t.Fatal("100 loads of an unchanged session, no cache hit")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	before, _ := a.CacheStats()
+	for range 10 {
+		load(t, a, k)
+	}
+	if after, _ := a.CacheStats(); after.Hits-before.Hits != 10 {
+		t.Fatalf("10 loads of an unchanged session: %d cache hits; want 10", after.Hits-before.Hits)
+	}
+
+	var delays []time.Duration
+	for i := 1; i <= 100; i++ {
+		want := fmt.Sprint(i)
+		if _, err := b.Commit(t.Context(), k, &store.Delta{Now: time.Now(), TouchAfter: time.Hour, Set: map[string][]byte{"a": []byte(want)}}); err != nil {
+			t.Fatal(err)
+		}
+		written := time.Now()
+		for {
+			rec, err := load(t, a, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			elapsed := time.Since(written)
+			if string(rec.Values["a"]) == want {
+				delays = append(delays, elapsed)
+				break
+			}
+			if elapsed > cacheBound {
+				t.Fatalf("write %d: a cached read %v after the write still sees a=%s; the bound is %v", i, elapsed, rec.Values["a"], cacheBound)
+			}
+		}
+	}
+	slices.Sort(delays)
+	t.Logf("another instance's write seen by cached reads after: median %v, max %v (bound %v)",
+		delays[len(delays)/2], delays[len(delays)-1], cacheBound)
+
+	// A logout elsewhere.
+	if err := b.Destroy(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(cacheBound)
+	if rec, err := load(t, a, k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a cached read %v after another instance destroyed the session: %v, %v", cacheBound, rec, err)
+	}
+}
+
+// TestCacheOwnDestroyIsFinal: G3 for the instance that destroys, with its
+// own readers racing the destroy.
+func TestCacheOwnDestroyIsFinal(t *testing.T) {
+	srv := redistest.Start(t)
+	a := cachedStore(t, srv.Client(t), "g3:")
+	for range 50 {
+		k := newSessionIn(t, a)
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for !stop.Load() {
+					load(t, a, k) // keeps the session cached and fetches in flight
+				}
+			})
+		}
+		time.Sleep(2 * time.Millisecond)
+		if err := a.Destroy(t.Context(), k); err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			if rec, err := load(t, a, k); !errors.Is(err, store.ErrNotFound) {
+				stop.Store(true)
+				wg.Wait()
+				t.Fatalf("G3 broken: after Destroy returned, this instance's cached read gave %v, %v", rec, err)
+			}
+		}
+		stop.Store(true)
+		wg.Wait()
+	}
+	if st, _ := a.CacheStats(); st.Hits == 0 {
+		t.Fatal("the racing readers never hit the cache: the test proved nothing")
+	}
+}
+
+// TestCacheTrackingLost: when the tracking connection is killed, writes
+// made meanwhile are still seen within the bound, and the cache comes back.
+func TestCacheTrackingLost(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	a := cachedStore(t, client, "lost:")
+	b, err := redisstore.New(client, redisstore.Options{Prefix: "lost:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newSessionIn(t, b)
+	load(t, a, k)
+	load(t, a, k)
+	for i := 1; i <= 5; i++ {
+		killTracking(t, client)
+		want := fmt.Sprint(i)
+		if _, err := b.Commit(t.Context(), k, &store.Delta{Now: time.Now(), TouchAfter: time.Hour, Set: map[string][]byte{"a": []byte(want)}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(cacheBound)
+		rec, err := load(t, a, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(rec.Values["a"]); got != want {
+			t.Fatalf("with its tracking connection killed, a cached read %v after a write saw a=%s; want %s", cacheBound, got, want)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st, _ := a.CacheStats()
+		if st.Serving && st.Reconnects > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cache did not come back after its connection was killed: %+v", st)
+		}
+	}
+	before, _ := a.CacheStats()
+	load(t, a, k)
+	load(t, a, k)
+	if after, _ := a.CacheStats(); after.Hits == before.Hits {
+		t.Fatalf("no cache hit after the tracking connection came back: %+v", after)
+	}
+}
+
+// killTracking kills the cache's tracking connection (named seshat-cache).
+func killTracking(t *testing.T, client *redis.Client) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		list, err := client.ClientList(t.Context()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(list) {
+			if !strings.Contains(line, " name=seshat-cache ") {
+				continue
+			}
+			id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+			if err := client.ClientKillByFilter(t.Context(), "ID", id).Err(); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("no seshat-cache connection in CLIENT LIST within 5s")
+}
+
+func BenchmarkLoadCached(b *testing.B) {
+	srv := redistest.Start(b)
+	s := cachedStore(b, srv.Client(b), "bench:")
+	now := time.Now()
+	rec := &store.Record{Values: map[string][]byte{"views": []byte("1"), "user": []byte("sbob")},
+		Created: now, Touched: now, IdleTimeout: time.Hour, Deadline: now.Add(24 * time.Hour)}
+	if err := s.Create(b.Context(), "k", rec); err != nil {
+		b.Fatal(err)
+	}
+	opts := store.LoadOptions{Now: now, TouchAfter: time.Hour}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Load(b.Context(), "k", opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st, _ := s.CacheStats()
+	b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hit-ratio")
+}
