@@ -1,0 +1,543 @@
+// Command bench runs the same view-counter app on several session
+// implementations, one after the other, against one redis-server it
+// starts itself, loads each with wrk, and prints a markdown table.
+//
+// Run it from bench/ (./run.sh installs wrk and the npm packages first):
+//
+//	go run ./cmd/bench [-d 10s] [-only floor,seshat] [-out results.md]
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// impls are the implementations, in the order they run and are listed.
+// "seshat+cache" is seshat with its client-side cache (the seshat app's
+// -cache flag).
+var impls = []string{"floor", "seshat", "seshat+cache", "scs", "gorilla", "express"}
+
+// pkg is the directory of an implementation's Go app.
+func pkg(name string) string {
+	if name == "seshat+cache" {
+		return "seshat"
+	}
+	return name
+}
+
+type config struct {
+	duration    time.Duration
+	warmup      time.Duration
+	only        []string
+	out         string
+	dir         string // bench directory
+	threads     int
+	conns       int
+	concurrent  int // requests in the lost-update check
+	sessions    int // sessions in the memory measurement
+	seshatFlags []string
+	redisBin    string
+	wrkBin      string
+	nodeBin     string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags() (config, error) {
+	var c config
+	var only, seshatFlags string
+	flag.DurationVar(&c.duration, "d", 10*time.Second, "duration of each measured wrk run (whole seconds)")
+	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "wrk warm-up before each scenario (0: none)")
+	flag.StringVar(&only, "only", "", "comma-separated implementations to run (default all: "+strings.Join(impls, ",")+")")
+	flag.StringVar(&c.out, "out", "", "markdown file for the results (default results.md in the bench directory)")
+	flag.StringVar(&c.dir, "dir", "", "the bench directory (default: found from the working directory)")
+	flag.IntVar(&c.threads, "t", 2, "wrk threads")
+	flag.IntVar(&c.conns, "c", 64, "wrk connections")
+	flag.IntVar(&c.concurrent, "lost", 200, "concurrent increments in the lost-update check")
+	flag.IntVar(&c.sessions, "sessions", 10000, "sessions created for the Redis memory measurement")
+	flag.StringVar(&seshatFlags, "seshat-flags", "", "extra flags for the seshat app, space-separated (e.g. \"-cache\")")
+	flag.StringVar(&c.redisBin, "redis-server", "redis-server", "redis-server binary")
+	flag.StringVar(&c.wrkBin, "wrk", "wrk", "wrk binary")
+	flag.StringVar(&c.nodeBin, "node", "node", "node binary (for express)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags]\n\nRuns the view-counter app on %s against one redis-server and prints a markdown table.\n\n", strings.Join(impls, ", "))
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q (flags only; see -h)", flag.Args())
+	}
+	if c.duration < time.Second {
+		return c, errors.New("-d must be at least 1s")
+	}
+	if c.threads < 1 || c.conns < c.threads || c.concurrent < 1 || c.sessions < 1 {
+		return c, errors.New("-t, -c, -lost and -sessions must be positive, and -c at least -t")
+	}
+	if only == "" {
+		c.only = impls
+	} else {
+		for _, name := range strings.Split(only, ",") {
+			name = strings.TrimSpace(name)
+			if !contains(impls, name) {
+				return c, fmt.Errorf("-only: unknown implementation %q (known: %s)", name, strings.Join(impls, ", "))
+			}
+			if !contains(c.only, name) {
+				c.only = append(c.only, name)
+			}
+		}
+		// Keep the canonical order.
+		var ordered []string
+		for _, name := range impls {
+			if contains(c.only, name) {
+				ordered = append(ordered, name)
+			}
+		}
+		c.only = ordered
+	}
+	c.seshatFlags = strings.Fields(seshatFlags)
+	return c, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// findBenchDir is the directory of the module github.com/seshat-go/seshat/bench:
+// the working directory or one above it, or bench/ below it.
+func findBenchDir() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	isBench := func(dir string) bool {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		return err == nil && strings.HasPrefix(string(b), "module github.com/seshat-go/seshat/bench\n")
+	}
+	if isBench(filepath.Join(wd, "bench")) {
+		return filepath.Join(wd, "bench"), nil
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if isBench(dir) {
+			return dir, nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", errors.New("cannot find the bench directory (a go.mod for github.com/seshat-go/seshat/bench): run from bench/ or the repository root, or give -dir")
+		}
+	}
+}
+
+// lookTool finds a required binary, or says how to install it.
+func lookTool(bin, pkg string) (string, error) {
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		return "", fmt.Errorf("%s not found in PATH: install it with `apt-get install %s` (or run ./run.sh, which does)", bin, pkg)
+	}
+	return p, nil
+}
+
+func run(ctx context.Context) error {
+	cfg, err := parseFlags()
+	if err != nil {
+		return err
+	}
+	if cfg.dir == "" {
+		if cfg.dir, err = findBenchDir(); err != nil {
+			return err
+		}
+	}
+	if cfg.dir, err = filepath.Abs(cfg.dir); err != nil {
+		return err
+	}
+	if cfg.out == "" {
+		cfg.out = filepath.Join(cfg.dir, "results.md")
+	}
+	if cfg.redisBin, err = lookTool(cfg.redisBin, "redis-server"); err != nil {
+		return err
+	}
+	if cfg.wrkBin, err = lookTool(cfg.wrkBin, "wrk"); err != nil {
+		return err
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil && cfg.hasGoApps() {
+		return errors.New("go not found in PATH: the Go apps are built with `go build`")
+	}
+
+	loadAvg := "unknown"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			loadAvg = strings.Join(f[:3], " ")
+		}
+	}
+
+	tmp, err := os.MkdirTemp("", "seshat-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	results := make([]*result, 0, len(cfg.only))
+	bins := map[string]string{}
+	for _, name := range cfg.only {
+		res := &result{name: name}
+		results = append(results, res)
+		if name == "express" {
+			res.err = checkExpress(&cfg)
+			continue
+		}
+		bin := filepath.Join(tmp, pkg(name))
+		if _, built := bins[pkg(name)]; built {
+			bins[name] = bin
+			continue
+		}
+		logf("building %s", pkg(name))
+		cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./"+pkg(name))
+		cmd.Dir = cfg.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			res.err = fmt.Errorf("go build ./%s: %v\n%s", name, err, strings.TrimSpace(string(out)))
+			continue
+		}
+		bins[name], bins[pkg(name)] = bin, bin
+	}
+
+	rs, err := startRedis(ctx, cfg.redisBin, tmp)
+	if err != nil {
+		return fmt.Errorf("starting redis-server: %w", err)
+	}
+	defer rs.stop()
+	logf("redis-server %s on %s", redisVersion(cfg.redisBin), rs.addr)
+
+	client := newHTTPClient()
+	w := wrkRunner{bin: cfg.wrkBin, threads: cfg.threads, conns: cfg.conns}
+	for _, res := range results {
+		if res.err != nil {
+			logf("%s: skipped: %v", res.name, res.err)
+			continue
+		}
+		logf("== %s", res.name)
+		res.err = benchOne(ctx, &cfg, rs, client, w, bins[res.name], tmp, res)
+		client.CloseIdleConnections()
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted: %w", ctx.Err())
+		}
+		if res.err != nil {
+			logf("%s: FAILED: %v", res.name, res.err)
+		}
+	}
+	if err := rs.flushAll(ctx); err != nil {
+		return err
+	}
+
+	m := machine(&cfg, goBin)
+	m.loadAvg = loadAvg
+	report := render(&cfg, results, m)
+	fmt.Print(report.table)
+	if err := os.WriteFile(cfg.out, []byte(report.file), 0o644); err != nil {
+		return fmt.Errorf("writing results: %w", err)
+	}
+	logf("results written to %s", cfg.out)
+	for _, r := range results {
+		if r.err != nil {
+			return fmt.Errorf("%d of %d implementations failed (see the notes)", failed(results), len(results))
+		}
+	}
+	return nil
+}
+
+func (c *config) hasGoApps() bool {
+	for _, name := range c.only {
+		if name != "express" {
+			return true
+		}
+	}
+	return false
+}
+
+func failed(results []*result) int {
+	n := 0
+	for _, r := range results {
+		if r.err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// checkExpress finds node and the npm packages.
+func checkExpress(cfg *config) error {
+	bin, err := exec.LookPath(cfg.nodeBin)
+	if err != nil {
+		return fmt.Errorf("node not found in PATH: install it with `apt-get install nodejs npm`")
+	}
+	cfg.nodeBin = bin
+	for _, pkg := range []string{"express", "express-session", "connect-redis", "redis"} {
+		if _, err := os.Stat(filepath.Join(cfg.dir, "express", "node_modules", pkg, "package.json")); err != nil {
+			return fmt.Errorf("npm package %s is not installed: run ./run.sh, or `cd %s && npm install --no-package-lock`", pkg, filepath.Join(cfg.dir, "express"))
+		}
+	}
+	return nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// result is one implementation's figures.
+type result struct {
+	name                string
+	err                 error
+	write, read, create wrkResult
+	lost, lostFailed    int
+	bytesPerSession     float64
+	notes               []string
+}
+
+// benchOne runs every measurement on one implementation.
+func benchOne(ctx context.Context, cfg *config, rs *redisServer, client *http.Client, w wrkRunner, bin, tmp string, res *result) error {
+	if err := rs.flushAll(ctx); err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	base := "http://" + addr
+	env := []string{"BENCH_ADDR=" + addr, "REDIS_ADDR=" + rs.addr}
+	logPath := filepath.Join(tmp, res.name+".log")
+	var p *proc
+	switch res.name {
+	case "express":
+		p, err = startProc(res.name, filepath.Join(cfg.dir, "express"), logPath, append(env, "NODE_ENV=production"),
+			cfg.nodeBin, "server.js", "--addr", addr, "--redis", rs.addr)
+	default:
+		args := []string{"-addr", addr, "-redis", rs.addr}
+		if pkg(res.name) == "seshat" {
+			args = append(args, cfg.seshatFlags...)
+		}
+		if res.name == "seshat+cache" {
+			args = append(args, "-cache")
+		}
+		p, err = startProc(res.name, cfg.dir, logPath, env, bin, args...)
+	}
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	if err := waitReady(ctx, client, base, p); err != nil {
+		return err
+	}
+	// Wrap every later error with the app's log when it died.
+	check := func(err error) error {
+		if err != nil && p.exited() {
+			return fmt.Errorf("%v\n%v", err, p.exitError())
+		}
+		return err
+	}
+	if err := smoke(ctx, client, base); err != nil {
+		return check(fmt.Errorf("smoke test: %w", err))
+	}
+	cookie, err := newSession(ctx, client, base)
+	if err != nil {
+		return check(err)
+	}
+
+	scenarios := []struct {
+		name, path string
+		cookie     bool
+		into       *wrkResult
+	}{
+		{"write", "/", true, &res.write},
+		{"read", "/read", true, &res.read},
+		{"create", "/", false, &res.create},
+	}
+	for _, s := range scenarios {
+		ck := ""
+		if s.cookie {
+			ck = cookie
+		}
+		if cfg.warmup > 0 {
+			if _, err := w.run(ctx, base+s.path, ck, cfg.warmup); err != nil {
+				return check(fmt.Errorf("%s warm-up: %w", s.name, err))
+			}
+		}
+		var before int64
+		if s.name == "write" {
+			if before, _, err = count(ctx, client, base, "/read", cookie); err != nil {
+				return check(err)
+			}
+		}
+		r, err := w.run(ctx, base+s.path, ck, cfg.duration)
+		if err != nil {
+			return check(fmt.Errorf("%s: %w", s.name, err))
+		}
+		*s.into = r
+		logf("%s %-6s %10.0f req/s  p99 %s  (%d requests)", res.name, s.name, r.rps, fmtDur(r.p99), r.requests)
+		if r.non2xx > 0 || r.sockErrs != "" {
+			res.notes = append(res.notes, fmt.Sprintf("%s: %d non-2xx answers, socket errors: %s", s.name, r.non2xx, orNone(r.sockErrs)))
+		}
+		if s.name == "write" {
+			after, _, err := count(ctx, client, base, "/read", cookie)
+			if err != nil {
+				return check(err)
+			}
+			res.notes = append(res.notes, fmt.Sprintf("write: wrk counted %s answers, the session's counter rose by %s", thousands(float64(r.requests)), thousands(float64(after-before))))
+		}
+		if p.exited() {
+			return p.exitError()
+		}
+	}
+
+	res.lost, res.lostFailed, err = lostUpdates(ctx, client, base, cfg.concurrent)
+	if err != nil {
+		return check(fmt.Errorf("lost updates: %w", err))
+	}
+	logf("%s lost updates: %d of %d (%d requests failed)", res.name, res.lost, cfg.concurrent, res.lostFailed)
+	if res.lostFailed > 0 {
+		res.notes = append(res.notes, fmt.Sprintf("lost updates: %d of the %d concurrent requests failed", res.lostFailed, cfg.concurrent))
+	}
+
+	// Memory: from an empty Redis (the app's connections stay open and
+	// its scripts loaded), n sessions with views=1.
+	if err := rs.flushAll(ctx); err != nil {
+		return err
+	}
+	if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		return err
+	}
+	m0, err := rs.usedMemory(ctx)
+	if err != nil {
+		return err
+	}
+	if err := createSessions(ctx, client, base, cfg.sessions, 16); err != nil {
+		return check(fmt.Errorf("creating %d sessions: %w", cfg.sessions, err))
+	}
+	m1, err := rs.usedMemory(ctx)
+	if err != nil {
+		return err
+	}
+	keys, _ := rs.client.DBSize(ctx).Result()
+	res.bytesPerSession = float64(m1-m0) / float64(cfg.sessions)
+	logf("%s Redis bytes/session: %.0f (%d keys for %d sessions)", res.name, res.bytesPerSession, keys, cfg.sessions)
+	res.notes = append(res.notes, fmt.Sprintf("memory: %s keys in Redis for %s sessions", thousands(float64(keys)), thousands(float64(cfg.sessions))))
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// waitReady polls GET /read until the app answers, it exits, or 30 s pass.
+func waitReady(ctx context.Context, client *http.Client, base string, p *proc) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if p.exited() {
+			return p.exitError()
+		}
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := get(rctx, client, base, "/read", "")
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s does not answer on %s after 30 s: %v\n--- %s ---\n%s", p.name, base, err, p.log, p.tail())
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// machineInfo describes where the run happened.
+type machineInfo struct {
+	cpu, goVersion, nodeVersion, redisVersion, wrkVersion string
+	loadAvg                                               string // at the start, before anything ran
+	cores                                                 int
+	date                                                  time.Time
+}
+
+func machine(cfg *config, goBin string) machineInfo {
+	m := machineInfo{cpu: "unknown", cores: runtime.NumCPU(), date: time.Now().UTC()}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	m.goVersion = runtime.Version()
+	if goBin != "" {
+		if out, err := exec.Command(goBin, "env", "GOVERSION").Output(); err == nil {
+			m.goVersion = strings.TrimSpace(string(out))
+		}
+	}
+	m.nodeVersion = "not used"
+	if contains(cfg.only, "express") {
+		m.nodeVersion = "not found"
+		if out, err := exec.Command(cfg.nodeBin, "--version").Output(); err == nil {
+			m.nodeVersion = strings.TrimSpace(string(out))
+		}
+	}
+	m.redisVersion = redisVersion(cfg.redisBin)
+	m.wrkVersion = wrkVersion(cfg.wrkBin)
+	return m
+}
+
+// thousands formats 41230.4 as "41,230".
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	if v < 0 {
+		s = strconv.FormatInt(int64(v-0.5), 10)
+	}
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisServer is the one redis-server every implementation uses.
+type redisServer struct {
+	proc   *proc
+	addr   string
+	client *redis.Client
+}
+
+// startRedis starts redis-server on a free loopback port, without
+// persistence, and waits until it answers PING.
+func startRedis(ctx context.Context, bin, dir string) (*redisServer, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := startProc("redis-server", dir, filepath.Join(dir, "redis.log"), nil, bin,
+		"--port", strconv.Itoa(port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", dir,
+		"--daemonize", "no",
+	)
+	if err != nil {
+		return nil, err
+	}
+	rs := &redisServer{proc: p, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	rs.client = redis.NewClient(&redis.Options{Addr: rs.addr})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if p.exited() {
+			rs.stop()
+			return nil, p.exitError()
+		}
+		if err := rs.client.Ping(ctx).Err(); err == nil {
+			return rs, nil
+		} else if time.Now().After(deadline) {
+			rs.stop()
+			return nil, fmt.Errorf("redis-server on %s does not answer PING after 10 s: %v", rs.addr, err)
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			rs.stop()
+			return nil, err
+		}
+	}
+}
+
+func (rs *redisServer) stop() {
+	if rs == nil {
+		return
+	}
+	if rs.client != nil {
+		rs.client.Close()
+	}
+	rs.proc.stop()
+}
+
+func (rs *redisServer) flushAll(ctx context.Context) error {
+	if err := rs.client.FlushAll(ctx).Err(); err != nil {
+		return fmt.Errorf("redis FLUSHALL: %w", err)
+	}
+	return nil
+}
+
+// usedMemory is INFO memory's used_memory.
+func (rs *redisServer) usedMemory(ctx context.Context) (int64, error) {
+	info, err := rs.client.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO memory: %w", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("redis INFO memory: no used_memory line")
+}
+
+// redisVersion is "7.0.15" from `redis-server --version`.
+func redisVersion(bin string) string {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return "unknown"
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if v, ok := strings.CutPrefix(f, "v="); ok {
+			return v
+		}
+	}
+	return strings.TrimSpace(string(out))
+}

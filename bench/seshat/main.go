@@ -1,0 +1,176 @@
+// Command seshat is the benchmark's view counter on this repository's
+// library: seshat.Manager with redisstore on go-redis, default options but
+// a fixed signing secret.
+//
+// With -cache, reads are served from redisstore's client-side cache
+// (redisstore.LocalCache). To benchmark another option, add a field to
+// config, its flag in parseFlags, and set it in newClient, storeOptions or
+// managerOptions; nothing else changes. The runner passes extra flags with
+// -seshat-flags.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/redisstore"
+)
+
+// config is everything the command line sets.
+type config struct {
+	addr   string // listen address
+	redis  string // Redis host:port
+	secret string // cookie signing secret (at least 32 bytes)
+	cache  bool   // serve reads from redisstore's client-side cache
+}
+
+func parseFlags() config {
+	var c config
+	flag.StringVar(&c.addr, "addr", envOr("BENCH_ADDR", "127.0.0.1:8080"), "listen address (env BENCH_ADDR)")
+	flag.StringVar(&c.redis, "redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis host:port (env REDIS_ADDR)")
+	flag.StringVar(&c.secret, "secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret, at least 32 bytes")
+	flag.BoolVar(&c.cache, "cache", false, "serve reads from the client-side cache (redisstore.LocalCache)")
+	flag.Parse()
+	return c
+}
+
+// newClient is the go-redis client, with redisstore's defaults (bounded
+// timeouts, one retry).
+func newClient(c config) (redis.UniversalClient, error) {
+	o, err := redisstore.ParseURL("redis://" + c.redis)
+	if err != nil {
+		return nil, err
+	}
+	return redisstore.NewClient(o), nil
+}
+
+// storeOptions are the redisstore options: the defaults, and the
+// client-side cache with -cache.
+func storeOptions(c config) redisstore.Options {
+	var o redisstore.Options
+	if c.cache {
+		o.LocalCache = &redisstore.LocalCache{}
+	}
+	return o
+}
+
+// managerOptions are the seshat options: the defaults and the secret.
+func managerOptions(c config, st *redisstore.Store) seshat.Options {
+	return seshat.Options{
+		Store:   st,
+		Secrets: [][]byte{[]byte(c.secret)},
+	}
+}
+
+func main() {
+	cfg := parseFlags()
+	client, err := newClient(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err := redisstore.New(client, storeOptions(cfg))
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := seshat.New(managerOptions(cfg, st))
+	if err != nil {
+		log.Fatal(err)
+	}
+	a := &app{m: m}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/{$}", a.index)
+	mux.HandleFunc("/read", a.read)
+	mux.HandleFunc("/login", a.login)
+	mux.HandleFunc("/logout", a.logout)
+	mux.HandleFunc("/whoami", a.whoami)
+	srv := &http.Server{Addr: cfg.addr, Handler: m.Handler(mux), ReadHeaderTimeout: 10 * time.Second}
+	log.Printf("seshat listening on %s (redis %s)", cfg.addr, cfg.redis)
+	log.Fatal(srv.ListenAndServe())
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+type app struct{ m *seshat.Manager }
+
+func text(w http.ResponseWriter, format string, args ...any) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, format, args...)
+}
+
+func fail(w http.ResponseWriter, err error) {
+	code := seshat.StatusCode(err)
+	http.Error(w, http.StatusText(code)+": "+err.Error(), code)
+}
+
+func (a *app) index(w http.ResponseWriter, r *http.Request) {
+	n, err := a.m.Session(r).Incr("views", 1)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	text(w, "Number of views: %d\n", n)
+}
+
+func (a *app) read(w http.ResponseWriter, r *http.Request) {
+	n, err := seshat.Get[int64](a.m.Session(r), "views")
+	if err != nil && !errors.Is(err, seshat.ErrNoValue) {
+		fail(w, err)
+		return
+	}
+	text(w, "Number of views: %d\n", n)
+}
+
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	user := strings.TrimSpace(r.FormValue("user"))
+	if user == "" || len(user) > 128 {
+		http.Error(w, "user is required (at most 128 bytes)", http.StatusBadRequest)
+		return
+	}
+	s := a.m.Session(r)
+	if err := s.Regenerate(); err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.SetUser(user); err != nil {
+		fail(w, err)
+		return
+	}
+	text(w, "Logged in as %s\n", user)
+}
+
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	if err := a.m.Session(r).Destroy(); err != nil {
+		fail(w, err)
+		return
+	}
+	text(w, "Logged out\n")
+}
+
+func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
+	user, err := a.m.Session(r).User()
+	if errors.Is(err, seshat.ErrDecode) || errors.Is(err, seshat.ErrMoved) {
+		user, err = "", nil
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if user == "" {
+		http.Error(w, "not logged in", http.StatusUnauthorized)
+		return
+	}
+	text(w, "%s\n", user)
+}
