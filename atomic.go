@@ -26,8 +26,9 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	inPlace := s.m.opts.Encryption == nil
-	if inPlace && s.state == stateUnloaded {
-		// A session that was not read yet need not be loaded first.
+	if inPlace && s.state == stateUnloaded && s.key != "" {
+		// A session that was not read yet need not be loaded first. (No
+		// cookie, no key: a new session, nothing to ask the store.)
 		d := &store.Delta{Now: s.m.now(), TouchAfter: s.m.opts.TouchInterval, Incr: &store.Incr{Name: key, By: by}, MaxSize: s.m.opts.MaxSessionBytes}
 		res, err := s.commitDelta("incr", d)
 		switch {

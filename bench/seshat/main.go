@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ type config struct {
 	redis  string // Redis host:port
 	secret string // cookie signing secret (at least 32 bytes)
 	cache  bool   // serve reads from redisstore's client-side cache
+	pprof  string // address for net/http/pprof, "" for none
 }
 
 func parseFlags() config {
@@ -38,6 +40,7 @@ func parseFlags() config {
 	flag.StringVar(&c.redis, "redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis host:port (env REDIS_ADDR)")
 	flag.StringVar(&c.secret, "secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret, at least 32 bytes")
 	flag.BoolVar(&c.cache, "cache", false, "serve reads from the client-side cache (redisstore.LocalCache)")
+	flag.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (to profile a run)")
 	flag.Parse()
 	return c
 }
@@ -83,6 +86,9 @@ func main() {
 	m, err := seshat.New(managerOptions(cfg, st))
 	if err != nil {
 		log.Fatal(err)
+	}
+	if cfg.pprof != "" {
+		go func() { log.Println(http.ListenAndServe(cfg.pprof, nil)) }() // DefaultServeMux: net/http/pprof
 	}
 	a := &app{m: m}
 	mux := http.NewServeMux()

@@ -21,8 +21,8 @@ redis.call('HSET', KEYS[1], '@', unpack(ARGV, 2, math.min(202, n)))
 for j = 203, n, 200 do
   redis.call('HSET', KEYS[1], unpack(ARGV, j, math.min(j + 199, n)))
 end
-local L = lib()
-redis.call('PEXPIREAT', KEYS[1], L.ms(exp))
-L.count_add(KEYS[2], exp, now)
-L.count_prune(KEYS[2], now, 20) -- keep the count hash small without a sweeper
+redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', exp))
+if count_add(KEYS[2], exp, now) < math.floor(now / SLOT) then
+  lib().count_prune(KEYS[2], now, 20) -- keep the count hash small without a sweeper
+end
 return 1

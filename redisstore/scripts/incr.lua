@@ -7,7 +7,7 @@
 -- ARGV[3]  amount
 -- ARGV[4]  touch after, milliseconds: refresh the idle expiry when now - touched >= this
 -- ARGV[5]  maximum size in bytes (names plus values), 0 for none
--- Returns  as commit.lua: {'OK', value} | {'NOTFOUND'} | {'MOVED'} | {'TOOLARGE', size}
+-- Returns  as commit.lua, the value as an integer: {'OK', value} | {'NOTFOUND'} | {'MOVED'} | {'TOOLARGE', size}
 --          | {'NOTINT'}; error "CORRUPT …" when the metadata cannot be read.
 -- Calls    HMGET and HINCRBY; HSET of "@" only when the size changes or a touch is due.
 local key, name = KEYS[1], ARGV[2]
@@ -39,14 +39,18 @@ if type(v) == 'table' then
   return v
 end
 local before = r[3]
-local result
--- Lua numbers are doubles: beyond 2^53 read the exact value back.
+-- The value's length, for the size: counted, not formatted (string.format costs a
+-- microsecond). Lua numbers are doubles: beyond 2^53 read the exact value back.
+local result, len
 if v > -9007199254740992 and v < 9007199254740992 then
-  result = string.format('%d', v)
+  result, len = v, v < 0 and 2 or 1
+  local a, p = math.abs(v), 10
+  while a >= p do len, p = len + 1, p * 10 end
 else
   result = redis.call('HGET', key, name)
+  len = #result
 end
-local size = s - (before and #name + #before or 0) + #name + #result
+local size = s - (before and #name + #before or 0) + #name + len
 local max = tonumber(ARGV[5])
 if max > 0 and size > max and size > s then
   if before then redis.call('HSET', key, name, before) else redis.call('HDEL', key, name) end

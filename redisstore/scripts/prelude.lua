@@ -8,13 +8,14 @@
 --
 -- Beside the sessions of a hash-tag bucket lives the bucket's count hash (KEYS[2] of every
 -- session script, same slot): "n" the live sessions, "p" the last expiry slot already
--- subtracted from "n", and "<slot>" how many sessions expire in that slot of SLOT ms. So
+-- subtracted from "n", "e" when the latest slot counted ends (the hash's expiry), and
+-- "<slot>" how many sessions expire in that slot of SLOT ms. So
 -- the count is exact for creations and destructions, and follows expiry to within SLOT ms,
 -- without scanning and without any per-session entry.
 --
 -- Every closure a script defines is built again on every call, at a cost Redis pays each
--- time: the functions below are built on first use, by lib(), so that the common paths
--- (a read, an increment, a small commit) build none of them.
+-- time: the functions below but meta and count_add are built on first use, by lib(), so
+-- that the common paths (an increment, a small commit, a creation) build few.
 local META = '<Bi8i8i8i8i4'
 local META_LEN = 37
 local SLOT = 5000
@@ -32,6 +33,29 @@ local function meta(raw)
   return c, c + t, i, c + d, s
 end
 
+-- count_add: a session expiring at exp joins the count (unless already past). "e" is
+-- the end of the latest slot counted, which the count hash's own expiry covers.
+-- Returns the last slot already subtracted ("p").
+local function count_add(bucket, exp, now)
+  local b = redis.call('HMGET', bucket, 'p', 'e')
+  local p = tonumber(b[1])
+  if not p then
+    p = math.floor(now / SLOT)
+    redis.call('HSET', bucket, 'p', string.format('%.0f', p))
+  end
+  local s = math.ceil(exp / SLOT)
+  if s <= p then return p end
+  redis.call('HINCRBY', bucket, 'n', 1)
+  redis.call('HINCRBY', bucket, string.format('%.0f', s), 1)
+  local until_ms = s * SLOT + SLOT
+  if (tonumber(b[2]) or 0) < until_ms then
+    local u = string.format('%.0f', until_ms)
+    redis.call('HSET', bucket, 'e', u)
+    redis.call('PEXPIREAT', bucket, u)
+  end
+  return p
+end
+
 local L
 local function lib()
   if L then return L end
@@ -43,24 +67,6 @@ local function lib()
     return struct.pack(META, 1, c, t - c, i, d - c, s)
   end
   local function slot_of(x) return math.ceil(x / SLOT) end
-
-  -- count_add: a session expiring at exp joins the count (unless already past).
-  function L.count_add(bucket, exp, now)
-    local p = tonumber(redis.call('HGET', bucket, 'p'))
-    if not p then
-      p = math.floor(now / SLOT)
-      redis.call('HSET', bucket, 'p', ms(p))
-    end
-    local s = slot_of(exp)
-    if s <= p then return end
-    redis.call('HINCRBY', bucket, 'n', 1)
-    redis.call('HINCRBY', bucket, ms(s), 1)
-    local ttl = redis.call('PTTL', bucket)
-    local until_ms = s * SLOT + SLOT
-    if ttl < 0 or now + ttl < until_ms then
-      redis.call('PEXPIREAT', bucket, ms(until_ms))
-    end
-  end
 
   -- count_remove: a session expiring at exp leaves the count (unless already subtracted).
   function L.count_remove(bucket, exp)
@@ -77,7 +83,7 @@ local function lib()
   function L.count_move(bucket, old, new, now)
     if slot_of(old) == slot_of(new) then return end
     L.count_remove(bucket, old)
-    L.count_add(bucket, new, now)
+    count_add(bucket, new, now)
   end
 
   -- count_prune: subtract the sessions whose slot has passed, visiting at most limit slots
