@@ -2,6 +2,8 @@ package redisstore_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/internal/redistest"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/store"
@@ -139,3 +142,47 @@ func reportRedisCPU(b *testing.B, c *redis.Client, cmd string) {
 		}
 	})
 }
+
+// BenchmarkRequest is a request through the middleware on Redis (no HTTP
+// server: the handler is called directly), so allocs/op is what seshat
+// and go-redis allocate per request.
+func BenchmarkRequest(b *testing.B) {
+	srv := redistest.Start(b)
+	st, err := redisstore.New(srv.Client(b), redisstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := seshat.New(seshat.Options{Store: st, Secrets: [][]byte{[]byte("bench-secret-0123456789abcdef0123")}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/read" {
+			seshat.Get[int64](m.Session(r), "views")
+		} else {
+			m.Session(r).Incr("views", 1)
+		}
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	cookie := rec.Result().Cookies()[0]
+	for _, path := range []string{"/", "/read"} {
+		b.Run(path, func(b *testing.B) {
+			req := httptest.NewRequest("GET", path, nil)
+			req.AddCookie(cookie)
+			hdr := http.Header{}
+			w := responseRecorder{hdr}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(hdr)
+				h.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+type responseRecorder struct{ h http.Header }
+
+func (r responseRecorder) Header() http.Header         { return r.h }
+func (r responseRecorder) Write(p []byte) (int, error) { return len(p), nil }
+func (r responseRecorder) WriteHeader(int)             {}

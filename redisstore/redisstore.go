@@ -258,6 +258,13 @@ func recordOf(h map[string]string, now time.Time) (*store.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: load: %w", err)
 	}
+	n := 0
+	for _, v := range h {
+		n += len(v)
+	}
+	// One buffer for all the values (each capped, so an append to one
+	// cannot run into the next): two allocations, not one per value.
+	buf := make([]byte, 0, n)
 	rec.Values = make(map[string][]byte, len(h))
 	for name, v := range h {
 		switch {
@@ -266,7 +273,9 @@ func recordOf(h map[string]string, now time.Time) (*store.Record, error) {
 		case name != "" && name[0] == '@':
 			// Metadata, or metadata of a later version we do not know.
 		default:
-			rec.Values[name] = []byte(v)
+			start := len(buf)
+			buf = append(buf, v...)
+			rec.Values[name] = buf[start:len(buf):len(buf)]
 		}
 	}
 	if !now.Before(rec.ExpiresAt()) {
@@ -623,14 +632,16 @@ func (s *Store) fail(op string, err error) error {
 // the store's scripts (EVALSHA, EVAL) and the hash, sorted-set and expiry
 // commands they call, reading user indexes, and SCAN for iterating
 // sessions (rekey, listing), and for lifecycle events XADD, XREAD,
-// XREVRANGE and SET (the sweeper's lock). Cluster clients also need CLUSTER SLOTS and
-// CLUSTER SHARDS for routing. Nothing else: no KEYS, no FLUSH*, no CONFIG,
-// no SCRIPT, no pub/sub. (On Redis 7.2 and later, add +client|setinfo to
-// spare go-redis a refused handshake command.)
+// XREVRANGE and SET (the sweeper's lock); for the client-side cache
+// (Options.LocalCache) CLIENT TRACKING and ROLE on its own connection.
+// Cluster clients also need CLUSTER SLOTS and CLUSTER SHARDS for routing.
+// Nothing else: no KEYS, no FLUSH*, no CONFIG, no SCRIPT, no pub/sub. (On
+// Redis 7.2 and later, add +client|setinfo to spare go-redis a refused
+// handshake command.)
 const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
-	"+hgetall +hget +hmget +hset +hsetnx +hdel +hexists +hstrlen +hincrby +hlen " +
+	"+hgetall +hget +hmget +hset +hdel +hincrby +hlen " +
 	"+exists +del +pexpireat +pttl +zadd +zrem +zrange +scan +cluster|slots +cluster|shards " +
-	"+xadd +xread +xrevrange +set"
+	"+xadd +xread +xrevrange +set +client|tracking +role"
 
 var globEscape = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
 

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/seshat-go/seshat/internal/redistest"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/store"
+	"github.com/seshat-go/seshat/store/storetest"
 )
 
 func TestTLS(t *testing.T) {
@@ -75,6 +77,13 @@ func TestLeastPrivilegeACL(t *testing.T) {
 			}
 			t.Cleanup(func() { st.Close() })
 			conformanceUnder(t, st.Client(), "seshat:")
+			if top == "standalone" {
+				// The client-side cache as the same user: HELLO with AUTH,
+				// CLIENT TRACKING and ROLE on its own connection.
+				storetest.Run(t, func(t *testing.T) store.Store {
+					return cachedStore(t, st.Client(), fmt.Sprintf("seshat:c%d:", prefixes.Add(1)))
+				})
+			}
 
 			// Anything outside the ACL is refused by Redis itself.
 			c := st.Client()

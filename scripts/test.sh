@@ -4,8 +4,8 @@
 # tests, the race-enabled Go tests (which start their own redis-server
 # processes on free loopback ports; the express interop test installs
 # express-session and connect-redis from the npm registry into a temporary
-# folder), the reliability scenarios, and one
-# short pass of every benchmark so they keep working.
+# folder), the reliability scenarios, one short pass of every benchmark
+# so they keep working, and a one-second pass of the peer comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,7 @@ command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
 command -v npm >/dev/null || need+=(npm)
+command -v wrk >/dev/null || need+=(wrk)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
@@ -24,6 +25,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go vet ./...
+(cd bench && go vet ./...)
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
   echo "gofmt: these files need formatting:"; echo "$unformatted"; exit 1
@@ -35,5 +37,10 @@ go test -race -count=1 $(go list ./... | grep -v /internal/faulttest)
 # alone, so their timings are not disturbed by other packages, and print
 # what they measure.
 go test -race -count=1 -v -run . ./internal/faulttest | grep -vE '^=== (RUN|PAUSE|CONT)'
-go test -run '^$' -bench . -benchtime 1x -short ./... >/dev/null
+# One short pass of every benchmark so they keep working, and the
+# allocation budget of a request, which the race detector would distort.
+go test -run '^TestRequestAllocations$' -bench . -benchtime 1x -short ./... >/dev/null
+# The peer comparison (bench/), in a one-second version: every app builds,
+# answers correctly, and is measured. The real run: bench/run.sh.
+bench/run.sh -d 1s -warmup 0 -sessions 1000 -out "$(mktemp)"
 echo "all tests passed"
