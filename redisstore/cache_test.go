@@ -263,3 +263,11 @@ func BenchmarkLoadCached(b *testing.B) {
 	st, _ := s.CacheStats()
 	b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hit-ratio")
 }
+
+func TestConformanceCachedSentinel(t *testing.T) {
+	g := redistest.StartSentinel(t, 1, 3)
+	client := g.Client(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return cachedStore(t, client, fmt.Sprintf("cs%d:", prefixes.Add(1)))
+	})
+}

@@ -63,6 +63,7 @@ func newApp(t *testing.T, rawURL string, opts redisstore.Options) *app {
 	t.Cleanup(func() {
 		a.srv.Close()
 		a.http.CloseIdleConnections()
+		st.Close() // stops a LocalCache; the client is closed next
 		client.Close()
 	})
 	return a
