@@ -23,6 +23,8 @@ type config struct {
 	secrets  []string
 	encKeys  []string
 	hashKey  string
+
+	localCache bool // serve only: redisstore.LocalCache
 }
 
 func (c *config) register(cmd *cobra.Command) {
@@ -102,7 +104,11 @@ func (c *config) build(warn io.Writer) (*setup, error) {
 		s.opts.Store = memstore.New()
 		return s, nil
 	}
-	st, err := redisstore.Open(url, redisstore.Options{})
+	var ro redisstore.Options
+	if c.localCache {
+		ro.LocalCache = &redisstore.LocalCache{}
+	}
+	st, err := redisstore.Open(url, ro)
 	if err != nil {
 		return nil, err
 	}

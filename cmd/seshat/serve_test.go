@@ -121,3 +121,31 @@ func TestServeRejectsShortSecret(t *testing.T) {
 		t.Fatalf("serve with a short secret: %v", err)
 	}
 }
+
+func TestServeWithLocalCache(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", srv.URL())
+	t.Setenv("SESHAT_SECRETS", "first-secret-0123456789abcdef0123")
+	base, _ := runServe(t, "--local-cache")
+	_, c := get(t, base+"/", nil)
+	get(t, base+"/", c)
+	// The cache's own tracking connection is there, named, in tracking mode.
+	var tracking bool
+	for range 100 {
+		list := srv.Client(t).ClientList(t.Context()).Val()
+		if strings.Contains(list, "name=seshat-cache") && strings.Contains(list, "flags=t") {
+			tracking = true
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !tracking {
+		t.Fatal("serve --local-cache: no tracking connection named seshat-cache in CLIENT LIST")
+	}
+	for i := 3; i <= 5; i++ {
+		get(t, base+"/", c)
+		if b, _ := get(t, base+"/read", c); b != "Number of views: "+strconv.Itoa(i)+"\n" {
+			t.Fatalf("read after write %d: %q (the instance's own writes are seen at once)", i, b)
+		}
+	}
+}
