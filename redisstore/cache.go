@@ -39,8 +39,11 @@ import (
 // less than Bound ago has arrived. Everything Redis applied before that
 // heartbeat was processed has been invalidated by then.
 //
-// It needs a standalone or Sentinel client (not Cluster), Redis 6 or later,
-// and for an ACL user the commands HELLO, ROLE and CLIENT|TRACKING.
+// On a Cluster there is one tracking connection per master, kept in step
+// with the masters go-redis knows; the cache serves only while every one
+// of them is fresh, and flushes whenever one (re)connects, so a failover
+// or a new master never leaves a stale copy behind. It needs Redis 6 or
+// later, and for an ACL user the commands HELLO, ROLE and CLIENT|TRACKING.
 type LocalCache struct {
 	// Bound is the staleness bound described above. Default: 100 ms.
 	Bound time.Duration
@@ -65,7 +68,6 @@ type fetch struct {
 }
 
 type cache struct {
-	client *redis.Client
 	prefix string // of the keys tracked
 	bound  time.Duration
 	max    int
@@ -75,21 +77,31 @@ type cache struct {
 	entries map[string]map[string]string // Redis key -> HGETALL
 	pending map[string]*fetch
 
-	// freshAt: when (ns since epoch) the last answered PING was sent;
-	// 0 while the tracking connection is not set up.
-	freshAt atomic.Int64
+	// trackers: one per master (one in all but a Cluster); the cache
+	// serves only while every one of them is fresh.
+	trackers atomic.Pointer[[]*tracker]
 
 	hits, misses, invalidations, reconnects atomic.Uint64
 	lastInvalidate                          atomic.Int64
 
 	cancel context.CancelFunc
-	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// tracker keeps one tracking connection to one master.
+type tracker struct {
+	node *redis.Client
+	// freshAt: when (ns since the cache's epoch) the last answered
+	// heartbeat was sent; 0 while the connection is not set up.
+	freshAt atomic.Int64
+	cancel  context.CancelFunc
 }
 
 func newCache(client redis.UniversalClient, prefix string, o LocalCache) (*cache, error) {
-	c, ok := client.(*redis.Client)
-	if !ok {
-		return nil, fmt.Errorf("redisstore: LocalCache needs a standalone or Sentinel client, not %T", client)
+	switch client.(type) {
+	case *redis.Client, *redis.ClusterClient:
+	default:
+		return nil, fmt.Errorf("redisstore: LocalCache needs a *redis.Client (standalone, Sentinel) or *redis.ClusterClient, not %T", client)
 	}
 	if o.Bound < 0 || o.MaxEntries < 0 {
 		return nil, errors.New("redisstore: negative LocalCache.Bound or MaxEntries")
@@ -102,20 +114,89 @@ func newCache(client redis.UniversalClient, prefix string, o LocalCache) (*cache
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	k := &cache{
-		client: c, prefix: prefix, bound: o.Bound, max: o.MaxEntries, epoch: time.Now(),
+		prefix: prefix, bound: o.Bound, max: o.MaxEntries, epoch: time.Now(),
 		entries: make(map[string]map[string]string), pending: make(map[string]*fetch),
-		cancel: cancel, done: make(chan struct{}),
+		cancel: cancel,
 	}
-	go k.track(ctx)
+	switch c := client.(type) {
+	case *redis.Client:
+		k.trackers.Store(&[]*tracker{k.start(ctx, c)})
+	case *redis.ClusterClient:
+		k.trackers.Store(&[]*tracker{})
+		k.wg.Go(func() { k.followMasters(ctx, c) })
+	}
 	return k, nil
 }
 
 func (k *cache) now() int64 { return int64(time.Since(k.epoch)) }
 
-// serving reports whether the tracking connection vouches for the cache.
+// serving reports whether the tracking connections vouch for the cache:
+// every master's answered a heartbeat sent less than bound ago.
 func (k *cache) serving() bool {
-	f := k.freshAt.Load()
-	return f != 0 && k.now()-f < int64(k.bound)
+	ts := *k.trackers.Load()
+	if len(ts) == 0 {
+		return false
+	}
+	now := k.now()
+	for _, t := range ts {
+		if f := t.freshAt.Load(); f == 0 || now-f >= int64(k.bound) {
+			return false
+		}
+	}
+	return true
+}
+
+// start runs a tracker on node until ctx ends or it is stopped.
+func (k *cache) start(ctx context.Context, node *redis.Client) *tracker {
+	ctx, cancel := context.WithCancel(ctx)
+	t := &tracker{node: node, cancel: cancel}
+	k.wg.Go(func() { k.track(ctx, t) })
+	return t
+}
+
+// followMasters keeps one tracker per master of a Cluster, checking the
+// masters go-redis knows every bound/4. A tracker joins unfresh (so the
+// cache stops serving until it is up, and flushes when it is), and one of a
+// master that is gone leaves.
+func (k *cache) followMasters(ctx context.Context, cc *redis.ClusterClient) {
+	tick := time.NewTicker(k.bound / 4)
+	defer tick.Stop()
+	for {
+		var mu sync.Mutex
+		masters := map[string]*redis.Client{}
+		err := cc.ForEachMaster(ctx, func(_ context.Context, n *redis.Client) error {
+			mu.Lock()
+			masters[n.Options().Addr] = n
+			mu.Unlock()
+			return nil
+		})
+		if err == nil {
+			old := *k.trackers.Load()
+			next := make([]*tracker, 0, len(masters))
+			changed := len(old) != len(masters)
+			for _, t := range old {
+				if masters[t.node.Options().Addr] == t.node {
+					next = append(next, t)
+					delete(masters, t.node.Options().Addr)
+				} else {
+					t.cancel()
+					changed = true
+				}
+			}
+			for _, n := range masters {
+				next = append(next, k.start(ctx, n))
+				changed = true
+			}
+			if changed {
+				k.trackers.Store(&next)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // get returns the cached hash of key.
@@ -209,19 +290,18 @@ func (k *cache) stats() CacheStats {
 
 func (k *cache) close() {
 	k.cancel()
-	<-k.done
+	k.wg.Wait()
 }
 
-// track keeps a tracking connection up until ctx ends.
-func (k *cache) track(ctx context.Context) {
-	defer close(k.done)
+// track keeps a tracking connection to t's node up until ctx ends.
+func (k *cache) track(ctx context.Context, t *tracker) {
 	backoff := 10 * time.Millisecond
 	for first := true; ; first = false {
 		if !first {
 			k.reconnects.Add(1)
 		}
-		err := k.session(ctx)
-		k.freshAt.Store(0)
+		err := k.session(ctx, t)
+		t.freshAt.Store(0)
 		k.flush()
 		if ctx.Err() != nil {
 			return
@@ -237,8 +317,8 @@ func (k *cache) track(ctx context.Context) {
 }
 
 // session runs one tracking connection until it fails or ctx ends.
-func (k *cache) session(ctx context.Context) error {
-	opt := k.client.Options()
+func (k *cache) session(ctx context.Context, t *tracker) error {
+	opt := t.node.Options()
 	dctx, cancel := context.WithTimeout(ctx, max(opt.DialTimeout, time.Second))
 	conn, err := opt.Dialer(dctx, opt.Network, opt.Addr)
 	cancel()
@@ -284,8 +364,8 @@ func (k *cache) session(ctx context.Context) error {
 	sent := make(chan int64, 64)
 	werr := make(chan error, 1)
 	go func() {
-		t := time.NewTicker(k.bound / 4)
-		defer t.Stop()
+		tick := time.NewTicker(k.bound / 4)
+		defer tick.Stop()
 		role := respCommand("ROLE")
 		for {
 			select {
@@ -300,7 +380,7 @@ func (k *cache) session(ctx context.Context) error {
 			select {
 			case <-sctx.Done():
 				return
-			case <-t.C:
+			case <-tick.C:
 			}
 		}
 	}()
@@ -324,7 +404,7 @@ func (k *cache) session(ctx context.Context) error {
 			}
 			select {
 			case at := <-sent:
-				k.freshAt.Store(at)
+				t.freshAt.Store(at)
 			default:
 			}
 		case respError:

@@ -18,13 +18,13 @@ import (
 	"github.com/seshat-go/seshat/store/storetest"
 )
 
-const cacheBound = 100 * time.Millisecond
+const bound = 100 * time.Millisecond
 
 // cachedStore returns a store with the client-side cache on, once its
 // tracking connection serves.
 func cachedStore(t testing.TB, client redis.UniversalClient, prefix string) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.New(client, redisstore.Options{Prefix: prefix, LocalCache: &redisstore.LocalCache{Bound: cacheBound}})
+	s, err := redisstore.New(client, redisstore.Options{Prefix: prefix, LocalCache: &redisstore.LocalCache{Bound: bound}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,12 +47,12 @@ func TestConformanceCached(t *testing.T) {
 	})
 }
 
-func TestCacheNeedsASingleMaster(t *testing.T) {
+func TestConformanceCachedCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 0)
-	_, err := redisstore.New(c.Client(t), redisstore.Options{LocalCache: &redisstore.LocalCache{}})
-	if err == nil || !strings.Contains(err.Error(), "Cluster") && !strings.Contains(err.Error(), "standalone") {
-		t.Fatalf("New with LocalCache on a Cluster client = %v; want a clear error", err)
-	}
+	client := c.Client(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return cachedStore(t, client, fmt.Sprintf("cc%d:", prefixes.Add(1)))
+	})
 }
 
 // newSessionIn creates a session holding a=0 through s.
@@ -75,8 +75,11 @@ func load(t *testing.T, s store.Store, k string) (*store.Record, error) {
 // TestCacheBound checks the documented guarantee against another
 // instance's writes and logouts, and measures how soon they are seen.
 func TestCacheBound(t *testing.T) {
-	srv := redistest.Start(t)
-	client := srv.Client(t)
+	t.Run("standalone", func(t *testing.T) { cacheBound(t, redistest.Start(t).Client(t)) })
+	t.Run("cluster", func(t *testing.T) { cacheBound(t, redistest.StartCluster(t, 3, 0).Client(t)) })
+}
+
+func cacheBound(t *testing.T, client redis.UniversalClient) {
 	a := cachedStore(t, client, "b:")                                  // reads, cached
 	b, err := redisstore.New(client, redisstore.Options{Prefix: "b:"}) // writes: another instance
 	if err != nil {
@@ -123,22 +126,22 @@ func TestCacheBound(t *testing.T) {
 				delays = append(delays, elapsed)
 				break
 			}
-			if elapsed > cacheBound {
-				t.Fatalf("write %d: a cached read %v after the write still sees a=%s; the bound is %v", i, elapsed, rec.Values["a"], cacheBound)
+			if elapsed > bound {
+				t.Fatalf("write %d: a cached read %v after the write still sees a=%s; the bound is %v", i, elapsed, rec.Values["a"], bound)
 			}
 		}
 	}
 	slices.Sort(delays)
 	t.Logf("another instance's write seen by cached reads after: median %v, max %v (bound %v)",
-		delays[len(delays)/2], delays[len(delays)-1], cacheBound)
+		delays[len(delays)/2], delays[len(delays)-1], bound)
 
 	// A logout elsewhere.
 	if err := b.Destroy(t.Context(), k); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(cacheBound)
+	time.Sleep(bound)
 	if rec, err := load(t, a, k); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("a cached read %v after another instance destroyed the session: %v, %v", cacheBound, rec, err)
+		t.Fatalf("a cached read %v after another instance destroyed the session: %v, %v", bound, rec, err)
 	}
 }
 
@@ -196,13 +199,13 @@ func TestCacheTrackingLost(t *testing.T) {
 		if _, err := b.Commit(t.Context(), k, &store.Delta{Now: time.Now(), TouchAfter: time.Hour, Set: map[string][]byte{"a": []byte(want)}}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(cacheBound)
+		time.Sleep(bound)
 		rec, err := load(t, a, k)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := string(rec.Values["a"]); got != want {
-			t.Fatalf("with its tracking connection killed, a cached read %v after a write saw a=%s; want %s", cacheBound, got, want)
+			t.Fatalf("with its tracking connection killed, a cached read %v after a write saw a=%s; want %s", bound, got, want)
 		}
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {

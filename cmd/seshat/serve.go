@@ -78,7 +78,7 @@ func newServe() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:3000", "address to listen on")
-	cmd.Flags().BoolVar(&cfg.localCache, "local-cache", false, "with --redis (standalone or Sentinel): serve reads from a client-side cache that Redis invalidates, stale for at most 100 ms")
+	cmd.Flags().BoolVar(&cfg.localCache, "local-cache", false, "with --redis: serve reads from a client-side cache that Redis invalidates, stale for at most 100 ms")
 	cmd.Flags().DurationVar(&idle, "idle-timeout", 30*time.Minute, "end sessions idle this long")
 	cmd.Flags().DurationVar(&life, "lifetime", 24*time.Hour, "end sessions this long after login or creation")
 	cmd.Flags().IntVar(&maxBytes, "max-session-bytes", 64<<10, "largest session, in bytes of names and values")

@@ -10,16 +10,43 @@ import (
 	"github.com/seshat-go/seshat/redisstore"
 )
 
-// TestCacheAcrossSentinelFailover: an instance reading through the
-// client-side cache keeps its bound across a failover — it follows the new
-// master, serves nothing stale meanwhile, and caches again afterwards.
-func TestCacheAcrossSentinelFailover(t *testing.T) {
+// TestCacheAcrossFailover: an instance reading through the client-side
+// cache keeps its bound across a failover (Sentinel, and Cluster with the
+// session's master killed) — it follows the new master, serves nothing
+// stale meanwhile, and caches again afterwards.
+func TestCacheAcrossFailover(t *testing.T) {
+	t.Run("sentinel", func(t *testing.T) {
+		g := redistest.StartSentinel(t, 1, 3)
+		cacheAcrossFailover(t, g.URL(), func(*app, string) *redistest.Server { return g.Master })
+	})
+	t.Run("cluster", func(t *testing.T) {
+		c := redistest.StartCluster(t, 3, 1)
+		cacheAcrossFailover(t, c.URL(), func(a *app, cookie string) *redistest.Server {
+			k, _ := a.m.StoreKey(cookie)
+			node, err := c.Client(t).MasterForKey(t.Context(), a.store.SessionKey(k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range c.Masters {
+				if m.Addr() == node.Options().Addr {
+					return m
+				}
+			}
+			t.Fatalf("no master at %s", node.Options().Addr)
+			return nil
+		})
+	})
+}
+
+// cacheAcrossFailover runs the scenario; master returns the server that
+// holds the session.
+func cacheAcrossFailover(t *testing.T, url string, master func(a *app, cookie string) *redistest.Server) {
 	const bound = 100 * time.Millisecond
-	g := redistest.StartSentinel(t, 1, 3)
-	reader := newApp(t, g.URL(), redisstore.Options{LocalCache: &redisstore.LocalCache{Bound: bound}})
-	writer := newApp(t, g.URL(), redisstore.Options{})
+	reader := newApp(t, url, redisstore.Options{LocalCache: &redisstore.LocalCache{Bound: bound}})
+	writer := newApp(t, url, redisstore.Options{})
 	cookie := writer.sessions(1)[0]
-	waitReplicated(t, g.Master)
+	victim := master(writer, cookie)
+	waitReplicated(t, victim)
 
 	views := func(a *app, path string) (int, int) {
 		code, body, _, _ := a.do("GET", path, cookie, nil)
@@ -40,10 +67,10 @@ func TestCacheAcrossSentinelFailover(t *testing.T) {
 		checkSeen("before the failover", n)
 	}
 
-	waitReplicated(t, g.Master) // so that the failover itself loses no write
+	waitReplicated(t, victim) // so that the failover itself loses no write
 
 	killed := time.Now()
-	g.Master.Stop()
+	victim.Stop()
 	var resumed time.Duration
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		code, got := views(writer, "/")
@@ -74,6 +101,6 @@ func TestCacheAcrossSentinelFailover(t *testing.T) {
 	if st, _ = reader.store.CacheStats(); st.Hits == before {
 		t.Fatalf("no cache hit on the new master: %+v", st)
 	}
-	t.Logf("client-side cache across a Sentinel failover: writes back %v after the kill; every read %v after a write saw it; tracking reconnected %d times, serving again",
+	t.Logf("client-side cache across a failover: writes back %v after the kill; every read %v after a write saw it; tracking reconnected %d times, serving again",
 		resumed.Round(time.Millisecond), bound, st.Reconnects)
 }
