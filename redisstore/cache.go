@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -34,16 +35,26 @@ import (
 //     is served from the cache; reads go to Redis.
 //
 // How the bound holds: the tracking connection sends a heartbeat (ROLE)
-// every Bound/4 and Redis answers in order, after every invalidation it
-// sent before; the cache serves only while the answer to a heartbeat sent
-// less than Bound ago has arrived. Everything Redis applied before that
-// heartbeat was processed has been invalidated by then.
+// every Bound/4, at most one in flight, and Redis answers in order on the
+// same connection as the invalidations. Redis sends broadcast invalidations
+// at the end of an event-loop round, after that round's replies, so the
+// answer to a heartbeat vouches for what Redis applied before the previous
+// one was sent; the cache serves only while that send time is less than
+// Bound ago.
 //
-// On a Cluster there is one tracking connection per master, kept in step
-// with the masters go-redis knows; the cache serves only while every one
-// of them is fresh, and flushes whenever one (re)connects, so a failover
-// or a new master never leaves a stale copy behind. It needs Redis 6 or
-// later, and for an ACL user the commands HELLO, ROLE and CLIENT|TRACKING.
+// The tracking connection must be on the server the store's client uses.
+// The store watches its client's dials (a hook) and pings through it every
+// Bound/4, so that when the client moves (go-redis's Sentinel client drops
+// its connections to a master it no longer trusts) the cache stops serving
+// and the tracking connection follows, even if the old master is still up
+// and still thinks it is the master. On a Cluster there is one tracking
+// connection per master; the masters are looked up every second and when
+// a tracking connection fails or the client dials a node none covers. The
+// cache serves only while every one is fresh and flushes whenever one
+// (re)connects, so a failover never leaves a stale copy behind; when slots
+// move to a master that was not there before (a node added), the bound is
+// one second. It needs Redis 6 or later, and for an ACL user the commands
+// HELLO, ROLE, PING and CLIENT|TRACKING. Close the store to stop it.
 type LocalCache struct {
 	// Bound is the staleness bound described above. Default: 100 ms.
 	Bound time.Duration
@@ -84,17 +95,31 @@ type cache struct {
 	hits, misses, invalidations, reconnects atomic.Uint64
 	lastInvalidate                          atomic.Int64
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// untracked: addresses the store's own client dialed that no tracker
+	// is connected to (a new master after a failover, a node found by a
+	// redirect). The cache does not serve while there is any.
+	untracked  map[string]bool // under mu
+	nUntracked atomic.Int32
+	rediscover chan struct{} // Cluster: look for masters now
+
+	closed      atomic.Bool
+	clusterMode atomic.Bool
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 // tracker keeps one tracking connection to one master.
 type tracker struct {
 	node *redis.Client
-	// freshAt: when (ns since the cache's epoch) the last answered
-	// heartbeat was sent; 0 while the connection is not set up.
+	// freshAt: the send time (ns since the cache's epoch) of a heartbeat
+	// whose answer came in behind every invalidation of a write Redis
+	// applied before it was sent; 0 while the connection is not set up.
 	freshAt atomic.Int64
 	cancel  context.CancelFunc
+
+	mu   sync.Mutex
+	addr string // the remote address of its connection, once set up
+	kick func() // closes that connection
 }
 
 func newCache(client redis.UniversalClient, prefix string, o LocalCache) (*cache, error) {
@@ -106,6 +131,9 @@ func newCache(client redis.UniversalClient, prefix string, o LocalCache) (*cache
 	if o.Bound < 0 || o.MaxEntries < 0 {
 		return nil, errors.New("redisstore: negative LocalCache.Bound or MaxEntries")
 	}
+	if o.Bound != 0 && o.Bound < time.Millisecond {
+		return nil, fmt.Errorf("redisstore: LocalCache.Bound %v is below 1ms (it is a time.Duration: 100*time.Millisecond, not 100)", o.Bound)
+	}
 	if o.Bound == 0 {
 		o.Bound = 100 * time.Millisecond
 	}
@@ -116,16 +144,117 @@ func newCache(client redis.UniversalClient, prefix string, o LocalCache) (*cache
 	k := &cache{
 		prefix: prefix, bound: o.Bound, max: o.MaxEntries, epoch: time.Now(),
 		entries: make(map[string]map[string]string), pending: make(map[string]*fetch),
+		untracked: make(map[string]bool), rediscover: make(chan struct{}, 1),
 		cancel: cancel,
 	}
 	switch c := client.(type) {
 	case *redis.Client:
+		c.AddHook(dialWatch{k})
 		k.trackers.Store(&[]*tracker{k.start(ctx, c)})
+		k.wg.Go(func() { k.probe(ctx, c) })
 	case *redis.ClusterClient:
+		k.clusterMode.Store(true)
+		c.OnNewNode(func(n *redis.Client) { n.AddHook(dialWatch{k}) })
 		k.trackers.Store(&[]*tracker{})
 		k.wg.Go(func() { k.followMasters(ctx, c) })
 	}
 	return k, nil
+}
+
+// probe pings through the store's own client every bound/4 while the
+// cache serves, so that a client that moved to another server (go-redis's
+// Sentinel client drops its connections to a master it no longer trusts)
+// dials it, which dialWatch reports, even while every read is served from
+// the cache. (While the cache does not serve, reads go through the client
+// anyway; pinging a Redis that is down would only slow the pool's
+// recovery.)
+func (k *cache) probe(ctx context.Context, c *redis.Client) {
+	tick := time.NewTicker(k.bound / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !k.serving() {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, k.bound)
+		c.Ping(pctx)
+		cancel()
+	}
+}
+
+// clientClosed reports whether c was closed, without any I/O: a command
+// on a cancelled context fails with ErrClosed before anything else.
+func clientClosed(c *redis.Client) bool {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return errors.Is(c.Ping(ctx).Err(), redis.ErrClosed)
+}
+
+// dialWatch tells the cache about every connection the store's client
+// opens, so that one to a node no tracker covers stops the cache at once.
+type dialWatch struct{ k *cache }
+
+func (d dialWatch) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err == nil && !d.k.closed.Load() {
+			d.k.dialed(conn.RemoteAddr().String())
+		}
+		return conn, err
+	}
+}
+
+func (dialWatch) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (dialWatch) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// dialed handles a new data connection to addr: unless a tracker is
+// connected there, the cache stops serving, and the trackers move (a
+// single master's reconnects through the client's dialer, which follows a
+// Sentinel failover; a Cluster's masters are looked up again).
+func (k *cache) dialed(addr string) {
+	for _, t := range *k.trackers.Load() {
+		t.mu.Lock()
+		a := t.addr
+		t.mu.Unlock()
+		if a == addr {
+			return
+		}
+	}
+	k.mu.Lock()
+	if !k.untracked[addr] {
+		k.untracked[addr] = true
+		k.nUntracked.Add(1)
+	}
+	k.mu.Unlock()
+	select {
+	case k.rediscover <- struct{}{}:
+	default:
+	}
+	if ts := *k.trackers.Load(); len(ts) == 1 && !k.isCluster() {
+		ts[0].mu.Lock()
+		if ts[0].kick != nil {
+			ts[0].kick()
+		}
+		ts[0].mu.Unlock()
+	}
+}
+
+func (k *cache) isCluster() bool { return k.clusterMode.Load() }
+
+// tracked records that a tracker is connected to addr.
+func (k *cache) tracked(addr string) {
+	k.mu.Lock()
+	if k.untracked[addr] {
+		delete(k.untracked, addr)
+		k.nUntracked.Add(-1)
+	}
+	k.mu.Unlock()
 }
 
 func (k *cache) now() int64 { return int64(time.Since(k.epoch)) }
@@ -134,7 +263,7 @@ func (k *cache) now() int64 { return int64(time.Since(k.epoch)) }
 // every master's answered a heartbeat sent less than bound ago.
 func (k *cache) serving() bool {
 	ts := *k.trackers.Load()
-	if len(ts) == 0 {
+	if len(ts) == 0 || k.nUntracked.Load() > 0 {
 		return false
 	}
 	now := k.now()
@@ -154,12 +283,13 @@ func (k *cache) start(ctx context.Context, node *redis.Client) *tracker {
 	return t
 }
 
-// followMasters keeps one tracker per master of a Cluster, checking the
-// masters go-redis knows every bound/4. A tracker joins unfresh (so the
-// cache stops serving until it is up, and flushes when it is), and one of a
-// master that is gone leaves.
+// followMasters keeps one tracker per master of a Cluster, looking the
+// masters up (CLUSTER SLOTS, through go-redis) every second, and at once
+// when a tracker fails or the client dials a node no tracker covers. A
+// tracker joins unfresh (so the cache stops serving until it is up, and
+// flushes when it is), and one of a master that is gone leaves.
 func (k *cache) followMasters(ctx context.Context, cc *redis.ClusterClient) {
-	tick := time.NewTicker(k.bound / 4)
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		var mu sync.Mutex
@@ -190,11 +320,28 @@ func (k *cache) followMasters(ctx context.Context, cc *redis.ClusterClient) {
 			if changed {
 				k.trackers.Store(&next)
 			}
+			// A node dialed that is not a master (a replica asked for
+			// the slot map) does not stop the cache.
+			k.mu.Lock()
+			for addr := range k.untracked {
+				if !k.isMasterAddr(next, addr) {
+					delete(k.untracked, addr)
+					k.nUntracked.Add(-1)
+				}
+			}
+			k.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-k.rediscover:
+			// At most ten lookups a second, however often trackers fail.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
 }
@@ -288,25 +435,52 @@ func (k *cache) stats() CacheStats {
 	return st
 }
 
+// isMasterAddr reports whether addr is where one of the trackers' masters
+// is (as configured, or as connected).
+func (k *cache) isMasterAddr(ts []*tracker, addr string) bool {
+	for _, t := range ts {
+		t.mu.Lock()
+		a := t.addr
+		t.mu.Unlock()
+		if a == addr || t.node.Options().Addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
 func (k *cache) close() {
+	k.closed.Store(true)
 	k.cancel()
 	k.wg.Wait()
 }
 
 // track keeps a tracking connection to t's node up until ctx ends.
 func (k *cache) track(ctx context.Context, t *tracker) {
-	backoff := 10 * time.Millisecond
+	const firstBackoff = 10 * time.Millisecond
+	backoff := firstBackoff
 	for first := true; ; first = false {
 		if !first {
 			k.reconnects.Add(1)
 		}
-		err := k.session(ctx, t)
+		wasFresh := k.session(ctx, t)
 		t.freshAt.Store(0)
 		k.flush()
+		select {
+		case k.rediscover <- struct{}{}:
+		default:
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		_ = err // the cache is off until the next session is set up; reads go to Redis
+		// The cache is off until the next connection is set up; reads go
+		// to Redis. A client closed without closing the store ends this.
+		if clientClosed(t.node) {
+			return
+		}
+		if wasFresh {
+			backoff = firstBackoff
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -316,18 +490,27 @@ func (k *cache) track(ctx context.Context, t *tracker) {
 	}
 }
 
-// session runs one tracking connection until it fails or ctx ends.
-func (k *cache) session(ctx context.Context, t *tracker) error {
+// session runs one tracking connection until it fails or ctx ends, and
+// reports whether it ever vouched for the cache.
+func (k *cache) session(ctx context.Context, t *tracker) (wasFresh bool) {
 	opt := t.node.Options()
 	dctx, cancel := context.WithTimeout(ctx, max(opt.DialTimeout, time.Second))
 	conn, err := opt.Dialer(dctx, opt.Network, opt.Addr)
 	cancel()
 	if err != nil {
-		return err
+		return false
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	t.mu.Lock()
+	t.addr, t.kick = conn.RemoteAddr().String(), func() { conn.Close() }
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.addr, t.kick = "", nil
+		t.mu.Unlock()
+	}()
 
 	r := bufio.NewReader(conn)
 	hello := []string{"HELLO", "3", "SETNAME", "seshat-cache"}
@@ -342,28 +525,34 @@ func (k *cache) session(ctx context.Context, t *tracker) error {
 	deadline()
 	for _, cmd := range [][]string{hello, {"CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", k.prefix}} {
 		if _, err := conn.Write(respCommand(cmd...)); err != nil {
-			return err
+			return false
 		}
 		v, err := readRESP(r)
 		if err != nil {
-			return err
+			return false
 		}
-		if e, ok := v.(respError); ok {
-			return fmt.Errorf("redisstore: cache: %s: %s", cmd[0], string(e))
+		if _, ok := v.(respError); ok {
+			return false // refused (ACL, an old Redis): the cache stays off
 		}
 	}
 	// The cache starts empty for this connection: whatever was cached
 	// before it was not vouched for by it.
 	k.flush()
+	k.tracked(conn.RemoteAddr().String())
 
 	// Heartbeats (ROLE, which also tells when a Sentinel failover made
-	// this node a replica) go out every bound/4; their send times wait in
-	// sent until the answers come back, in order, behind any invalidation.
+	// this node a replica) go out every bound/4, one at a time. Redis
+	// sends broadcast invalidations at the end of an event-loop round,
+	// after the replies of that round, so the answer to heartbeat i vouches
+	// only for what Redis applied before heartbeat i-1 was sent: i-1 was
+	// answered before i went out, so i was read in a later round than any
+	// write applied before i-1 was sent.
+	var pinger sync.WaitGroup
+	defer pinger.Wait()
 	sctx, scancel := context.WithCancel(ctx)
 	defer scancel()
-	sent := make(chan int64, 64)
-	werr := make(chan error, 1)
-	go func() {
+	sent := make(chan int64, 1) // the send time of the heartbeat in flight
+	pinger.Go(func() {
 		tick := time.NewTicker(k.bound / 4)
 		defer tick.Stop()
 		role := respCommand("ROLE")
@@ -372,10 +561,10 @@ func (k *cache) session(ctx context.Context, t *tracker) error {
 			case sent <- k.now():
 				conn.SetWriteDeadline(time.Now().Add(k.bound))
 				if _, err := conn.Write(role); err != nil {
-					werr <- err
+					conn.Close() // the reader returns
 					return
 				}
-			default: // answers are far behind: the reader will time out
+			default: // the last one is not answered yet
 			}
 			select {
 			case <-sctx.Done():
@@ -383,32 +572,32 @@ func (k *cache) session(ctx context.Context, t *tracker) error {
 			case <-tick.C:
 			}
 		}
-	}()
+	})
+	var prev int64 // send time of the last heartbeat answered
 	for {
 		conn.SetReadDeadline(time.Now().Add(max(2*k.bound, 200*time.Millisecond)))
 		v, err := readRESP(r)
 		if err != nil {
-			select {
-			case e := <-werr:
-				return e
-			default:
-			}
-			return err
+			return wasFresh
 		}
 		switch v := v.(type) {
 		case respPush:
 			k.onPush(v)
 		case []any: // ROLE
 			if len(v) == 0 || v[0] != "master" {
-				return fmt.Errorf("redisstore: cache: the tracked node is no longer the master (ROLE %v)", v)
+				return wasFresh // a replica now: reconnect, through the dialer, to the master
 			}
 			select {
 			case at := <-sent:
-				t.freshAt.Store(at)
+				if prev != 0 {
+					t.freshAt.Store(prev)
+					wasFresh = true
+				}
+				prev = at
 			default:
 			}
 		case respError:
-			return fmt.Errorf("redisstore: cache: %s", string(v))
+			return wasFresh
 		}
 	}
 }

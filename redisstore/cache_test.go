@@ -1,8 +1,10 @@
 package redisstore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -195,18 +197,7 @@ func TestCacheTrackingLost(t *testing.T) {
 	load(t, a, k)
 	for i := 1; i <= 5; i++ {
 		killTracking(t, client)
-		want := fmt.Sprint(i)
-		if _, err := b.Commit(t.Context(), k, &store.Delta{Now: time.Now(), TouchAfter: time.Hour, Set: map[string][]byte{"a": []byte(want)}}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(bound)
-		rec, err := load(t, a, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := string(rec.Values["a"]); got != want {
-			t.Fatalf("with its tracking connection killed, a cached read %v after a write saw a=%s; want %s", bound, got, want)
-		}
+		writeThenRead(t, b, a, k, i, "with its tracking connection killed")
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		st, _ := a.CacheStats()
@@ -222,6 +213,24 @@ func TestCacheTrackingLost(t *testing.T) {
 	load(t, a, k)
 	if after, _ := a.CacheStats(); after.Hits == before.Hits {
 		t.Fatalf("no cache hit after the tracking connection came back: %+v", after)
+	}
+}
+
+// writeThenRead sets a=i through w, and checks that a read through r
+// starting bound later sees it.
+func writeThenRead(t *testing.T, w, r store.Store, k string, i int, when string) {
+	t.Helper()
+	want := fmt.Sprint(i)
+	if _, err := w.Commit(t.Context(), k, &store.Delta{Now: time.Now(), TouchAfter: time.Hour, Set: map[string][]byte{"a": []byte(want)}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(bound)
+	rec, err := load(t, r, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(rec.Values["a"]); got != want {
+		t.Fatalf("%s, a cached read %v after a write saw a=%s; want %s", when, bound, got, want)
 	}
 }
 
@@ -273,4 +282,69 @@ func TestConformanceCachedSentinel(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return cachedStore(t, client, fmt.Sprintf("cs%d:", prefixes.Add(1)))
 	})
+}
+
+// TestCacheFollowsTheDataPath: the store's client starts using another
+// server (as after a Sentinel failover that left the old master up and
+// still a master, cut off from the Sentinels) while the tracking
+// connection stays on the old one. The cache must stop serving and move:
+// otherwise writes on the new server would never invalidate it.
+func TestCacheFollowsTheDataPath(t *testing.T) {
+	oldSrv, newSrv := redistest.Start(t), redistest.Start(t)
+	var target atomic.Value
+	target.Store(oldSrv.Addr())
+	client := redis.NewClient(&redis.Options{Addr: oldSrv.Addr(), Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, target.Load().(string))
+	}})
+	t.Cleanup(func() { client.Close() })
+	a := cachedStore(t, client, "move:")
+	k := newSessionIn(t, a)
+	for range 20 {
+		load(t, a, k)
+	}
+	if st, _ := a.CacheStats(); st.Hits == 0 {
+		t.Fatal("the session was never served from the cache")
+	}
+
+	// "Failover": the session is on the new server, the client dials it,
+	// its data connections to the old one break; the tracker's does not.
+	admin := oldSrv.Client(t)
+	rkey := a.SessionKey(k)
+	dump, err := admin.Dump(t.Context(), rkey).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := newSrv.Client(t).RestoreReplace(t.Context(), rkey, 0, dump).Err(); err != nil {
+		t.Fatal(err)
+	}
+	target.Store(newSrv.Addr())
+	list, _ := admin.ClientList(t.Context()).Result()
+	self, _ := admin.ClientID(t.Context()).Result()
+	for line := range strings.Lines(list) {
+		id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+		if !strings.Contains(line, "name=seshat-cache") && id != fmt.Sprint(self) {
+			admin.ClientKillByFilter(t.Context(), "ID", id)
+		}
+	}
+	b, err := redisstore.New(newSrv.Client(t), redisstore.Options{Prefix: "move:"}) // another instance, on the new server
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		writeThenRead(t, b, a, k, i, "after the move")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		load(t, a, k)
+		if st, _ := a.CacheStats(); st.Serving {
+			break
+		}
+		if time.Now().After(deadline) {
+			st, _ := a.CacheStats()
+			t.Fatalf("the cache did not resume on the new server: %+v", st)
+		}
+	}
+	if n := newSrv.Client(t).ClientList(t.Context()).Val(); !strings.Contains(n, "name=seshat-cache") {
+		t.Fatal("no tracking connection on the new server")
+	}
 }

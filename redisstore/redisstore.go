@@ -114,7 +114,9 @@ var (
 )
 
 // New returns a Store that uses client. The caller keeps ownership of the
-// client (and closes it).
+// client (and closes it). With Options.LocalCache, the store also runs
+// connections and goroutines of its own: call Close before closing the
+// client.
 func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")

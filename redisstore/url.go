@@ -245,8 +245,10 @@ func Open(raw string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := New(NewClient(u), opts)
+	c := NewClient(u)
+	s, err := New(c, opts)
 	if err != nil {
+		c.Close()
 		return nil, err
 	}
 	s.owned = true

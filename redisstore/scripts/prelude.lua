@@ -48,7 +48,14 @@ local function count_add(bucket, exp, now)
   redis.call('HINCRBY', bucket, 'n', 1)
   redis.call('HINCRBY', bucket, string.format('%.0f', s), 1)
   local until_ms = s * SLOT + SLOT
-  if (tonumber(b[2]) or 0) < until_ms then
+  local e = tonumber(b[2])
+  if not e then
+    -- A count hash without "e" (written before it existed): its expiry, once.
+    local ttl = redis.call('PTTL', bucket)
+    e = ttl > 0 and now + ttl or 0
+    redis.call('HSET', bucket, 'e', string.format('%.0f', math.max(e, until_ms)))
+  end
+  if e < until_ms then
     local u = string.format('%.0f', until_ms)
     redis.call('HSET', bucket, 'e', u)
     redis.call('PEXPIREAT', bucket, u)
