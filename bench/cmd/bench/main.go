@@ -9,6 +9,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +43,7 @@ func pkg(name string) string {
 type config struct {
 	duration    time.Duration
 	warmup      time.Duration
+	rounds      int
 	only        []string
 	out         string
 	dir         string // bench directory
@@ -67,8 +70,9 @@ func main() {
 func parseFlags() (config, error) {
 	var c config
 	var only, seshatFlags string
-	flag.DurationVar(&c.duration, "d", 10*time.Second, "duration of each measured wrk run (whole seconds)")
+	flag.DurationVar(&c.duration, "d", 5*time.Second, "duration of each measured wrk run (whole seconds)")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "wrk warm-up before each scenario (0: none)")
+	flag.IntVar(&c.rounds, "rounds", 3, "rounds of the three scenarios over all implementations, interleaved; the table gives medians")
 	flag.StringVar(&only, "only", "", "comma-separated implementations to run (default all: "+strings.Join(impls, ",")+")")
 	flag.StringVar(&c.out, "out", "", "markdown file for the results (default results.md in the bench directory)")
 	flag.StringVar(&c.dir, "dir", "", "the bench directory (default: found from the working directory)")
@@ -87,6 +91,9 @@ func parseFlags() (config, error) {
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q (flags only; see -h)", flag.Args())
+	}
+	if c.rounds < 1 {
+		return c, fmt.Errorf("-rounds %d: want at least 1", c.rounds)
 	}
 	if c.duration < time.Second {
 		return c, errors.New("-d must be at least 1s")
@@ -237,20 +244,29 @@ func run(ctx context.Context) error {
 
 	client := newHTTPClient()
 	w := wrkRunner{bin: cfg.wrkBin, threads: cfg.threads, conns: cfg.conns}
+	// Rounds interleave the implementations in time, so that a slow
+	// moment of a shared machine does not fall on one of them only.
+	for round := range cfg.rounds {
+		for _, res := range results {
+			if res.err != nil {
+				if round == 0 {
+					logf("%s: skipped: %v", res.name, res.err)
+				}
+				continue
+			}
+			logf("== %s, round %d of %d", res.name, round+1, cfg.rounds)
+			res.err = benchOne(ctx, &cfg, rs, client, w, bins[res.name], tmp, res, round)
+			client.CloseIdleConnections()
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted: %w", ctx.Err())
+			}
+			if res.err != nil {
+				logf("%s: FAILED: %v", res.name, res.err)
+			}
+		}
+	}
 	for _, res := range results {
-		if res.err != nil {
-			logf("%s: skipped: %v", res.name, res.err)
-			continue
-		}
-		logf("== %s", res.name)
-		res.err = benchOne(ctx, &cfg, rs, client, w, bins[res.name], tmp, res)
-		client.CloseIdleConnections()
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted: %w", ctx.Err())
-		}
-		if res.err != nil {
-			logf("%s: FAILED: %v", res.name, res.err)
-		}
+		res.write, res.read, res.create = median(res.samples["write"]), median(res.samples["read"]), median(res.samples["create"])
 	}
 	if err := rs.flushAll(ctx); err != nil {
 		return err
@@ -314,14 +330,16 @@ func logf(format string, args ...any) {
 type result struct {
 	name                string
 	err                 error
-	write, read, create wrkResult
+	samples             map[string][]wrkResult // per scenario, one per round
+	write, read, create wrkResult              // medians of the rounds
 	lost, lostFailed    int
 	bytesPerSession     float64
 	notes               []string
 }
 
 // benchOne runs every measurement on one implementation.
-func benchOne(ctx context.Context, cfg *config, rs *redisServer, client *http.Client, w wrkRunner, bin, tmp string, res *result) error {
+// Only the first round measures lost updates and memory, and keeps notes.
+func benchOne(ctx context.Context, cfg *config, rs *redisServer, client *http.Client, w wrkRunner, bin, tmp string, res *result, round int) error {
 	if err := rs.flushAll(ctx); err != nil {
 		return err
 	}
@@ -370,14 +388,16 @@ func benchOne(ctx context.Context, cfg *config, rs *redisServer, client *http.Cl
 		return check(err)
 	}
 
+	if res.samples == nil {
+		res.samples = map[string][]wrkResult{}
+	}
 	scenarios := []struct {
 		name, path string
 		cookie     bool
-		into       *wrkResult
 	}{
-		{"write", "/", true, &res.write},
-		{"read", "/read", true, &res.read},
-		{"create", "/", false, &res.create},
+		{"write", "/", true},
+		{"read", "/read", true},
+		{"create", "/", false},
 	}
 	for _, s := range scenarios {
 		ck := ""
@@ -399,12 +419,12 @@ func benchOne(ctx context.Context, cfg *config, rs *redisServer, client *http.Cl
 		if err != nil {
 			return check(fmt.Errorf("%s: %w", s.name, err))
 		}
-		*s.into = r
+		res.samples[s.name] = append(res.samples[s.name], r)
 		logf("%s %-6s %10.0f req/s  p99 %s  (%d requests)", res.name, s.name, r.rps, fmtDur(r.p99), r.requests)
 		if r.non2xx > 0 || r.sockErrs != "" {
 			res.notes = append(res.notes, fmt.Sprintf("%s: %d non-2xx answers, socket errors: %s", s.name, r.non2xx, orNone(r.sockErrs)))
 		}
-		if s.name == "write" {
+		if s.name == "write" && round == 0 {
 			after, _, err := count(ctx, client, base, "/read", cookie)
 			if err != nil {
 				return check(err)
@@ -416,6 +436,9 @@ func benchOne(ctx context.Context, cfg *config, rs *redisServer, client *http.Cl
 		}
 	}
 
+	if round > 0 {
+		return nil
+	}
 	res.lost, res.lostFailed, err = lostUpdates(ctx, client, base, cfg.concurrent)
 	if err != nil {
 		return check(fmt.Errorf("lost updates: %w", err))
@@ -449,6 +472,24 @@ func benchOne(ctx context.Context, cfg *config, rs *redisServer, client *http.Cl
 	logf("%s Redis bytes/session: %.0f (%d keys for %d sessions)", res.name, res.bytesPerSession, keys, cfg.sessions)
 	res.notes = append(res.notes, fmt.Sprintf("memory: %s keys in Redis for %s sessions", thousands(float64(keys)), thousands(float64(cfg.sessions))))
 	return nil
+}
+
+// median returns the median of the rounds' throughputs, with the median
+// of their p99 latencies (each taken on its own).
+func median(rs []wrkResult) wrkResult {
+	if len(rs) == 0 {
+		return wrkResult{}
+	}
+	byRPS := slices.Clone(rs)
+	slices.SortFunc(byRPS, func(a, b wrkResult) int { return cmp.Compare(a.rps, b.rps) })
+	m := byRPS[len(byRPS)/2]
+	p99s := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		p99s[i] = r.p99
+	}
+	slices.Sort(p99s)
+	m.p99 = p99s[len(p99s)/2]
+	return m
 }
 
 func orNone(s string) string {

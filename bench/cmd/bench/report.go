@@ -60,8 +60,8 @@ func render(cfg *config, results []*result, m machineInfo) report {
 	fmt.Fprintf(&f, "- Go %s, Node %s, redis-server %s (`--save \"\" --appendonly no`), wrk %s\n",
 		strings.TrimPrefix(m.goVersion, "go"), m.nodeVersion, m.redisVersion, m.wrkVersion)
 	fmt.Fprintf(&f, "- Command: `%s`\n", commandLine())
-	fmt.Fprintf(&f, "- Load: `wrk -t%d -c%d -d%ds --latency`, after a %v warm-up per scenario\n\n",
-		cfg.threads, cfg.conns, int(cfg.duration.Round(time.Second)/time.Second), cfg.warmup)
+	fmt.Fprintf(&f, "- Load: `wrk -t%d -c%d -d%ds --latency`, after a %v warm-up per scenario; %d rounds over all implementations, interleaved: req/s and p99 are the medians of the rounds\n\n",
+		cfg.threads, cfg.conns, int(cfg.duration.Round(time.Second)/time.Second), cfg.warmup, cfg.rounds)
 	f.WriteString(t.String())
 	f.WriteString("\n")
 	if floor != nil {
