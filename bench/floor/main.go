@@ -9,14 +9,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"flag"
-	"fmt"
-	"log"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/seshat-go/seshat/bench/internal/viewcounter"
 )
 
 const (
@@ -25,27 +24,11 @@ const (
 )
 
 func main() {
-	addr := flag.String("addr", envOr("BENCH_ADDR", "127.0.0.1:8080"), "listen address (env BENCH_ADDR)")
-	redisAddr := flag.String("redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis host:port (env REDIS_ADDR)")
+	addr, redisAddr := viewcounter.Flags()
 	flag.Parse()
 
 	a := &app{rdb: redis.NewClient(&redis.Options{Addr: *redisAddr})}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/{$}", a.index)
-	mux.HandleFunc("/read", a.read)
-	mux.HandleFunc("/login", a.login)
-	mux.HandleFunc("/logout", a.logout)
-	mux.HandleFunc("/whoami", a.whoami)
-	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("floor listening on %s (redis %s)", *addr, *redisAddr)
-	log.Fatal(srv.ListenAndServe())
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+	viewcounter.Serve("floor", *addr, *redisAddr, a, nil)
 }
 
 type app struct{ rdb *redis.Client }
@@ -68,18 +51,13 @@ func setCookie(w http.ResponseWriter, id string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
-func text(w http.ResponseWriter, format string, args ...any) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, format, args...)
-}
-
 func fail(w http.ResponseWriter, err error) {
 	http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 }
 
 // index: HINCRBY for a known ID; for a new one, HSET and EXPIRE in one
 // pipeline (one round trip).
-func (a *app) index(w http.ResponseWriter, r *http.Request) {
+func (a *app) Index(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if id := sid(r); id != "" {
 		n, err := a.rdb.HIncrBy(ctx, id, "views", 1).Result()
@@ -87,7 +65,7 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 			fail(w, err)
 			return
 		}
-		text(w, "Number of views: %d\n", n)
+		viewcounter.Text(w, "Number of views: %d\n", n)
 		return
 	}
 	id := newID()
@@ -101,11 +79,11 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setCookie(w, id, int(ttl/time.Second))
-	text(w, "Number of views: 1\n")
+	viewcounter.Text(w, "Number of views: 1\n")
 }
 
 // read: one HGET.
-func (a *app) read(w http.ResponseWriter, r *http.Request) {
+func (a *app) Read(w http.ResponseWriter, r *http.Request) {
 	var n int64
 	if id := sid(r); id != "" {
 		v, err := a.rdb.HGet(r.Context(), id, "views").Int64()
@@ -115,7 +93,7 @@ func (a *app) read(w http.ResponseWriter, r *http.Request) {
 		}
 		n = v
 	}
-	text(w, "Number of views: %d\n", n)
+	viewcounter.Text(w, "Number of views: %d\n", n)
 }
 
 // loginScript moves the session to a fresh ID and binds the user: one
@@ -128,7 +106,7 @@ redis.call("HSET", KEYS[2], "user", ARGV[1])
 redis.call("EXPIRE", KEYS[2], ARGV[2])
 return 1`)
 
-func (a *app) login(w http.ResponseWriter, r *http.Request) {
+func (a *app) Login(w http.ResponseWriter, r *http.Request) {
 	user := strings.TrimSpace(r.FormValue("user"))
 	if user == "" || len(user) > 128 {
 		http.Error(w, "user is required (at most 128 bytes)", http.StatusBadRequest)
@@ -140,10 +118,10 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setCookie(w, id, int(ttl/time.Second))
-	text(w, "Logged in as %s\n", user)
+	viewcounter.Text(w, "Logged in as %s\n", user)
 }
 
-func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+func (a *app) Logout(w http.ResponseWriter, r *http.Request) {
 	if id := sid(r); id != "" {
 		if err := a.rdb.Del(r.Context(), id).Err(); err != nil {
 			fail(w, err)
@@ -151,10 +129,10 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	setCookie(w, "", -1)
-	text(w, "Logged out\n")
+	viewcounter.Text(w, "Logged out\n")
 }
 
-func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
+func (a *app) Whoami(w http.ResponseWriter, r *http.Request) {
 	var user string
 	if id := sid(r); id != "" {
 		v, err := a.rdb.HGet(r.Context(), id, "user").Result()
@@ -168,5 +146,5 @@ func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	text(w, "%s\n", user)
+	viewcounter.Text(w, "%s\n", user)
 }

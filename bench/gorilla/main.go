@@ -5,16 +5,15 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"log"
 	"net/http"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/boj/redistore"
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
+
+	"github.com/seshat-go/seshat/bench/internal/viewcounter"
 )
 
 const (
@@ -23,8 +22,7 @@ const (
 )
 
 func main() {
-	addr := flag.String("addr", envOr("BENCH_ADDR", "127.0.0.1:8080"), "listen address (env BENCH_ADDR)")
-	redisAddr := flag.String("redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis host:port (env REDIS_ADDR)")
+	addr, redisAddr := viewcounter.Flags()
 	secret := flag.String("secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret")
 	flag.Parse()
 
@@ -34,30 +32,10 @@ func main() {
 	}
 	st.SetKeyPrefix(keyPrefix)
 	a := &app{st: st}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/{$}", a.index)
-	mux.HandleFunc("/read", a.read)
-	mux.HandleFunc("/login", a.login)
-	mux.HandleFunc("/logout", a.logout)
-	mux.HandleFunc("/whoami", a.whoami)
-	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("gorilla listening on %s (redis %s)", *addr, *redisAddr)
-	log.Fatal(srv.ListenAndServe())
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+	viewcounter.Serve("gorilla", *addr, *redisAddr, a, nil)
 }
 
 type app struct{ st *redistore.RediStore }
-
-func text(w http.ResponseWriter, format string, args ...any) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, format, args...)
-}
 
 func fail(w http.ResponseWriter, err error) {
 	http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
@@ -76,7 +54,7 @@ func (a *app) session(r *http.Request) (*sessions.Session, error) {
 	return s, nil
 }
 
-func (a *app) index(w http.ResponseWriter, r *http.Request) {
+func (a *app) Index(w http.ResponseWriter, r *http.Request) {
 	s, err := a.session(r)
 	if err != nil {
 		fail(w, err)
@@ -89,22 +67,22 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	text(w, "Number of views: %d\n", n)
+	viewcounter.Text(w, "Number of views: %d\n", n)
 }
 
-func (a *app) read(w http.ResponseWriter, r *http.Request) {
+func (a *app) Read(w http.ResponseWriter, r *http.Request) {
 	s, err := a.session(r)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	n, _ := s.Values["views"].(int)
-	text(w, "Number of views: %d\n", n)
+	viewcounter.Text(w, "Number of views: %d\n", n)
 }
 
 // login: gorilla has no regenerate; delete the old record and save the
 // values under a fresh ID.
-func (a *app) login(w http.ResponseWriter, r *http.Request) {
+func (a *app) Login(w http.ResponseWriter, r *http.Request) {
 	user := strings.TrimSpace(r.FormValue("user"))
 	if user == "" || len(user) > 128 {
 		http.Error(w, "user is required (at most 128 bytes)", http.StatusBadRequest)
@@ -130,10 +108,10 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	text(w, "Logged in as %s\n", user)
+	viewcounter.Text(w, "Logged in as %s\n", user)
 }
 
-func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+func (a *app) Logout(w http.ResponseWriter, r *http.Request) {
 	s, err := a.session(r)
 	if err != nil {
 		fail(w, err)
@@ -144,10 +122,10 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	text(w, "Logged out\n")
+	viewcounter.Text(w, "Logged out\n")
 }
 
-func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
+func (a *app) Whoami(w http.ResponseWriter, r *http.Request) {
 	s, err := a.session(r)
 	if err != nil {
 		fail(w, err)
@@ -158,5 +136,5 @@ func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	text(w, "%s\n", user)
+	viewcounter.Text(w, "%s\n", user)
 }

@@ -12,17 +12,16 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"log"
 	"net/http"
 	_ "net/http/pprof"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/redisstore"
+
+	"github.com/seshat-go/seshat/bench/internal/viewcounter"
 )
 
 // config is everything the command line sets.
@@ -36,12 +35,12 @@ type config struct {
 
 func parseFlags() config {
 	var c config
-	flag.StringVar(&c.addr, "addr", envOr("BENCH_ADDR", "127.0.0.1:8080"), "listen address (env BENCH_ADDR)")
-	flag.StringVar(&c.redis, "redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis host:port (env REDIS_ADDR)")
+	addr, redisAddr := viewcounter.Flags()
 	flag.StringVar(&c.secret, "secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret, at least 32 bytes")
 	flag.BoolVar(&c.cache, "cache", false, "serve reads from the client-side cache (redisstore.LocalCache)")
 	flag.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (to profile a run)")
 	flag.Parse()
+	c.addr, c.redis = *addr, *redisAddr
 	return c
 }
 
@@ -91,55 +90,35 @@ func main() {
 		go func() { log.Println(http.ListenAndServe(cfg.pprof, nil)) }() // DefaultServeMux: net/http/pprof
 	}
 	a := &app{m: m}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/{$}", a.index)
-	mux.HandleFunc("/read", a.read)
-	mux.HandleFunc("/login", a.login)
-	mux.HandleFunc("/logout", a.logout)
-	mux.HandleFunc("/whoami", a.whoami)
-	srv := &http.Server{Addr: cfg.addr, Handler: m.Handler(mux), ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("seshat listening on %s (redis %s)", cfg.addr, cfg.redis)
-	log.Fatal(srv.ListenAndServe())
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+	viewcounter.Serve("seshat", cfg.addr, cfg.redis, a, m.Handler)
 }
 
 type app struct{ m *seshat.Manager }
-
-func text(w http.ResponseWriter, format string, args ...any) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, format, args...)
-}
 
 func fail(w http.ResponseWriter, err error) {
 	code := seshat.StatusCode(err)
 	http.Error(w, http.StatusText(code)+": "+err.Error(), code)
 }
 
-func (a *app) index(w http.ResponseWriter, r *http.Request) {
+func (a *app) Index(w http.ResponseWriter, r *http.Request) {
 	n, err := a.m.Session(r).Incr("views", 1)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	text(w, "Number of views: %d\n", n)
+	viewcounter.Text(w, "Number of views: %d\n", n)
 }
 
-func (a *app) read(w http.ResponseWriter, r *http.Request) {
+func (a *app) Read(w http.ResponseWriter, r *http.Request) {
 	n, err := seshat.Get[int64](a.m.Session(r), "views")
 	if err != nil && !errors.Is(err, seshat.ErrNoValue) {
 		fail(w, err)
 		return
 	}
-	text(w, "Number of views: %d\n", n)
+	viewcounter.Text(w, "Number of views: %d\n", n)
 }
 
-func (a *app) login(w http.ResponseWriter, r *http.Request) {
+func (a *app) Login(w http.ResponseWriter, r *http.Request) {
 	user := strings.TrimSpace(r.FormValue("user"))
 	if user == "" || len(user) > 128 {
 		http.Error(w, "user is required (at most 128 bytes)", http.StatusBadRequest)
@@ -154,18 +133,18 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	text(w, "Logged in as %s\n", user)
+	viewcounter.Text(w, "Logged in as %s\n", user)
 }
 
-func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+func (a *app) Logout(w http.ResponseWriter, r *http.Request) {
 	if err := a.m.Session(r).Destroy(); err != nil {
 		fail(w, err)
 		return
 	}
-	text(w, "Logged out\n")
+	viewcounter.Text(w, "Logged out\n")
 }
 
-func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
+func (a *app) Whoami(w http.ResponseWriter, r *http.Request) {
 	user, err := a.m.Session(r).User()
 	if errors.Is(err, seshat.ErrDecode) || errors.Is(err, seshat.ErrMoved) {
 		user, err = "", nil
@@ -178,5 +157,5 @@ func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	text(w, "%s\n", user)
+	viewcounter.Text(w, "%s\n", user)
 }
