@@ -55,7 +55,7 @@ func fail(w http.ResponseWriter, err error) {
 	http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 }
 
-// index: HINCRBY for a known ID; for a new one, HSET and EXPIRE in one
+// Index: HINCRBY for a known ID; for a new one, HSET and EXPIRE in one
 // pipeline (one round trip).
 func (a *app) Index(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -82,7 +82,7 @@ func (a *app) Index(w http.ResponseWriter, r *http.Request) {
 	viewcounter.Text(w, "Number of views: 1\n")
 }
 
-// read: one HGET.
+// Read: one HGET.
 func (a *app) Read(w http.ResponseWriter, r *http.Request) {
 	var n int64
 	if id := sid(r); id != "" {

@@ -80,7 +80,7 @@ func (a *app) Read(w http.ResponseWriter, r *http.Request) {
 	viewcounter.Text(w, "Number of views: %d\n", n)
 }
 
-// login: gorilla has no regenerate; delete the old record and save the
+// Login: gorilla has no regenerate; delete the old record and save the
 // values under a fresh ID.
 func (a *app) Login(w http.ResponseWriter, r *http.Request) {
 	user := strings.TrimSpace(r.FormValue("user"))
