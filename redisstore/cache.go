@@ -102,10 +102,10 @@ type cache struct {
 	nUntracked atomic.Int32
 	rediscover chan struct{} // Cluster: look for masters now
 
-	closed      atomic.Bool
-	clusterMode atomic.Bool
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
+	cluster bool // one tracker per master, followed by followMasters
+	closed  atomic.Bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // tracker keeps one tracking connection to one master.
@@ -153,7 +153,7 @@ func newCache(client redis.UniversalClient, prefix string, o LocalCache) (*cache
 		k.trackers.Store(&[]*tracker{k.start(ctx, c)})
 		k.wg.Go(func() { k.probe(ctx, c) })
 	case *redis.ClusterClient:
-		k.clusterMode.Store(true)
+		k.cluster = true
 		c.OnNewNode(func(n *redis.Client) { n.AddHook(dialWatch{k}) })
 		k.trackers.Store(&[]*tracker{})
 		k.wg.Go(func() { k.followMasters(ctx, c) })
@@ -236,7 +236,7 @@ func (k *cache) dialed(addr string) {
 	case k.rediscover <- struct{}{}:
 	default:
 	}
-	if ts := *k.trackers.Load(); len(ts) == 1 && !k.isCluster() {
+	if ts := *k.trackers.Load(); len(ts) == 1 && !k.cluster {
 		ts[0].mu.Lock()
 		if ts[0].kick != nil {
 			ts[0].kick()
@@ -244,8 +244,6 @@ func (k *cache) dialed(addr string) {
 		ts[0].mu.Unlock()
 	}
 }
-
-func (k *cache) isCluster() bool { return k.clusterMode.Load() }
 
 // tracked records that a tracker is connected to addr.
 func (k *cache) tracked(addr string) {
