@@ -27,7 +27,7 @@ func ExampleOpen() {
 // is seen by every read that starts 100 ms after it, this instance's own
 // changes at once.
 func ExampleLocalCache() {
-	st, err := redisstore.Open("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster", redisstore.Options{
+	st, err := redisstore.Open("redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster", redisstore.Options{
 		LocalCache: &redisstore.LocalCache{}, // Bound 100 ms, 10,000 sessions
 	})
 	if err != nil {
