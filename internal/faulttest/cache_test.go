@@ -90,16 +90,18 @@ func cacheAcrossFailover(t *testing.T, url string, master func(a *app, cookie st
 		_, n = views(writer, "/")
 		checkSeen("after the failover (write "+strconv.Itoa(i)+")", n)
 	}
+	// Caching resumes on the new master (within 5s: a busy machine may
+	// delay heartbeats and so pause the cache for a moment).
 	st, _ := reader.store.CacheStats()
-	if !st.Serving || st.Reconnects == 0 {
-		t.Fatalf("the cache did not come back on the new master: %+v", st)
-	}
-	before := st.Hits
-	for range 10 {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		before := st.Hits
 		views(reader, "/read")
-	}
-	if st, _ = reader.store.CacheStats(); st.Hits == before {
-		t.Fatalf("no cache hit on the new master: %+v", st)
+		if st, _ = reader.store.CacheStats(); st.Hits > before && st.Reconnects > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no cache hit on the new master within 5s: %+v", st)
+		}
 	}
 	t.Logf("client-side cache across a failover: writes back %v after the kill; every read %v after a write saw it; tracking reconnected %d times, serving again",
 		resumed.Round(time.Millisecond), bound, st.Reconnects)
