@@ -202,6 +202,29 @@ func TestRoundTripsAndReadsWriteNothing(t *testing.T) {
 		t.Errorf("a read took %d round trips; want 1", n)
 	}
 
+	// A read whose touch is due is one round trip too: the store runs the
+	// touch script instead of HGETALL, not after it.
+	now := time.Now()
+	rec := &store.Record{Values: map[string][]byte{"a": []byte("1")}, Created: now.Add(-time.Hour),
+		Touched: now.Add(-2 * time.Minute), IdleTimeout: time.Hour, Deadline: now.Add(time.Hour)}
+	if err := in.store.Create(t.Context(), "rt-touch", rec); err != nil {
+		t.Fatal(err)
+	}
+	in.store.Load(t.Context(), "rt-none", store.LoadOptions{Now: now}) // Redis has load.lua cached now
+	for i, want := range []time.Time{now, now} { // due, then not due any more
+		before := in.calls.n.Load()
+		got, err := in.store.Load(t.Context(), "rt-touch", store.LoadOptions{Now: now, TouchAfter: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := in.calls.n.Load() - before; n != 1 {
+			t.Errorf("load %d (touch due: %v) took %d round trips; want 1", i, i == 0, n)
+		}
+		if !got.Touched.Equal(want.Truncate(time.Millisecond)) {
+			t.Errorf("load %d: Touched %v; want %v", i, got.Touched, want)
+		}
+	}
+
 	admin := srv.Client(t)
 	dirty := func() string {
 		info, err := admin.Info(t.Context(), "persistence").Result()

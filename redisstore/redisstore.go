@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -103,7 +104,8 @@ type Store struct {
 	minReplicas    int
 	replicaTimeout time.Duration
 
-	cache *cache // nil unless Options.LocalCache
+	cache   *cache   // nil unless Options.LocalCache
+	touches touchLog // for Load: which sessions need no touch yet
 }
 
 var (
@@ -190,19 +192,34 @@ func (s *Store) UserKey(user string) string {
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
-// Load implements store.Store. It reads the session with one HGETALL, a
-// native command that costs Redis a fraction of a script; only when a
-// touch is due (once per opts.TouchAfter) does a second round trip run
-// load.lua, which reads again and refreshes the idle expiry atomically.
+// Load implements store.Store, in one round trip (none from LocalCache).
+// When the store knows the session was touched less than opts.TouchAfter
+// ago (it remembers the last Touched it saw of recent sessions, which is
+// never later than the stored one), it reads with a plain HGETALL, a
+// native command that costs Redis a fraction of a script. Otherwise it
+// runs load.lua, which reads and refreshes the idle expiry if it is due.
 func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*store.Record, error) {
+	if s.cache == nil && !s.touches.fresh(key, opts) {
+		return s.loadTouching(ctx, key, opts, nil)
+	}
 	h, err := s.read(ctx, s.SessionKey(key))
 	if err != nil {
 		return nil, s.fail("load", err)
 	}
 	rec, err := recordOf(h, opts.Now)
-	if err != nil || opts.Now.Sub(rec.Touched) < opts.TouchAfter {
-		return rec, err
+	if err != nil {
+		return nil, err
 	}
+	s.touches.saw(key, rec.Touched)
+	if opts.Now.Sub(rec.Touched) < opts.TouchAfter {
+		return rec, nil
+	}
+	return s.loadTouching(ctx, key, opts, rec) // the cache's copy says a touch is due
+}
+
+// loadTouching runs load.lua. read, if not nil, is what a read found;
+// it is returned untouched when Redis is full and refuses the script.
+func (s *Store) loadTouching(ctx context.Context, key string, opts store.LoadOptions, read *store.Record) (*store.Record, error) {
 	keys := s.keys(key)
 	res, err := loadScript.Run(ctx, s.client, keys,
 		opts.Now.UnixMilli(), opts.TouchAfter.Milliseconds()).Result()
@@ -211,13 +228,56 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 	}
 	if err != nil && redis.HasErrorPrefix(err, "OOM") {
 		// Redis at maxmemory refuses scripts that may write (a touch):
-		// keep what was read, untouched, so reads keep working.
-		return rec, nil
+		// read without touching, so reads keep working.
+		if read != nil {
+			return read, nil
+		}
+		h, err := s.client.HGetAll(ctx, keys[0]).Result()
+		if err != nil {
+			return nil, s.fail("load", err)
+		}
+		return recordOf(h, opts.Now)
 	}
 	if err != nil {
 		return nil, s.fail("load", err)
 	}
-	return parseRecord("load", res)
+	rec, err := parseRecord("load", res)
+	if err == nil {
+		s.touches.saw(key, rec.Touched)
+	}
+	return rec, err
+}
+
+// touchLog remembers the last Touched the store saw of recent sessions, so
+// that Load can tell, without asking Redis, that a touch is not due. What
+// it remembers is never later than what Redis holds (touches only move
+// forward), so it never skips a due touch; when in doubt Load runs the
+// script, still one round trip.
+type touchLog struct {
+	mu sync.Mutex
+	m  map[string]int64 // store key -> Touched, Unix ms
+}
+
+// touchLogMax bounds the log: when full it starts again, empty.
+const touchLogMax = 1 << 16
+
+func (l *touchLog) fresh(key string, opts store.LoadOptions) bool {
+	l.mu.Lock()
+	t, ok := l.m[key]
+	l.mu.Unlock()
+	return ok && opts.Now.UnixMilli()-t < opts.TouchAfter.Milliseconds()
+}
+
+func (l *touchLog) saw(key string, touched time.Time) {
+	ms := touched.UnixMilli()
+	l.mu.Lock()
+	if l.m == nil || len(l.m) >= touchLogMax {
+		l.m = make(map[string]int64)
+	}
+	if ms > l.m[key] {
+		l.m[key] = ms
+	}
+	l.mu.Unlock()
 }
 
 // read returns a session's hash: from the cache when there is one and it
@@ -322,6 +382,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 	if n == 0 {
 		return fmt.Errorf("redisstore: create: %w", store.ErrExists)
 	}
+	s.touches.saw(key, rec.Touched)
 	return nil
 }
 
