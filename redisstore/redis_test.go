@@ -211,7 +211,7 @@ func TestRoundTripsAndReadsWriteNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.store.Load(t.Context(), "rt-none", store.LoadOptions{Now: now}) // Redis has load.lua cached now
-	for i, want := range []time.Time{now, now} { // due, then not due any more
+	for i, want := range []time.Time{now, now} {                       // due, then not due any more
 		before := in.calls.n.Load()
 		got, err := in.store.Load(t.Context(), "rt-touch", store.LoadOptions{Now: now, TouchAfter: time.Minute})
 		if err != nil {
