@@ -210,8 +210,10 @@ func TestRoundTripsAndReadsWriteNothing(t *testing.T) {
 	if err := in.store.Create(t.Context(), "rt-touch", rec); err != nil {
 		t.Fatal(err)
 	}
-	in.store.Load(t.Context(), "rt-none", store.LoadOptions{Now: now}) // Redis has load.lua cached now
-	for i, want := range []time.Time{now, now} {                       // due, then not due any more
+	// Redis has load.lua cached after this; then a load with a touch due,
+	// and one with none due any more.
+	in.store.Load(t.Context(), "rt-none", store.LoadOptions{Now: now})
+	for i, want := range []time.Time{now, now} {
 		before := in.calls.n.Load()
 		got, err := in.store.Load(t.Context(), "rt-touch", store.LoadOptions{Now: now, TouchAfter: time.Minute})
 		if err != nil {
