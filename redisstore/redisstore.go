@@ -199,12 +199,16 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // native command that costs Redis a fraction of a script. Otherwise it
 // runs load.lua, which reads and refreshes the idle expiry if it is due.
 func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*store.Record, error) {
-	if s.cache == nil && !s.touches.fresh(key, opts) {
+	rkey := s.SessionKey(key)
+	h, cached := s.cached(rkey)
+	if !cached && !s.touches.fresh(key, opts) {
 		return s.loadTouching(ctx, key, opts, nil)
 	}
-	h, err := s.read(ctx, s.SessionKey(key))
-	if err != nil {
-		return nil, s.fail("load", err)
+	if !cached {
+		var err error
+		if h, err = s.fetch(ctx, rkey); err != nil {
+			return nil, s.fail("load", err)
+		}
 	}
 	rec, err := recordOf(h, opts.Now)
 	if err != nil {
@@ -214,7 +218,7 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 	if opts.Now.Sub(rec.Touched) < opts.TouchAfter {
 		return rec, nil
 	}
-	return s.loadTouching(ctx, key, opts, rec) // the cache's copy says a touch is due
+	return s.loadTouching(ctx, key, opts, rec) // a copy from the cache, with a touch due
 }
 
 // loadTouching runs load.lua. read, if not nil, is what a read found;
@@ -280,14 +284,20 @@ func (l *touchLog) saw(key string, touched time.Time) {
 	l.mu.Unlock()
 }
 
-// read returns a session's hash: from the cache when there is one and it
-// holds the session, else with HGETALL.
-func (s *Store) read(ctx context.Context, rkey string) (map[string]string, error) {
+// cached returns a session's hash from the cache, if there is one and it
+// holds the session.
+func (s *Store) cached(rkey string) (map[string]string, bool) {
+	if s.cache == nil {
+		return nil, false
+	}
+	return s.cache.get(rkey)
+}
+
+// fetch reads a session's hash with HGETALL, caching what it finds when
+// there is a cache.
+func (s *Store) fetch(ctx context.Context, rkey string) (map[string]string, error) {
 	if s.cache == nil {
 		return s.client.HGetAll(ctx, rkey).Result()
-	}
-	if h, ok := s.cache.get(rkey); ok {
-		return h, nil
 	}
 	s.cache.begin(rkey)
 	h, err := s.client.HGetAll(ctx, rkey).Result()
