@@ -35,26 +35,8 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	rs := l.finish()
 
 	outage := between(rs, killed.Add(50*time.Millisecond), back)
-	var worst time.Duration
-	for _, r := range outage {
-		if r.code != http.StatusServiceUnavailable {
-			t.Errorf("during the outage: status %d after %v; want 503", r.code, r.took)
-		}
-		worst = max(worst, r.took)
-	}
-	if len(outage) == 0 || worst > storeTimeout+200*time.Millisecond {
-		t.Fatalf("outage: %d requests, slowest %v; want 503s within the store timeout", len(outage), worst)
-	}
-	var recovered time.Duration = -1
-	for _, r := range between(rs, back, time.Now()) {
-		if r.code == 200 {
-			recovered = r.at.Sub(back)
-			break
-		}
-	}
-	if recovered < 0 || recovered > time.Second {
-		t.Fatalf("first success %v after Redis came back; want within 1 s", recovered)
-	}
+	worst := failFast(t, "during the outage", outage, 200*time.Millisecond)
+	recovered := recovery(t, "after Redis came back", rs, back)
 	for _, r := range rs {
 		if r.code != 200 && r.code != http.StatusServiceUnavailable {
 			t.Fatalf("status %d: every request is served or gets 503", r.code)
@@ -90,27 +72,9 @@ func TestRedisPausedUnderLoad(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	rs := l.finish()
 
-	var worst time.Duration
 	during := between(rs, paused.Add(50*time.Millisecond), resumed.Add(-storeTimeout))
-	for _, r := range during {
-		if r.code != http.StatusServiceUnavailable {
-			t.Errorf("while paused: status %d after %v; want 503", r.code, r.took)
-		}
-		worst = max(worst, r.took)
-	}
-	if len(during) == 0 || worst > storeTimeout+300*time.Millisecond {
-		t.Fatalf("paused: %d requests, slowest %v; want 503s within the store timeout", len(during), worst)
-	}
-	var recovered time.Duration = -1
-	for _, r := range between(rs, resumed, time.Now()) {
-		if r.code == 200 {
-			recovered = r.at.Sub(resumed)
-			break
-		}
-	}
-	if recovered < 0 || recovered > time.Second {
-		t.Fatalf("first success %v after SIGCONT; want within 1 s", recovered)
-	}
+	worst := failFast(t, "while paused", during, 300*time.Millisecond)
+	recovered := recovery(t, "after SIGCONT", rs, resumed)
 	a.http.CloseIdleConnections()
 	after := settleGoroutines(t, base)
 	t.Logf("Redis paused %v under load: %d requests while paused, all 503, slowest %v; first success %v after resume; goroutines %d -> %d",
@@ -369,4 +333,38 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("soak %v: %d requests (%.0f/s), none failed; heap %d KiB -> %d KiB, goroutines %d -> %d",
 		d, l.total, float64(l.total)/d.Seconds(), heap0>>10, heap1>>10, g0, g1)
+}
+
+// failFast checks that the requests made while Redis could not answer
+// (there must be some) all got 503, within the store timeout plus slack,
+// and returns the slowest.
+func failFast(t *testing.T, when string, rs []result, slack time.Duration) time.Duration {
+	t.Helper()
+	var worst time.Duration
+	for _, r := range rs {
+		if r.code != http.StatusServiceUnavailable {
+			t.Errorf("%s: status %d after %v; want 503", when, r.code, r.took)
+		}
+		worst = max(worst, r.took)
+	}
+	if len(rs) == 0 || worst > storeTimeout+slack {
+		t.Fatalf("%s: %d requests, slowest %v; want 503s within the store timeout", when, len(rs), worst)
+	}
+	return worst
+}
+
+// recovery checks that a request succeeded within 1 s of since, and
+// returns how soon.
+func recovery(t *testing.T, when string, rs []result, since time.Time) time.Duration {
+	t.Helper()
+	for _, r := range between(rs, since, time.Now()) {
+		if r.code == 200 {
+			if d := r.at.Sub(since); d <= time.Second {
+				return d
+			}
+			t.Fatalf("first success %v %s; want within 1 s", r.at.Sub(since), when)
+		}
+	}
+	t.Fatalf("no success %s", when)
+	return 0
 }
