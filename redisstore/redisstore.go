@@ -13,6 +13,11 @@
 // Every key carries an expiry: a session's is its idle expiry or absolute
 // deadline, whichever comes first.
 //
+// Every write is applied at most once, even when go-redis retries it after
+// a connection dropped with the reply in flight: writes carry an operation
+// ID that the scripts record (ops.go says how), so a replay answers what the
+// first run did.
+//
 // Sessions bound to a user are also listed in "<prefix>u:{<hash of user>}",
 // a sorted set scored by creation time. A session is added there before it is
 // bound (so a bound session is never missing), and dead entries are pruned
@@ -182,6 +187,13 @@ func (s *Store) SessionKey(key string) string { return s.prefix + "{" + bucket(k
 func (s *Store) keys(key string) []string {
 	b := bucket(key)
 	return []string{s.prefix + "{" + b + "}" + key, s.prefix + "{" + b + "}#"}
+}
+
+// keysWith returns the KEYS of a session script that also writes another
+// key of the session's bucket (its operation log).
+func (s *Store) keysWith(key, other string) []string {
+	b := bucket(key)
+	return []string{s.prefix + "{" + b + "}" + key, s.prefix + "{" + b + "}#", other}
 }
 
 // UserKey returns the Redis key of a user's index.
@@ -356,13 +368,25 @@ func recordOf(h map[string]string, now time.Time) (*store.Record, error) {
 	return rec, nil
 }
 
-// Take implements store.Store.
+// Take implements store.Store. A replay of the same take (the client
+// retrying after its connection dropped once Redis had run it) answers what
+// the take took, not ErrMoved: the operation ID the script gets tells the two
+// apart.
 func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
-	res, err := s.write(ctx, takeScript, s.keys(key), now.UnixMilli(), store.MovedGrace.Milliseconds()).Result()
+	res, err := s.write(ctx, takeScript, s.keys(key), now.UnixMilli(), store.MovedGrace.Milliseconds(), opID()).Slice()
 	if err != nil {
 		return nil, s.fail("take", err)
 	}
-	rec, err := parseRecord("take", res)
+	switch status, _ := first(res); status {
+	case "OK":
+	case "NOTFOUND":
+		return nil, fmt.Errorf("redisstore: take: %w", store.ErrNotFound)
+	case "MOVED":
+		return nil, fmt.Errorf("redisstore: take: %w", store.ErrMoved)
+	default:
+		return nil, fmt.Errorf("redisstore: take: unexpected reply %v: %w", status, store.ErrCorrupt)
+	}
+	rec, err := parseRecord("take", res[1:])
 	if err == nil && rec.User != "" {
 		// Best effort: a dead index entry is pruned when the index is read.
 		s.client.ZRem(ctx, s.UserKey(rec.User), key)
@@ -424,7 +448,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	if onlyIncr(d) {
 		return s.incr(ctx, key, d)
 	}
-	args := make([]any, 0, 13+3*len(d.Expect)+2*len(d.Set)+len(d.Delete))
+	args := make([]any, 0, 15+3*len(d.Expect)+2*len(d.Set)+len(d.Delete))
 	incr, iname, iby := "0", "", int64(0)
 	if d.Incr != nil {
 		incr, iname, iby = "1", d.Incr.Name, d.Incr.By
@@ -440,8 +464,9 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	if !d.Deadline.IsZero() {
 		deadline = ms(d.Deadline)
 	}
+	log, until := s.opLog(key, d.Now)
 	args = append(args, d.Now.UnixMilli(), d.MaxSize, len(d.Expect), len(d.Set), len(d.Delete),
-		incr, iname, iby, bind, user, idle, deadline, d.TouchAfter.Milliseconds())
+		incr, iname, iby, bind, user, idle, deadline, d.TouchAfter.Milliseconds(), opID(), until)
 	for _, e := range d.Expect {
 		present := "1"
 		if e.Absent {
@@ -455,7 +480,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	for _, k := range d.Delete {
 		args = append(args, k)
 	}
-	res, err := s.write(ctx, commitScript, s.keys(key), args...).Slice()
+	res, err := s.write(ctx, commitScript, s.keysWith(key, log), args...).Slice()
 	if err != nil {
 		return store.Result{}, s.fail("commit", err)
 	}
@@ -470,8 +495,9 @@ func onlyIncr(d *store.Delta) bool {
 
 // incr commits a delta that only increments, with the leaner incr.lua.
 func (s *Store) incr(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
-	res, err := s.write(ctx, incrScript, s.keys(key), d.Now.UnixMilli(), d.Incr.Name, d.Incr.By,
-		d.TouchAfter.Milliseconds(), d.MaxSize).Slice()
+	log, until := s.opLog(key, d.Now)
+	res, err := s.write(ctx, incrScript, s.keysWith(key, log), d.Now.UnixMilli(), d.Incr.Name, d.Incr.By,
+		d.TouchAfter.Milliseconds(), d.MaxSize, opID(), until).Slice()
 	if err != nil {
 		return store.Result{}, s.fail("commit", err)
 	}
@@ -729,9 +755,10 @@ func (s *Store) Scan(ctx context.Context, now time.Time, batch int, fn func([]st
 	err := s.scanKeys(ctx, globEscape.Replace(s.prefix)+"{??}?*", "hash", batch, func(keys []string) error {
 		var out []string
 		for _, k := range keys {
-			// "<prefix>{bb}<key>"; the count hashes end in "#".
+			// "<prefix>{bb}<key>"; the bucket's own keys (count hash,
+			// operation logs) start with "#" after the tag.
 			rest, ok := strings.CutPrefix(k, s.prefix+"{")
-			if ok && len(rest) > 3 && rest[2] == '}' && !strings.HasSuffix(rest, "#") && bucket(rest[3:]) == rest[:2] {
+			if ok && len(rest) > 3 && rest[2] == '}' && rest[3] != '#' && bucket(rest[3:]) == rest[:2] {
 				out = append(out, rest[3:])
 			}
 		}

@@ -1,6 +1,7 @@
 -- commit.lua: apply one request's delta to a live session, atomically: all of it or none.
 -- KEYS[1]   session key
 -- KEYS[2]   its bucket's count hash
+-- KEYS[3]   its bucket's operation log for the current window (see prelude.lua)
 -- ARGV[1]   now, Unix milliseconds
 -- ARGV[2]   maximum size in bytes (names plus values), 0 for none
 -- ARGV[3]   number of expectations E
@@ -11,8 +12,10 @@
 -- ARGV[11]  new idle timeout in milliseconds, or ''
 -- ARGV[12]  new absolute deadline, Unix milliseconds, or ''
 -- ARGV[13]  touch after, milliseconds: refresh the idle expiry when now - touched >= this
--- ARGV[14…] E triples (name, '1' present / '0' absent, value), S pairs (name, value), D names
--- Returns   {'OK', incremented value or '', previous user or ''}
+-- ARGV[14]  the operation's ID; ARGV[15] when the operation log expires, Unix ms
+-- ARGV[16…] E triples (name, '1' present / '0' absent, value), S pairs (name, value), D names
+-- Returns   {'OK', incremented value or '', previous user or ''}; a replay of an applied
+--           operation (same ID) answers {'OK', its recorded value, ''} and changes nothing
 --           {'NOTFOUND'}: no live session; nothing is ever created here
 --           {'MOVED'}: take.lua moved the session to a new ID moments ago
 --           {'CONFLICT', name, '1'|'0', value, …}: an expectation failed; current values
@@ -25,6 +28,10 @@
 -- it needs to know, one write. The metadata is rewritten only when the size changes or
 -- a touch is due, the key's expiry only when a touch is due.
 local key = KEYS[1]
+local done = redis.call('HGET', KEYS[3], ARGV[14])
+if done then
+  return {'OK', done, ''}
+end
 local now = tonumber(ARGV[1])
 local nexp, nset, ndel = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local incr = ARGV[6] == '1'
@@ -32,7 +39,7 @@ local iname = ARGV[7]
 
 -- 1. One read: metadata, user, moved marker and the current value of every name involved.
 local names = {'@', '@u', '@m'}
-local i = 14
+local i = 16
 for _ = 1, nexp do names[#names + 1] = ARGV[i]; i = i + 3 end
 for _ = 1, nset do names[#names + 1] = ARGV[i]; i = i + 2 end
 for _ = 1, ndel do names[#names + 1] = ARGV[i]; i = i + 1 end
@@ -63,7 +70,7 @@ if now >= oldexp then
 end
 
 -- 2. Expectations.
-i = 14
+i = 16
 local ok = true
 local current = {'CONFLICT'}
 for _ = 1, nexp do
@@ -166,6 +173,7 @@ local exp = math.min(mt + mi, md)
 if now >= exp then
   lib().count_remove(KEYS[2], oldexp)
   redis.call('DEL', key) -- the new deadline is already past: never keep a key without a future
+  applied(KEYS[3], ARGV[14], result, ARGV[15])
   return {'OK', result, cur['@u'] or ''}
 end
 if ARGV[9] == '1' then
@@ -191,4 +199,5 @@ if touch then
   redis.call('PEXPIREAT', key, L.ms(exp))
   L.count_move(KEYS[2], oldexp, exp, now)
 end
+applied(KEYS[3], ARGV[14], result, ARGV[15])
 return {'OK', result, cur['@u'] or ''}

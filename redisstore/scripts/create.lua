@@ -5,7 +5,13 @@
 -- ARGV[2]  metadata ("@", see the prelude)
 -- ARGV[3…] name, value pairs: "@u" (the user) if bound, and the values
 -- Returns  1 created; 0 the key exists (nothing written); -1 already expired (nothing written)
+--          A replay of a create that was applied (the client retrying after its connection
+--          dropped) finds exactly the metadata it writes and answers 1: nobody else can
+--          have written it, since nobody else knows a new session's ID yet.
 if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], '@') == ARGV[2] then
+    return 1
+  end
   return 0
 end
 local c, t, i, d = meta(ARGV[2])

@@ -2,15 +2,23 @@
 -- the most common write; commit.lua does the same among everything else, at more cost.
 -- KEYS[1]  session key
 -- KEYS[2]  its bucket's count hash
+-- KEYS[3]  its bucket's operation log for the current window (see prelude.lua)
 -- ARGV[1]  now, Unix milliseconds
 -- ARGV[2]  name of the value
 -- ARGV[3]  amount
 -- ARGV[4]  touch after, milliseconds: refresh the idle expiry when now - touched >= this
 -- ARGV[5]  maximum size in bytes (names plus values), 0 for none
+-- ARGV[6]  the operation's ID; ARGV[7] when the operation log expires, Unix ms
 -- Returns  as commit.lua, the value as an integer: {'OK', value} | {'NOTFOUND'} | {'MOVED'} | {'TOOLARGE', size}
---          | {'NOTINT'}; error "CORRUPT …" when the metadata cannot be read.
--- Calls    HMGET and HINCRBY; HSET of "@" only when the size changes or a touch is due.
+--          | {'NOTINT'}; error "CORRUPT …" when the metadata cannot be read. A replay of an
+--          applied operation (same ID) answers {'OK', its recorded value} and changes nothing.
+-- Calls    HGET (the log), HMGET, HINCRBY, HSET and PEXPIREAT (the log); HSET of "@" only
+--          when the size changes or a touch is due.
 local key, name = KEYS[1], ARGV[2]
+local done = redis.call('HGET', KEYS[3], ARGV[6])
+if done then
+  return {'OK', done}
+end
 local r = redis.call('HMGET', key, '@', '@m', name)
 local now = tonumber(ARGV[1])
 if r[2] then
@@ -67,4 +75,5 @@ if touch or size ~= s then
     L.count_move(KEYS[2], exp, nexp, now)
   end
 end
+applied(KEYS[3], ARGV[6], result, ARGV[7])
 return {'OK', result}

@@ -252,8 +252,9 @@ var g4 = []testCase{
 		if _, err := h.commit(old, &store.Delta{Set: set("x", "y")}); !errors.Is(err, store.ErrMoved) {
 			h.t.Fatalf("G4 broken: Commit to the old key after Take = %v; want store.ErrMoved", err)
 		}
-		if _, err := h.s.Take(h.ctx(), old, h.now); !errors.Is(err, store.ErrNotFound) {
-			h.t.Fatalf("second Take = %v; want store.ErrNotFound", err)
+		if _, err := h.s.Take(h.ctx(), old, h.now); !errors.Is(err, store.ErrMoved) {
+			h.t.Fatalf("G4 broken: a second Take of a moved session = %v; want store.ErrMoved "+
+				"(a second login racing the first must fail, not start an empty session)", err)
 		}
 		fresh := key()
 		rec.Created, rec.Touched = h.now, h.now
@@ -262,6 +263,31 @@ var g4 = []testCase{
 		}
 		if got := values(h.load(fresh)); got["cart"] != "3 items" {
 			h.t.Fatalf("new key holds %v", got)
+		}
+	}},
+	{"concurrent takes of one session: exactly one moves it, the others get ErrMoved", func(h *harness) {
+		for round := range 10 {
+			old := h.create(map[string]string{"cart": "3 items"})
+			var won, moved atomic.Int32
+			parallel(30, func(int) {
+				rec, err := h.s.Take(h.ctx(), old, h.now)
+				switch {
+				case err == nil:
+					won.Add(1)
+					if got := values(rec); got["cart"] != "3 items" {
+						h.t.Errorf("Take returned %v", got)
+					}
+				case errors.Is(err, store.ErrMoved):
+					moved.Add(1)
+				default:
+					h.t.Errorf("Take racing Take: %v; want success or store.ErrMoved", err)
+				}
+			})
+			if won.Load() != 1 || moved.Load() != 29 {
+				h.t.Fatalf("round %d: G4 broken: of 30 concurrent Takes %d moved the session and %d got ErrMoved; "+
+					"want exactly 1 and 29 (a double-submitted login must leave one session, with the data)",
+					round, won.Load(), moved.Load())
+			}
 		}
 	}},
 	{"commits racing take either move or fail", func(h *harness) {

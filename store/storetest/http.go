@@ -119,6 +119,16 @@ func newAppWith(h *harness, encrypted bool) *app {
 			http.Error(w, err.Error(), seshat.StatusCode(err))
 		}
 	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := m.Session(r)
+		if err := s.Regenerate(); err != nil {
+			http.Error(w, err.Error(), seshat.StatusCode(err))
+			return
+		}
+		if err := s.SetUser(r.FormValue("user")); err != nil {
+			http.Error(w, err.Error(), seshat.StatusCode(err))
+		}
+	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		if err := m.Session(r).Destroy(); err != nil {
 			http.Error(w, err.Error(), seshat.StatusCode(err))
@@ -210,7 +220,7 @@ var g7 = []testCase{
 	}},
 }
 
-var httpCases = []testCase{
+var httpG1 = []testCase{
 	{"through HTTP: parallel requests setting different keys all persist", func(h *harness) {
 		a := newApp(h)
 		c := a.login()
@@ -230,8 +240,14 @@ var httpCases = []testCase{
 			h.t.Fatalf("G1 broken: %d of 100 parallel requests lost their change", lost)
 		}
 	}},
+}
+
+var httpG2 = []testCase{
 	{"through HTTP: 100 parallel view counts add exactly 100", func(h *harness) { parallelViews(h, false) }},
 	{"through HTTP with encryption at rest: 100 parallel view counts add exactly 100", func(h *harness) { parallelViews(h, true) }},
+}
+
+var httpG3 = []testCase{
 	{"through HTTP: logout racing writers stays logged out", func(h *harness) {
 		a := newApp(h)
 		for round := range 10 {
@@ -252,6 +268,46 @@ var httpCases = []testCase{
 			h.gone(a.storeKeyOf(c), fmt.Sprintf("round %d: logout racing 50 requests", round))
 		}
 	}},
+}
+
+var httpG4 = []testCase{
+	{"through HTTP: 30 parallel logins from one cookie leave one session, with its data", func(h *harness) {
+		a := newApp(h)
+		for round := range 5 {
+			c := a.login() // views = 1
+			var mu sync.Mutex
+			var ok []*http.Cookie
+			parallel(30, func(int) {
+				code, body, set := a.do("POST", "/login?user=ann", c)
+				switch {
+				case code == 200 && set != nil && set.Value != c:
+					mu.Lock()
+					ok = append(ok, set)
+					mu.Unlock()
+				case code == http.StatusConflict:
+				default:
+					h.t.Errorf("login: status %d %q cookie %v; want 200 with a new cookie, or 409 (moved)", code, body, set)
+				}
+			})
+			if len(ok) != 1 {
+				h.t.Fatalf("round %d: G4 broken: %d of 30 parallel logins from one cookie got a session; want exactly 1", round, len(ok))
+			}
+			if _, body, _ := a.do("GET", "/read", ok[0].Value); body != "1" {
+				h.t.Fatalf("round %d: G4 broken: the session after login reads views %s; want 1 (Regenerate moves the data)", round, body)
+			}
+			if code, _, _ := a.do("GET", "/read", c); code != http.StatusConflict {
+				h.t.Fatalf("round %d: the old cookie after login got status %d; want 409 (moved)", round, code)
+			}
+			if cnt, isCounter := h.s.(store.Counter); isCounter {
+				if n, err := cnt.Count(h.ctx(), time.Now()); err != nil || n != int64(round+1) {
+					h.t.Fatalf("round %d: G4 broken: the store counts %d sessions (%v); want %d, one per round", round, n, err, round+1)
+				}
+			}
+		}
+	}},
+}
+
+var httpG5 = []testCase{
 	{"through HTTP: a read-only request makes one store call and writes nothing", func(h *harness) {
 		a := newApp(h)
 		c := a.login()

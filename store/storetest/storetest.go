@@ -39,6 +39,14 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 }
 
+func concat(lists ...[]testCase) []testCase {
+	var all []testCase
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	return all
+}
+
 type guarantee struct {
 	name  string
 	cases []testCase
@@ -51,11 +59,11 @@ type testCase struct {
 
 func guarantees() []guarantee {
 	return []guarantee{
-		{"G1_no_lost_updates", append(g1, httpCases[0])},
-		{"G2_atomic_read_modify_write", append(g2, httpCases[1], httpCases[2])},
-		{"G3_destroy_wins", append(g3, httpCases[3])},
-		{"G4_regenerate", g4},
-		{"G5_cheap_reads", append(g5, httpCases[4])},
+		{"G1_no_lost_updates", concat(g1, httpG1)},
+		{"G2_atomic_read_modify_write", concat(g2, httpG2, faultsG2)},
+		{"G3_destroy_wins", concat(g3, httpG3)},
+		{"G4_regenerate", concat(g4, httpG4, faultsG4)},
+		{"G5_cheap_reads", concat(g5, httpG5)},
 		{"G6_expiry", g6},
 		{"G7_no_fixation_no_forgery", g7},
 		{"G8_serialization", g8},
