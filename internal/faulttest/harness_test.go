@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/internal/demo"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/seal"
 )
 
 type silent struct{}
@@ -38,20 +40,43 @@ type app struct {
 }
 
 func newApp(t *testing.T, rawURL string, opts redisstore.Options) *app {
+	return newAppWith(t, rawURL, opts, setup{})
+}
+
+// setup varies the app beyond the store's options.
+type setup struct {
+	// dialer, when set, is the client's Dialer (through proxies).
+	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	// encrypted turns on encryption at rest.
+	encrypted bool
+}
+
+func newAppWith(t *testing.T, rawURL string, opts redisstore.Options, su setup) *app {
 	t.Helper()
 	u, err := redisstore.ParseURL(rawURL)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if su.dialer != nil {
+		u.Dialer = su.dialer
 	}
 	client := redisstore.NewClient(u)
 	st, err := redisstore.New(client, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := seshat.New(seshat.Options{
+	mo := seshat.Options{
 		Store: st, Secrets: [][]byte{[]byte("fault-test-secret-0123456789abcdef")},
 		Logger: slog.New(slog.DiscardHandler),
-	})
+	}
+	if su.encrypted {
+		ring, err := seal.NewRing(seal.NewKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mo.Encryption, mo.HashKey = ring, []byte("fault-test-hash-key-0123456789abcdef")
+	}
+	m, err := seshat.New(mo)
 	if err != nil {
 		t.Fatal(err)
 	}
