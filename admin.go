@@ -292,7 +292,7 @@ func (m *Manager) Inspect(ctx context.Context, handle string) (Snapshot, error) 
 	snap := Snapshot{Values: map[string]any{}}
 	s := m.byHandle(ctx, handle)
 	for name, b := range rec.Values {
-		if name[0] == 0 {
+		if name == userValue {
 			continue
 		}
 		p, err := s.plain(name, b)

@@ -19,6 +19,11 @@ const maxUpdateAttempts = 1000
 // the request's pending changes: N concurrent Incr calls add exactly N.
 // Without encryption the store increments in place, in one round trip;
 // with encryption it is a compare-and-set like Update.
+//
+// A stored value that is not an integer (written by something else, or
+// corrupt) is reported to Options.OnCorrupt: unless that answers
+// FailRequest, the increment replaces it as if it were absent. A sum that
+// overflows int64 fails with ErrNotInteger.
 func (s *Session) Incr(key string, by int64) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
@@ -39,6 +44,8 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 		case errors.Is(err, store.ErrMoved):
 			s.state, s.loadErr = stateFailed, err // a straggler of a login
 			return 0, err
+		case errors.Is(err, store.ErrNotInteger):
+			// Not an integer, or an overflow: see below, on what is stored.
 		default:
 			return 0, err
 		}
@@ -46,32 +53,37 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 	if err := s.load(); err != nil {
 		return 0, err
 	}
-	if inPlace && s.state == stateStored {
+	if old, ok := s.rec.Values[key]; inPlace && s.state == stateStored && (!ok || isInteger(old)) {
 		d := s.pending(s.m.now())
 		d.Incr = &store.Incr{Name: key, By: by}
 		res, err := s.commitDelta("incr", d)
-		if err != nil {
+		if err == nil {
+			s.applied(d)
+			v := strconv.AppendInt(nil, res.Value, 10)
+			if old, ok := s.rec.Values[key]; ok {
+				s.size -= len(key) + len(old)
+			}
+			s.rec.Values[key] = v
+			s.size += len(key) + len(v)
+			return res.Value, nil
+		}
+		if !errors.Is(err, store.ErrNotInteger) {
 			return 0, err
 		}
-		s.applied(d)
-		v := strconv.AppendInt(nil, res.Value, 10)
-		if old, ok := s.rec.Values[key]; ok {
-			s.size -= len(key) + len(old)
-		}
-		s.rec.Values[key] = v
-		s.size += len(key) + len(v)
-		return res.Value, nil
+		// Changed meanwhile into something that is not an integer, or an
+		// overflow: the compare-and-set below tells which.
 	}
 	var sum int64
 	_, err := s.update("incr", key, func(old []byte, ok bool) ([]byte, error) {
 		var cur int64
 		if ok {
-			if !isInteger(old) {
-				return nil, fmt.Errorf("%w: %q is a %s", ErrNotInteger, key, tagName(old[0]))
-			}
 			n, err := strconv.ParseInt(string(old), 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %q: %w", ErrNotInteger, key, err)
+			if !isInteger(old) || err != nil {
+				err = fmt.Errorf("%w: %q: %w: the stored value is not a canonical integer", ErrDecode, key, ErrNotInteger)
+				if s.m.corrupt(Corruption{Handle: s.key, Name: key, Err: err}) == FailRequest {
+					return nil, err
+				}
+				n = 0 // replaced, as if absent
 			}
 			cur = n
 		}
@@ -88,6 +100,10 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 // the value stored (the zero T when there is none), and if another request
 // changed it in the meantime, fn runs again on the newer value. It returns
 // the value stored. fn must not call methods of the session.
+//
+// A stored value that does not decode as a T is reported to
+// Options.OnCorrupt: unless that answers FailRequest, fn gets the zero T,
+// as if the value were absent, and its result replaces the value.
 func Update[T any](s *Session, key string, fn func(T) (T, error)) (T, error) {
 	var zero, result T
 	if err := checkKey(key); err != nil {
@@ -157,13 +173,19 @@ func (s *Session) update(op, key string, fn func(old []byte, ok bool) ([]byte, e
 	cur, present := s.rec.Values[key]
 	for range maxUpdateAttempts {
 		var old []byte
+		ok := present
 		if present {
 			var err error
 			if old, err = s.plain(key, cur); err != nil {
-				return nil, err
+				// Does not decrypt: replaced as if absent, unless the
+				// application says otherwise.
+				if s.m.corrupt(Corruption{Handle: s.key, Name: key, Err: err}) == FailRequest {
+					return nil, err
+				}
+				old, ok = nil, false
 			}
 		}
-		b, err := fn(old, present)
+		b, err := fn(old, ok)
 		if err != nil {
 			return nil, err
 		}

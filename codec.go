@@ -2,6 +2,7 @@ package seshat
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -91,7 +92,7 @@ func decode[T any](b []byte) (T, error) {
 
 func decodeInto(b []byte, dst any) error {
 	if len(b) == 0 {
-		return fmt.Errorf("empty value")
+		return errEmpty
 	}
 	tag, body := b[0], b[1:]
 	switch p := dst.(type) {
@@ -191,13 +192,16 @@ func decodeInto(b []byte, dst any) error {
 
 func parseInt(b []byte, bits int) (int64, error) {
 	if !isInteger(b) {
-		return 0, mismatch(b[0])
+		return 0, mismatchOf(b)
 	}
 	return strconv.ParseInt(string(b), 10, bits)
 }
 
 // decodeAny decodes a value into its natural Go type.
 func decodeAny(b []byte) (any, error) {
+	if len(b) == 0 {
+		return nil, errEmpty
+	}
 	if isInteger(b) {
 		return strconv.ParseInt(string(b), 10, 64)
 	}
@@ -224,6 +228,18 @@ func decodeAny(b []byte) (any, error) {
 
 func mismatch(tag byte) error {
 	return fmt.Errorf("stored as %s", tagName(tag))
+}
+
+// errEmpty: no encoded value is empty, so an empty one was not written by
+// seshat.
+var errEmpty = errors.New("empty value")
+
+// mismatchOf is mismatch for a whole stored value, which may be empty.
+func mismatchOf(b []byte) error {
+	if len(b) == 0 {
+		return errEmpty
+	}
+	return mismatch(b[0])
 }
 
 func tagName(tag byte) string {

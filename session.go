@@ -259,7 +259,9 @@ func (s *Session) Keys() ([]string, error) {
 		}
 	}
 	keys = slices.AppendSeq(keys, maps.Keys(s.set))
-	keys = slices.DeleteFunc(keys, func(k string) bool { return k[0] == 0 })
+	// Names that no request could have set (seshat's own, or empty ones
+	// written by something else) are not values of the session.
+	keys = slices.DeleteFunc(keys, func(k string) bool { return checkKey(k) != nil })
 	slices.Sort(keys)
 	return keys, nil
 }

@@ -1,0 +1,167 @@
+package seshat
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/seshat-go/seshat/seal"
+	"github.com/seshat-go/seshat/store"
+)
+
+// overwrite puts raw bytes under name in the session of cookie, bypassing
+// the codec (and encryption): what another program writing to the store
+// would leave.
+func (e *env) overwrite(cookie, name, raw string) {
+	e.t.Helper()
+	k, ok := e.m.StoreKey(cookie)
+	if !ok {
+		e.t.Fatal("cookie does not verify")
+	}
+	if _, err := e.m.store.Commit(context.Background(), k, &store.Delta{Now: e.clock.now(), Set: map[string][]byte{name: []byte(raw)}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestIncrOnCorruptValue(t *testing.T) {
+	for name, newStore := range lifecycleStores(t) {
+		t.Run(name, func(t *testing.T) { incrOnCorruptValue(t, newStore) })
+	}
+}
+
+func incrOnCorruptValue(t *testing.T, newStore func(t *testing.T) store.Store) {
+	for _, tc := range []struct {
+		name      string
+		encrypted bool
+		raw       string
+	}{
+		{"a word", false, "abc"},
+		{"a string the codec wrote", false, "s12"},
+		{"empty", false, ""},
+		{"beyond int64", false, "99999999999999999999"},
+		{"encrypted: does not decrypt", true, "garbage"},
+	} {
+		for _, action := range []CorruptAction{DefaultAction, FailRequest} {
+			t.Run(tc.name+"/"+map[CorruptAction]string{DefaultAction: "default", FailRequest: "fail"}[action], func(t *testing.T) {
+				reports := 0
+				o := Options{Store: newStore(t), OnCorrupt: func(c Corruption) CorruptAction {
+					if c.Name != "views" {
+						t.Errorf("corruption reported under %q; want views", c.Name)
+					}
+					reports++
+					return action
+				}}
+				if tc.encrypted {
+					ring, err := seal.NewRing(seal.NewKey())
+					if err != nil {
+						t.Fatal(err)
+					}
+					o.Encryption, o.HashKey = ring, []byte("hash-key-0123456789abcdef0123456789")
+				}
+				e := newEnv(t, o)
+				c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+					s.Incr("views", 1)
+					s.Set("other", "kept")
+				}, "")).Value
+				e.overwrite(c, "views", tc.raw)
+				var n int64
+				var err error
+				resp := e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+					n, err = s.Incr("views", 1)
+				}, c)
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+				if reports == 0 {
+					t.Fatal("the corrupt value was not reported to OnCorrupt")
+				}
+				if action == FailRequest {
+					if !errors.Is(err, ErrDecode) {
+						t.Fatalf("Incr with FailRequest = %d, %v; want ErrDecode", n, err)
+					}
+					return
+				}
+				if err != nil || n != 1 {
+					t.Fatalf("Incr on a corrupt value = %d, %v; want 1 (replaced, as if absent)", n, err)
+				}
+				e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+					if v, err := Get[int](s, "views"); v != 1 || err != nil {
+						t.Errorf("views after = %d, %v; want 1", v, err)
+					}
+					if v, _ := Get[string](s, "other"); v != "kept" {
+						t.Errorf("other after = %q; want kept", v)
+					}
+				}, c)
+			})
+		}
+	}
+}
+
+func TestUpdateOnCorruptValue(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("list", []string{"a"}) }, "")).Value
+	e.overwrite(c, "list", "j{not json")
+	e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		got, err := Update(s, "list", func(l []string) ([]string, error) { return append(l, "b"), nil })
+		if err != nil || !slices.Equal(got, []string{"b"}) {
+			t.Errorf("Update on a corrupt value = %v, %v; want [b] (replaced, as if absent)", got, err)
+		}
+	}, c)
+}
+
+// Values and names that seshat never writes (empty ones) must not panic any
+// path that reads them.
+func TestEmptyNamesAndValues(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("a", "x") }, "")).Value
+	e.overwrite(c, "", "s")
+	e.overwrite(c, "empty", "")
+	resp := e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		keys, err := s.Keys()
+		if err != nil || !slices.Equal(keys, []string{"a", "empty"}) {
+			t.Errorf("Keys = %q, %v; want [a empty]", keys, err)
+		}
+		if _, err := Get[string](s, "empty"); !errors.Is(err, ErrNoValue) || !errors.Is(err, ErrDecode) {
+			t.Errorf("Get of an empty value = %v; want ErrNoValue (skipped: ErrDecode)", err)
+		}
+		if n, err := s.Incr("empty", 2); n != 2 || err != nil {
+			t.Errorf("Incr of an empty value = %d, %v; want 2", n, err)
+		}
+	}, c)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	k, _ := e.m.StoreKey(c)
+	e.overwrite(c, "empty", "")
+	snap, err := e.m.Inspect(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := snap.Values[""]; snap.Values["a"] != "x" || !ok {
+		t.Errorf("Inspect values %v; want a and the empty name", snap.Values)
+	}
+	if v, _ := snap.Values["empty"].(string); v != "!cannot decode: empty value" {
+		t.Errorf("Inspect shows an empty value as %q; want a clear mark", snap.Values["empty"])
+	}
+	if err := e.m.Revoke(context.Background(), k); err != nil {
+		t.Fatalf("Revoke of a session with empty names and values: %v", err)
+	}
+}
+
+func FuzzDecodeAny(f *testing.F) {
+	for _, s := range []string{"", "1", "-", "s", "sx", "x", "b", "b1", "b2", "f", "f1e400", "t", "tnot a time", "j", "j{", "u", "u1", "\x00", "@"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := decodeAny(b)
+		if err == nil && v == nil && string(b) != "jnull" {
+			t.Fatalf("decodeAny(%q) = nil, nil", b)
+		}
+		var s string
+		_ = decodeInto(b, &s)
+		var n int64
+		_ = decodeInto(b, &n)
+	})
+}
