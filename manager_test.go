@@ -221,12 +221,20 @@ func TestIncrAndUpdate(t *testing.T) {
 			cookie = c.Value
 		}
 	}
-	e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+	// Incr on a value of another type: reported to OnCorrupt, which may
+	// keep it (FailRequest) or, by default, let the count replace it.
+	strict := newEnv(t, Options{Store: e.m.store, OnCorrupt: func(Corruption) CorruptAction { return FailRequest }})
+	strict.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		if _, err := s.Incr("list", 1); !errors.Is(err, ErrNotInteger) {
-			t.Errorf("Incr of a list = %v; want ErrNotInteger", err)
+			t.Errorf("Incr of a list with FailRequest = %v; want ErrNotInteger", err)
 		}
 		if l, _ := Get[[]string](s, "list"); fmt.Sprint(l) != "[1 2 3]" {
 			t.Errorf("list = %v", l)
+		}
+	}, cookie)
+	e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if n, err := s.Incr("list", 1); n != 1 || err != nil {
+			t.Errorf("Incr of a list = %d, %v; want 1 (replaced, as if absent)", n, err)
 		}
 	}, cookie)
 }

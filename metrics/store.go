@@ -19,6 +19,7 @@ type StoreCollector struct {
 	logger  *slog.Logger
 
 	sessions, used, max, policy, conns, up *prometheus.Desc
+	foreign                                *prometheus.Desc
 	evicted, hits, misses, timeouts        *prometheus.Desc
 }
 
@@ -43,12 +44,13 @@ func NewStoreCollector(src store.StatsReporter, timeout time.Duration) *StoreCol
 		misses:   d("seshat_redis_pool_misses_total", "Connection pool misses: a new connection was made."),
 		timeouts: d("seshat_redis_pool_timeouts_total", "Waits for a free pool connection that timed out."),
 		conns:    d("seshat_redis_pool_connections", "Connections in the pool, by state.", "state"),
+		foreign:  d("seshat_store_foreign_keys", "Keys of the store's bookkeeping that hold something seshat did not write (seshat stats names them)."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *StoreCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.sessions, c.used, c.max, c.policy, c.evicted, c.hits, c.misses, c.timeouts, c.conns} {
+	for _, d := range []*prometheus.Desc{c.up, c.sessions, c.used, c.max, c.policy, c.evicted, c.hits, c.misses, c.timeouts, c.conns, c.foreign} {
 		ch <- d
 	}
 }
@@ -65,6 +67,7 @@ func (c *StoreCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(st.Sessions))
+	ch <- prometheus.MustNewConstMetric(c.foreign, prometheus.GaugeValue, float64(len(st.ForeignKeys)))
 	if st.EvictionPolicy != "" { // a Redis store
 		ch <- prometheus.MustNewConstMetric(c.used, prometheus.GaugeValue, float64(st.UsedMemory))
 		ch <- prometheus.MustNewConstMetric(c.max, prometheus.GaugeValue, float64(st.MaxMemory))

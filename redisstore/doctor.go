@@ -59,6 +59,14 @@ func Audit(ctx context.Context, rawURL string) ([]Finding, error) {
 		f = append(f, Finding{Check: check, Severity: sev, Message: msg, Fix: fix})
 	}
 
+	// Keys of seshat's own bookkeeping that something else overwrote.
+	if _, foreign, err := st.count(ctx, time.Now()); err == nil && len(foreign) > 0 {
+		add("foreign keys", SeverityWarning, fmt.Sprintf("%d count hash(es) hold data seshat did not write, so their buckets are not counted: %s",
+			len(foreign), strings.Join(foreign, ", ")), "look at them (TYPE, HGETALL) and DEL them; each bucket is counted again from its next new session on")
+	} else if err == nil {
+		add("foreign keys", SeverityOK, "every count hash is seshat's", "")
+	}
+
 	// Version.
 	version := info["redis_version"]
 	if major, minor := versionOf(version); major < 6 || (major == 6 && minor < 2) {

@@ -420,9 +420,16 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 	return nil
 }
 
+// index adds a session to its user's index. An index key that holds
+// something seshat did not write (a wrong type) is left alone and the
+// session goes on unindexed: a login must not fail for it. RevokeUser and
+// UserSessions then fail, naming the key.
 func (s *Store) index(ctx context.Context, user, key string, rec *store.Record, now time.Time) error {
 	err := indexScript.Run(ctx, s.client, []string{s.UserKey(user)},
 		key, rec.Created.UnixMilli(), rec.Deadline.UnixMilli(), now.UnixMilli(), user).Err()
+	if err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") {
+		return nil
+	}
 	return s.fail("index user", err)
 }
 
@@ -559,7 +566,7 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]store.SessionInfo, error) {
 	members, err := s.client.ZRange(ctx, s.UserKey(user), 0, -1).Result()
 	if err != nil {
-		return nil, s.fail("user sessions", err)
+		return nil, s.fail("user sessions "+s.UserKey(user), err)
 	}
 	keys := members[:0]
 	for _, m := range members {
@@ -804,13 +811,21 @@ func (s *Store) infos(ctx context.Context, c redis.Cmdable, keys []string, now t
 // Count implements store.Counter: one small script per bucket, pipelined
 // (per node on a Cluster), each subtracting the sessions whose expiry has
 // passed since the last count. Its cost does not grow with the number of
-// sessions.
+// sessions. A bucket whose count hash holds something seshat did not
+// write is left out (Stats names it).
 func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
+	n, _, err := s.count(ctx, now)
+	return n, err
+}
+
+// count is Count, also naming the count hashes it could not read.
+func (s *Store) count(ctx context.Context, now time.Time) (int64, []string, error) {
+	key := func(b int) string { return fmt.Sprintf("%s{%02x}#", s.prefix, b) }
 	run := func(eval func(p redis.Pipeliner, keys []string) *redis.Cmd) ([]*redis.Cmd, error) {
 		cmds := make([]*redis.Cmd, buckets)
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for b := range buckets {
-				cmds[b] = eval(p, []string{fmt.Sprintf("%s{%02x}#", s.prefix, b)})
+				cmds[b] = eval(p, []string{key(b)})
 			}
 			return nil
 		})
@@ -826,17 +841,22 @@ func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
 		})
 	}
 	if err != nil {
-		return 0, s.fail("count", err)
+		return 0, nil, s.fail("count", err)
 	}
 	var n int64
-	for _, c := range cmds {
+	var foreign []string
+	for b, c := range cmds {
 		v, err := c.Int64()
 		if err != nil {
-			return 0, s.fail("count", err)
+			return 0, nil, s.fail("count", err)
+		}
+		if v < 0 {
+			foreign = append(foreign, key(b))
+			continue
 		}
 		n += v
 	}
-	return n, nil
+	return n, foreign, nil
 }
 
 // write runs a script that changes a session, waiting for MinReplicas

@@ -66,16 +66,17 @@ func (s *Store) Infos(ctx context.Context, sections ...string) (map[string]Info,
 	return out, nil
 }
 
-// Stats implements store.StatsReporter: live sessions (Count), memory
+// Stats implements store.StatsReporter: live sessions (Count) and the count
+// hashes that hold something seshat did not write (ForeignKeys), memory
 // used and allowed, evictions and the eviction policy (summed over the
 // masters of a Cluster), and the client's pool.
 func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
 	var st store.Stats
-	n, err := s.Count(ctx, now)
+	n, foreign, err := s.count(ctx, now)
 	if err != nil {
 		return st, err
 	}
-	st.Sessions = n
+	st.Sessions, st.ForeignKeys = n, foreign
 	infos, err := s.Infos(ctx, "memory", "stats")
 	if err != nil {
 		return st, err

@@ -32,6 +32,9 @@ type Usage struct {
 	// AvgSessionBytes is the average MEMORY USAGE of a sample of sessions
 	// (0 when the sample is empty or MEMORY USAGE is not allowed).
 	AvgSessionBytes int64 `json:"avg_session_bytes"`
+	// ForeignKeys names keys of seshat's bookkeeping that hold something
+	// seshat did not write (see store.Stats).
+	ForeignKeys []string `json:"foreign_keys"`
 }
 
 // UserSessions is one user's count of live sessions.
@@ -51,6 +54,7 @@ func (s *Store) Usage(ctx context.Context, now time.Time, top int) (Usage, error
 	}
 	u.Sessions, u.UsedMemory, u.MaxMemory = st.Sessions, st.UsedMemory, st.MaxMemory
 	u.EvictionPolicy, u.EvictedKeys = st.EvictionPolicy, st.EvictedKeys
+	u.ForeignKeys = st.ForeignKeys
 
 	// Index sizes (ZCARD may count dead entries: the top candidates are
 	// then counted exactly, which also prunes them).

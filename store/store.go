@@ -257,6 +257,11 @@ type Stats struct {
 	EvictionPolicy string
 	// Pool describes the client's connection pool.
 	Pool *PoolStats
+	// ForeignKeys names the keys where the store keeps its own
+	// bookkeeping but found something it did not write (a wrong type,
+	// garbage). They fail no request and are left alone for an operator
+	// to look at; what they kept (a bucket's count) is missing meanwhile.
+	ForeignKeys []string
 }
 
 // PoolStats describes a client connection pool.

@@ -72,6 +72,9 @@ func newStats() *cobra.Command {
 			fmt.Fprintf(tw, "redis memory limit\t%s\n", limit)
 			fmt.Fprintf(tw, "eviction policy\t%s (%d keys evicted)\n", usage.EvictionPolicy, usage.EvictedKeys)
 			fmt.Fprintf(tw, "average session\t%d bytes\n", usage.AvgSessionBytes)
+			for _, k := range usage.ForeignKeys {
+				fmt.Fprintf(tw, "foreign key (not counted)\t%q\n", k)
+			}
 			for _, tu := range usage.TopUsers {
 				fmt.Fprintf(tw, "user %s\t%d sessions\n", tu.User, tu.Sessions)
 			}

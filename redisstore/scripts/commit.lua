@@ -171,7 +171,7 @@ if ARGV[12] ~= '' then md = tonumber(ARGV[12]) end
 if touch then mt = now end
 local exp = math.min(mt + mi, md)
 if now >= exp then
-  lib().count_remove(KEYS[2], oldexp)
+  pcall(lib().count_remove, KEYS[2], oldexp)
   redis.call('DEL', key) -- the new deadline is already past: never keep a key without a future
   applied(KEYS[3], ARGV[14], result, ARGV[15])
   return {'OK', result, cur['@u'] or ''}
@@ -197,7 +197,7 @@ end
 if touch then
   local L = lib()
   redis.call('PEXPIREAT', key, L.ms(exp))
-  L.count_move(KEYS[2], oldexp, exp, now)
+  pcall(L.count_move, KEYS[2], oldexp, exp, now)
 end
 applied(KEYS[3], ARGV[14], result, ARGV[15])
 return {'OK', result, cur['@u'] or ''}

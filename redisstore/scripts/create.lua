@@ -28,7 +28,8 @@ for j = 203, n, 200 do
   redis.call('HSET', KEYS[1], unpack(ARGV, j, math.min(j + 199, n)))
 end
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', exp))
-if count_add(KEYS[2], exp, now) < math.floor(now / SLOT) then
-  lib().count_prune(KEYS[2], now, 20) -- keep the count hash small without a sweeper
+local counted, p = pcall(count_add, KEYS[2], exp, now)
+if counted and p < math.floor(now / SLOT) then
+  pcall(lib().count_prune, KEYS[2], now, 20) -- keep the count hash small without a sweeper
 end
 return 1

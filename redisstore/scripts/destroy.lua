@@ -6,6 +6,6 @@
 local r = redis.call('HMGET', KEYS[1], '@', '@u')
 if redis.call('DEL', KEYS[1]) == 1 and r[1] then
   local c, t, i, d = meta(r[1])
-  if c then lib().count_remove(KEYS[2], math.min(t + i, d)) end
+  if c then pcall(lib().count_remove, KEYS[2], math.min(t + i, d)) end
 end
 return r[2]

@@ -72,7 +72,7 @@ if touch or size ~= s then
   if touch then
     local nexp = math.min(t + i, d)
     redis.call('PEXPIREAT', key, L.ms(nexp))
-    L.count_move(KEYS[2], exp, nexp, now)
+    pcall(L.count_move, KEYS[2], exp, nexp, now)
   end
 end
 applied(KEYS[3], ARGV[6], result, ARGV[7])

@@ -39,6 +39,6 @@ if now - t >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], '@', h[at])
   local exp = math.min(now + i, d)
   redis.call('PEXPIREAT', KEYS[1], L.ms(exp))
-  L.count_move(KEYS[2], old, exp, now)
+  pcall(L.count_move, KEYS[2], old, exp, now)
 end
 return h

@@ -6,6 +6,10 @@
 -- names and values). Binary because Redis runs struct.unpack ten times faster than a
 -- string pattern, and scripts are where Redis spends its time.
 --
+-- The count is bookkeeping: scripts call its functions through pcall, so a count hash
+-- that something else overwrote (a wrong type, garbage fields) stops counting its bucket
+-- (Store.Count reports it by name) but never fails a session's write.
+--
 -- Beside the sessions of a hash-tag bucket lives the bucket's count hash (KEYS[2] of every
 -- session script, same slot): "n" the live sessions, "p" the last expiry slot already
 -- subtracted from "n", "e" when the latest slot counted ends (the hash's expiry), and

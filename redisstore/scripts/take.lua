@@ -46,7 +46,7 @@ if not c then return t end
 local exp = math.min(t + i, d)
 local L = lib()
 redis.call('DEL', KEYS[1])
-L.count_remove(KEYS[2], exp)
+pcall(L.count_remove, KEYS[2], exp)
 if now >= exp then
   return {'NOTFOUND'}
 end

@@ -1,0 +1,86 @@
+package redisstore_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seshat-go/seshat/internal/redistest"
+	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/store"
+)
+
+// Keys of the store's own bookkeeping that something else overwrote (a
+// count hash or a user index of the wrong type) fail no request, and Stats
+// names them.
+func TestForeignBookkeepingKeys(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ctx := t.Context()
+	st, err := redisstore.New(client, redisstore.Options{Prefix: "fk:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := range 256 {
+		if b%2 == 0 {
+			client.Set(ctx, fmt.Sprintf("fk:{%02x}#", b), "not a hash", 0)
+		} else {
+			client.HSet(ctx, fmt.Sprintf("fk:{%02x}#", b), "n", "garbage", "p", "x")
+		}
+	}
+	client.Set(ctx, st.UserKey("mallory"), "not a sorted set", 0)
+	now := time.Now().Truncate(time.Millisecond)
+	rec := func(user string) *store.Record {
+		return &store.Record{Values: map[string][]byte{"n": []byte("1")}, User: user, Created: now, Touched: now,
+			IdleTimeout: time.Hour, Deadline: now.Add(24 * time.Hour)}
+	}
+	var keys []string
+	for i := range 1500 {
+		k := fmt.Sprintf("k%04d", i)
+		user := ""
+		if i%100 == 0 {
+			user = "mallory"
+		}
+		if err := st.Create(ctx, k, rec(user)); err != nil {
+			t.Fatalf("create %d beside a foreign count hash: %v", i, err)
+		}
+		keys = append(keys, k)
+	}
+	for i, k := range keys[:300] {
+		later := now.Add(10 * time.Second) // touches due, into another count slot
+		if _, err := st.Commit(ctx, k, &store.Delta{Now: later, Incr: &store.Incr{Name: "n", By: 1}}); err != nil {
+			t.Fatalf("increment: %v", err)
+		}
+		if _, err := st.Commit(ctx, k, &store.Delta{Now: later, Set: map[string][]byte{"x": []byte("y")}}); err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+		if _, err := st.Load(ctx, k, store.LoadOptions{Now: later.Add(10 * time.Second)}); err != nil {
+			t.Fatalf("load with a touch: %v", err)
+		}
+		switch i % 3 {
+		case 0:
+			if err := st.Destroy(ctx, k); err != nil {
+				t.Fatalf("destroy: %v", err)
+			}
+		case 1:
+			if _, err := st.Take(ctx, k, later); err != nil {
+				t.Fatalf("take: %v", err)
+			}
+		}
+	}
+	stats, err := st.Stats(ctx, now)
+	if err != nil {
+		t.Fatalf("Stats beside foreign count hashes: %v", err)
+	}
+	if len(stats.ForeignKeys) != 256 || !strings.HasPrefix(stats.ForeignKeys[0], "fk:{00}#") {
+		t.Fatalf("Stats names %d foreign keys (%.3q…); want all 256 count hashes", len(stats.ForeignKeys), stats.ForeignKeys)
+	}
+	if _, err := st.UserSessions(ctx, "mallory", now); err == nil || !strings.Contains(err.Error(), st.UserKey("mallory")) {
+		t.Fatalf("UserSessions on a foreign index = %v; want an error naming %s", err, st.UserKey("mallory"))
+	}
+	u, err := st.Usage(ctx, now, 5)
+	if err != nil || len(u.ForeignKeys) != 256 {
+		t.Fatalf("Usage = %d foreign keys, %v", len(u.ForeignKeys), err)
+	}
+}
