@@ -3,6 +3,7 @@ package seshat
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"testing"
@@ -165,3 +166,53 @@ func FuzzDecodeAny(f *testing.F) {
 		_ = decodeInto(b, &n)
 	})
 }
+
+// FuzzStoredRecord: whatever another program leaves in a session (names and
+// values seshat never writes) goes through every path that reads it, the
+// administrative ones too, without a panic and without an error beyond
+// "no such value" or "cannot decode" (FailRequest not chosen).
+func FuzzStoredRecord(f *testing.F) {
+	f.Add("views", "abc", "", "")
+	f.Add("", "s", "empty", "")
+	f.Add("\x00user", "garbage", "@x", "1")
+	f.Add("n", "99999999999999999999", "j", "j{")
+	f.Add("list", "j[1,2", "t", "tnot a time")
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string) {
+		e := newEnv(t, Options{Logger: quietLogger()})
+		c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("a", "x") }, "")).Value
+		e.overwrite(c, n1, v1)
+		e.overwrite(c, n2, v2)
+		k, _ := e.m.StoreKey(c)
+		if _, err := e.m.Inspect(context.Background(), k); err != nil {
+			t.Fatalf("Inspect: %v", err)
+		}
+		resp := e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			keys, err := s.Keys()
+			if err != nil {
+				t.Fatalf("Keys: %v", err)
+			}
+			for _, name := range append(keys, n1, n2) {
+				if _, err := Get[string](s, name); err != nil && !errors.Is(err, ErrNoValue) && !errors.Is(err, ErrInvalidKey) {
+					t.Errorf("Get[string](%q): %v", name, err)
+				}
+				if _, err := Get[int](s, name); err != nil && !errors.Is(err, ErrNoValue) && !errors.Is(err, ErrInvalidKey) {
+					t.Errorf("Get[int](%q): %v", name, err)
+				}
+				if _, err := Update(s, name, func(v []int) ([]int, error) { return append(v, 1), nil }); err != nil && !errors.Is(err, ErrInvalidKey) && !errors.Is(err, ErrTooLarge) {
+					t.Errorf("Update(%q): %v", name, err)
+				}
+				if _, err := s.Incr(name, 1); err != nil && !errors.Is(err, ErrInvalidKey) && !errors.Is(err, ErrTooLarge) {
+					t.Errorf("Incr(%q): %v", name, err)
+				}
+			}
+		}, c)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if err := e.m.Revoke(context.Background(), k); err != nil {
+			t.Fatalf("Revoke: %v", err)
+		}
+	})
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
