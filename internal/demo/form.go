@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"unicode"
 	"unicode/utf8"
 )
@@ -14,8 +15,8 @@ import (
 const maxUserBytes = 128
 
 // form parses the body of a form post, urlencoded or multipart, within
-// a.maxForm bytes. When it cannot, it answers 413 (too large) or 400
-// (malformed) and reports false: a handler then stores nothing, since a
+// a.maxForm bytes. When it cannot, it answers 413 (too large), 408 (the
+// server's read timeout passed) or 400 (malformed) and reports false: a handler then stores nothing, since a
 // form that failed to parse is not an empty form.
 func (a *app) form(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, a.maxForm)
@@ -35,6 +36,10 @@ func (a *app) form(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			http.Error(w, fmt.Sprintf("request body too large: a form holds at most %d bytes; nothing was changed", tooLarge.Limit), http.StatusRequestEntityTooLarge)
+			return nil, false
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			http.Error(w, "request body not received in time; nothing was changed", http.StatusRequestTimeout)
 			return nil, false
 		}
 		http.Error(w, "malformed form: "+err.Error()+"; nothing was changed", http.StatusBadRequest)
