@@ -2,12 +2,15 @@ package seshat
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +104,43 @@ func TestMaxBodyBytesStopsReading(t *testing.T) {
 		t.Fatalf("the server read all %d bytes of a body over a 4096-byte limit", n)
 	} else {
 		t.Logf("the client got %d bytes out before the server closed (socket buffers included)", n)
+	}
+}
+
+// TestMultipartTempFilesRemoved: the middleware hands the handler a copy
+// of the request, and the server cleans up only the multipart form of its
+// own; the middleware removes the copy's temporary files itself.
+func TestMultipartTempFilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	m, err := New(Options{Secrets: [][]byte{testSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onDisk bool
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1024); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		entries, _ := os.ReadDir(dir)
+		onDisk = len(entries) > 0
+	})))
+	defer srv.Close()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("upload", "big.bin")
+	fw.Write(bytes.Repeat([]byte("f"), 100<<10))
+	mw.Close()
+	resp, err := http.Post(srv.URL, mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !onDisk {
+		t.Fatalf("%d, file on disk during the request: %v", resp.StatusCode, onDisk)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("%d temporary files left after the request: %v", len(entries), entries)
 	}
 }

@@ -37,6 +37,12 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		st.rw = responseWriter{ResponseWriter: w, s: s, r: r}
 		next.ServeHTTP(&st.rw, r)
 		st.rw.start()
+		if r.MultipartForm != nil {
+			// The server removes the temporary files of its own request's
+			// multipart form, not of this copy's: without this, every file
+			// part larger than the handler's maxMemory stays on disk.
+			r.MultipartForm.RemoveAll()
+		}
 	})
 }
 
