@@ -22,13 +22,9 @@ func (a *app) form(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, a.maxForm)
 	var err error
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
-		// Parts are held in memory up to the same cap as the body, so no
-		// part ever goes to a temporary file (which the server would not
-		// remove: the middleware's request is a copy of the server's).
+		// Parts may be held in memory up to the same cap as the body, so
+		// none ever goes to a temporary file.
 		err = r.ParseMultipartForm(a.maxForm)
-		if r.MultipartForm != nil {
-			defer r.MultipartForm.RemoveAll()
-		}
 	} else {
 		err = r.ParseForm()
 	}
