@@ -125,8 +125,9 @@ func TestServeClosesIdleAndSlowConnections(t *testing.T) {
 	})
 }
 
-// TestServeConnectionLimit: at --max-connections, the next connection is
-// not served until one closes, and then it is.
+// TestServeConnectionLimit: at --max-connections, a connection idle
+// between requests is closed to make room; with none idle, the next
+// connection is not served until one closes, and then it is.
 func TestServeConnectionLimit(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
 	base, _ := runServe(t, "--max-connections", "2")
@@ -134,26 +135,32 @@ func TestServeConnectionLimit(t *testing.T) {
 	// default client's pool; close it so that it holds no slot.
 	http.DefaultClient.CloseIdleConnections()
 
-	request := func(c net.Conn) *bufio.Reader {
+	get := func(c net.Conn) *bufio.Reader {
 		io.WriteString(c, "GET /read HTTP/1.1\r\nHost: demo\r\n\r\n")
 		return bufio.NewReader(c)
 	}
-	held := []net.Conn{dialRaw(t, base), dialRaw(t, base)}
-	for i, c := range held {
-		if resp, body, err := readResponse(c, request(c), 10*time.Second); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("connection %d of 2: %v %q", i+1, err, body)
-		}
+	// Two requests whose bodies never come: both connections are busy.
+	busy := []net.Conn{dialRaw(t, base), dialRaw(t, base)}
+	for _, c := range busy {
+		io.WriteString(c, "POST /note HTTP/1.1\r\nHost: demo\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntext=")
 	}
 	third := dialRaw(t, base) // the kernel completes the handshake; the server does not accept it
-	r := request(third)
+	r := get(third)
 	if resp, _, err := readResponse(third, r, 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("a third connection with 2 held open was served: %v %v", resp, err)
+		t.Fatalf("a third connection with 2 busy was served: %v %v", resp, err)
 	}
-	held[0].Close()
+	busy[0].Close()
 	resp, body, err := readResponse(third, r, 10*time.Second)
 	if err != nil || resp.StatusCode != 200 || body != "Number of views: 0\n" {
-		t.Fatalf("the third connection after one closed: %v %q", err, body)
+		t.Fatalf("the third connection after a busy one closed: %v %q", err, body)
 	}
+
+	// Now the third is idle between requests: a fourth takes its place.
+	fourth := dialRaw(t, base)
+	if resp, body, err := readResponse(fourth, get(fourth), 10*time.Second); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a fourth connection with one busy and one idle: %v %q", err, body)
+	}
+	closedWithin(t, third, time.Now(), 10*time.Second)
 }
 
 func TestServeLimitsFromFlags(t *testing.T) {
@@ -182,9 +189,9 @@ func TestServeLimitsFromFlags(t *testing.T) {
 	}
 }
 
-// TestLimitListener: Accept waits at the limit, resumes when a connection
-// closes (once, however often it is closed), and returns when the
-// listener is closed.
+// TestLimitListener: at the limit a new connection waits; it takes the
+// slot of one that closes (once, however often it is closed) or of one
+// that goes idle (which is closed); Close wakes a waiting Accept.
 func TestLimitListener(t *testing.T) {
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -211,26 +218,38 @@ func TestLimitListener(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
+	none := func(why string) {
+		t.Helper()
+		select {
+		case <-accepted:
+			t.Fatal(why)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	dial()
 	first := <-accepted
 	dial()
 	dial()
-	select {
-	case <-accepted:
-		t.Fatal("a second connection was accepted with a limit of 1")
-	case <-time.After(200 * time.Millisecond):
-	}
+	none("a second connection was accepted with a limit of 1")
 	first.Close()
 	first.Close() // a second Close must not free a second slot
 	second := <-accepted
-	select {
-	case <-accepted:
-		t.Fatal("two slots freed by one connection closed twice")
-	case <-time.After(200 * time.Millisecond):
-	}
-	second.Close()
+	none("two slots freed by one connection closed twice")
+
+	// The second goes idle: the waiting third takes its place, and the
+	// second is closed.
+	ln.ConnState(second, http.StateActive)
+	none("accepted while the only connection is active")
+	ln.ConnState(second, http.StateIdle)
 	third := <-accepted
-	ln.Close() // wakes the Accept now waiting for a slot
+	if _, err := second.Write([]byte("x")); err == nil {
+		t.Fatal("the idle connection was not closed to make room")
+	}
+	ln.ConnState(third, http.StateActive)
+
+	dial() // waits for a slot
+	none("a connection beyond the limit was accepted")
+	ln.Close()
 	if _, ok := <-accepted; ok {
 		t.Fatal("accepted after Close")
 	}

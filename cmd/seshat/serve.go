@@ -49,7 +49,8 @@ func newServe() *cobra.Command {
 Hostile clients are bounded: a request body beyond --max-body-bytes is refused
 with 413 and not read further; a connection must send its headers within
 --read-header-timeout and its whole request within --read-timeout; a keep-alive
-connection idle for --keep-alive-timeout is closed; at --max-connections, new
+connection idle for --keep-alive-timeout is closed; at --max-connections, an
+idle keep-alive connection is closed to make room, and when there is none, new
 connections wait in the kernel's accept queue until one closes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -107,7 +108,7 @@ connections wait in the kernel's accept queue until one closes.`,
 	f.DurationVar(&sc.writeTimeout, "write-timeout", defaultServer.writeTimeout, "give up on a response not written within this after the request was read (the demo streams nothing)")
 	f.DurationVar(&sc.keepAliveTimeout, "keep-alive-timeout", defaultServer.keepAliveTimeout, "close a keep-alive connection idle this long between requests")
 	f.IntVar(&sc.maxHeaderBytes, "max-header-bytes", defaultServer.maxHeaderBytes, "largest request header block, in bytes (431 beyond)")
-	f.IntVar(&sc.maxConnections, "max-connections", defaultServer.maxConnections, "most connections open at once; more wait until one closes (keep it below the open-file limit)")
+	f.IntVar(&sc.maxConnections, "max-connections", defaultServer.maxConnections, "most connections open at once; beyond, an idle keep-alive connection is closed or the newcomer waits until one closes (keep it below the open-file limit)")
 	cfg.register(cmd)
 	return cmd
 }
@@ -167,10 +168,12 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, c serverCo
 	if err != nil {
 		return err
 	}
+	limited := newLimitListener(ln, c.maxConnections)
 	srv := newServer(c, h)
+	srv.ConnState = limited.ConnState
 	slog.Info("seshat demo listening", "url", fmt.Sprintf("http://%s/", ln.Addr()))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(newLimitListener(ln, c.maxConnections)) }()
+	go func() { errc <- srv.Serve(limited) }()
 	select {
 	case err := <-errc:
 		return err
