@@ -220,14 +220,13 @@ func handleArgs(_ *cobra.Command, args []string) error {
 }
 
 func checkHandle(h string) error {
-	if h == "" || len(h) > maxHandleLen {
-		return fmt.Errorf("not a handle: %s (a handle is 1 to %d characters of A-Z a-z 0-9 - _, as sessions list prints it)", safe(h), maxHandleLen)
-	}
-	for i := 0; i < len(h); i++ {
+	ok := h != "" && len(h) <= maxHandleLen
+	for i := 0; ok && i < len(h); i++ {
 		c := h[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("not a handle: %s (a handle is 1 to %d characters of A-Z a-z 0-9 - _, as sessions list prints it)", safe(h), maxHandleLen)
-		}
+		ok = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	if !ok {
+		return fmt.Errorf("not a handle: %s (a handle is 1 to %d characters of A-Z a-z 0-9 - _, as sessions list prints it)", safe(h), maxHandleLen)
 	}
 	return nil
 }
