@@ -17,7 +17,8 @@ var errReplaced = errors.New("seshat: response replaced by the session error han
 // Manager.Session) and commits the request's changes just before the
 // response headers are written, so it can still set the cookie. It does not
 // buffer the body; Flush, Hijack and http.ResponseController keep working.
-// When the commit fails, Options.ErrorHandler answers instead.
+// When the commit fails, Options.ErrorHandler answers instead. With
+// Options.MaxBodyBytes, the request body is capped (http.MaxBytesReader).
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// One allocation for the request's session, its context and the
@@ -28,9 +29,20 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		st.ctx = sessionContext{Context: r.Context(), key: m.ctxKey, s: s}
 		s.ctx = &st.ctx
 		r = r.WithContext(s.ctx)
+		if n := m.opts.MaxBodyBytes; n > 0 && r.Body != nil && r.Body != http.NoBody {
+			// The server's own writer, not ours: MaxBytesReader tells it to
+			// close the connection rather than drain the rest of the body.
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+		}
 		st.rw = responseWriter{ResponseWriter: w, s: s, r: r}
 		next.ServeHTTP(&st.rw, r)
 		st.rw.start()
+		if r.MultipartForm != nil {
+			// The server removes the temporary files of its own request's
+			// multipart form, not of this copy's: without this, every file
+			// part larger than the handler's maxMemory stays on disk.
+			r.MultipartForm.RemoveAll()
+		}
 	})
 }
 

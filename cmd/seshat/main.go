@@ -17,7 +17,8 @@ import (
 func main() {
 	if err := newRoot().Execute(); err != nil {
 		if err != errSilent {
-			fmt.Fprintln(os.Stderr, "seshat:", err)
+			// Errors may quote stored data or arguments: escaped like output.
+			fmt.Fprintln(os.Stderr, "seshat:", safe(err.Error()))
 		}
 		os.Exit(1)
 	}

@@ -31,6 +31,8 @@ func newServe() *cobra.Command {
 		maxBytes   int
 		maxPerUser int
 		memWarn    float64
+		maxBody    int64
+		sc         serverConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -42,9 +44,22 @@ func newServe() *cobra.Command {
   POST /logout  destroys the session
   GET /whoami   the user, or 401
   POST /note    form field text, stored in the session (413 beyond --max-session-bytes)
-  GET /metrics  Prometheus metrics; GET /healthz`,
+  GET /metrics  Prometheus metrics; GET /healthz
+
+Hostile clients are bounded: a request body beyond --max-body-bytes is refused
+with 413 and not read further; a connection must send its headers within
+--read-header-timeout and its whole request within --read-timeout; a keep-alive
+connection idle for --keep-alive-timeout is closed; at --max-connections, an
+idle keep-alive connection is closed to make room, and when there is none, new
+connections wait in the kernel's accept queue until one closes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := sc.validate(); err != nil {
+				return err
+			}
+			if maxBody <= 0 {
+				return fmt.Errorf("--max-body-bytes must be positive (got %d): a server without a body limit can be made to read without end", maxBody)
+			}
 			su, err := cfg.build(cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -61,6 +76,7 @@ func newServe() *cobra.Command {
 				}
 			}
 			o := su.opts
+			o.MaxBodyBytes = maxBody
 			o.IdleTimeout, o.Lifetime, o.MaxSessionBytes, o.MaxSessionsPerUser = idle, life, maxBytes, maxPerUser
 			o.Observer = col
 			m, err := seshat.New(o)
@@ -73,8 +89,9 @@ func newServe() *cobra.Command {
 				Health:  su.health,
 
 				MaxSessionBytes: maxBytes,
+				MaxFormBytes:    maxBody,
 			})
-			return listenAndServe(cmd.Context(), addr, handler)
+			return listenAndServe(cmd.Context(), addr, handler, sc)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:3000", "address to listen on")
@@ -84,21 +101,79 @@ func newServe() *cobra.Command {
 	cmd.Flags().IntVar(&maxBytes, "max-session-bytes", 64<<10, "largest session, in bytes of names and values")
 	cmd.Flags().IntVar(&maxPerUser, "max-sessions-per-user", 0, "destroy a user's oldest sessions beyond this many (0: no cap)")
 	cmd.Flags().Float64Var(&memWarn, "memory-warn-ratio", 0.8, "log a warning when Redis memory passes this fraction of maxmemory")
+	f := cmd.Flags()
+	f.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest request body, in bytes; a larger one is answered 413 and not read further")
+	f.DurationVar(&sc.readHeaderTimeout, "read-header-timeout", defaultServer.readHeaderTimeout, "close a connection that has not sent its request headers within this")
+	f.DurationVar(&sc.readTimeout, "read-timeout", defaultServer.readTimeout, "close a connection that has not sent its whole request, body included, within this")
+	f.DurationVar(&sc.writeTimeout, "write-timeout", defaultServer.writeTimeout, "give up on a response not written within this after the request was read (the demo streams nothing)")
+	f.DurationVar(&sc.keepAliveTimeout, "keep-alive-timeout", defaultServer.keepAliveTimeout, "close a keep-alive connection idle this long between requests")
+	f.IntVar(&sc.maxHeaderBytes, "max-header-bytes", defaultServer.maxHeaderBytes, "largest request header block, in bytes (431 beyond)")
+	f.IntVar(&sc.maxConnections, "max-connections", defaultServer.maxConnections, "most connections open at once; beyond, an idle keep-alive connection is closed or the newcomer waits until one closes (keep it below the open-file limit)")
 	cfg.register(cmd)
 	return cmd
 }
 
-func listenAndServe(ctx context.Context, addr string, h http.Handler) error {
+// serverConfig holds the demo server's limits on its connections.
+type serverConfig struct {
+	readHeaderTimeout, readTimeout, writeTimeout, keepAliveTimeout time.Duration
+	maxHeaderBytes, maxConnections                                 int
+}
+
+// defaultServer is what the flags default to.
+var defaultServer = serverConfig{
+	readHeaderTimeout: 10 * time.Second,
+	readTimeout:       30 * time.Second,
+	writeTimeout:      30 * time.Second,
+	keepAliveTimeout:  60 * time.Second,
+	maxHeaderBytes:    64 << 10,
+	maxConnections:    1000,
+}
+
+// validate refuses the values that would switch a limit off: the
+// http.Server takes a zero timeout as none.
+func (c serverConfig) validate() error {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"--read-header-timeout", c.readHeaderTimeout}, {"--read-timeout", c.readTimeout},
+		{"--write-timeout", c.writeTimeout}, {"--keep-alive-timeout", c.keepAliveTimeout},
+	} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s must be positive (got %v): zero would mean no timeout", d.flag, d.v)
+		}
+	}
+	if c.maxHeaderBytes <= 0 || c.maxConnections <= 0 {
+		return fmt.Errorf("--max-header-bytes and --max-connections must be positive (got %d and %d)", c.maxHeaderBytes, c.maxConnections)
+	}
+	return nil
+}
+
+// newServer is the demo's http.Server with the configured limits.
+func newServer(c serverConfig, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.readHeaderTimeout,
+		ReadTimeout:       c.readTimeout,
+		WriteTimeout:      c.writeTimeout,
+		IdleTimeout:       c.keepAliveTimeout,
+		MaxHeaderBytes:    c.maxHeaderBytes,
+	}
+}
+
+func listenAndServe(ctx context.Context, addr string, h http.Handler, c serverConfig) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	limited := newLimitListener(ln, c.maxConnections)
+	srv := newServer(c, h)
+	srv.ConnState = limited.ConnState
 	slog.Info("seshat demo listening", "url", fmt.Sprintf("http://%s/", ln.Addr()))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limited) }()
 	select {
 	case err := <-errc:
 		return err

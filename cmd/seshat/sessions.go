@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -94,13 +94,7 @@ func newList() *cobra.Command {
 					}
 					return writeJSON(out, all)
 				}
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "HANDLE\tUSER\tCREATED\tLAST SEEN\tEXPIRES")
-				for _, s := range all {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Handle, s.User, s.Created.Format(time.RFC3339),
-						s.LastSeen.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339))
-				}
-				return tw.Flush()
+				return printSessions(out, all)
 			})
 		},
 	}
@@ -115,16 +109,14 @@ func newShow() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show HANDLE",
 		Short: "Show a session's metadata and values as JSON (decrypted when the keys are given)",
-		Args:  cobra.ExactArgs(1),
+		Args:  cobra.MatchAll(cobra.ExactArgs(1), handleArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withManager(&cfg, func(m *seshat.Manager) error {
 				snap, err := m.Inspect(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(snap)
+				return writeJSON(cmd.OutOrStdout(), snap)
 			})
 		},
 	}
@@ -144,7 +136,7 @@ func newRevoke() *cobra.Command {
 			if (len(args) == 1) == (user != "") {
 				return fmt.Errorf("give either one HANDLE or --user U")
 			}
-			return nil
+			return handleArgs(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withManager(&cfg, func(m *seshat.Manager) error {
@@ -154,7 +146,7 @@ func newRevoke() *cobra.Command {
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "revoked %d sessions of %s\n", n, user)
+					fmt.Fprintf(cmd.OutOrStdout(), "revoked %d sessions of %s\n", n, safe(user))
 					return nil
 				}
 				if _, err := m.Inspect(ctx, args[0]); err != nil {
@@ -163,7 +155,7 @@ func newRevoke() *cobra.Command {
 				if err := m.Revoke(ctx, args[0]); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", safe(args[0]))
 				return nil
 			})
 		},
@@ -196,4 +188,45 @@ func newRekey() *cobra.Command {
 	}
 	cfg.register(cmd)
 	return cmd
+}
+
+// printSessions prints sessions as a table. Handles and users go through
+// safe: a user name holding a newline or a tab would otherwise forge a row
+// or a column, and an escape sequence would run in the terminal.
+func printSessions(w io.Writer, all []seshat.SessionInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HANDLE\tUSER\tCREATED\tLAST SEEN\tEXPIRES")
+	for _, s := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", safe(s.Handle), safe(s.User), s.Created.Format(time.RFC3339),
+			s.LastSeen.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// maxHandleLen bounds a handle given on the command line; seshat's own
+// are 16 characters.
+const maxHandleLen = 64
+
+// handleArgs checks that each argument looks like a handle: base64url
+// characters only. Anything else cannot name a session, and could name
+// another kind of key (a bucket's count hash ends in "#").
+func handleArgs(_ *cobra.Command, args []string) error {
+	for _, h := range args {
+		if err := checkHandle(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkHandle(h string) error {
+	ok := h != "" && len(h) <= maxHandleLen
+	for i := 0; ok && i < len(h); i++ {
+		c := h[i]
+		ok = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	if !ok {
+		return fmt.Errorf("not a handle: %s (a handle is 1 to %d characters of A-Z a-z 0-9 - _, as sessions list prints it)", safe(h), maxHandleLen)
+	}
+	return nil
 }

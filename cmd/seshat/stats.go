@@ -28,10 +28,15 @@ func redisURL(flag string) (string, error) {
 	return flag, nil
 }
 
+// writeJSON prints v as indented JSON, terminal-safe and exact (see
+// jsonSafe).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(jsonSafe(b), '\n'))
+	return err
 }
 
 func newStats() *cobra.Command {
@@ -62,23 +67,7 @@ func newStats() *cobra.Command {
 			if asJSON {
 				return writeJSON(out, usage)
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "live sessions\t%d\n", usage.Sessions)
-			limit := "none"
-			if usage.MaxMemory > 0 {
-				limit = fmt.Sprintf("%d bytes (%.1f%% used)", usage.MaxMemory, 100*float64(usage.UsedMemory)/float64(usage.MaxMemory))
-			}
-			fmt.Fprintf(tw, "redis memory used\t%d bytes\n", usage.UsedMemory)
-			fmt.Fprintf(tw, "redis memory limit\t%s\n", limit)
-			fmt.Fprintf(tw, "eviction policy\t%s (%d keys evicted)\n", usage.EvictionPolicy, usage.EvictedKeys)
-			fmt.Fprintf(tw, "average session\t%d bytes\n", usage.AvgSessionBytes)
-			for _, k := range usage.ForeignKeys {
-				fmt.Fprintf(tw, "foreign key (not counted)\t%q\n", k)
-			}
-			for _, tu := range usage.TopUsers {
-				fmt.Fprintf(tw, "user %s\t%d sessions\n", tu.User, tu.Sessions)
-			}
-			return tw.Flush()
+			return printUsage(out, usage)
 		},
 	}
 	cmd.Flags().StringVar(&url, "redis", "", "Redis URL (default $REDIS_URL)")
@@ -112,15 +101,8 @@ func newDoctor() *cobra.Command {
 				if err := writeJSON(out, map[string]any{"findings": findings, "severe": redisstore.AnySevere(findings)}); err != nil {
 					return err
 				}
-			} else {
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				for _, f := range findings {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Severity, f.Check, f.Message)
-					if f.Fix != "" && f.Severity != redisstore.SeverityOK {
-						fmt.Fprintf(tw, "\t\tfix: %s\n", f.Fix)
-					}
-				}
-				tw.Flush()
+			} else if err := printFindings(out, findings); err != nil {
+				return err
 			}
 			if redisstore.AnySevere(findings) {
 				return errSilent
@@ -131,4 +113,39 @@ func newDoctor() *cobra.Command {
 	cmd.Flags().StringVar(&url, "redis", "", "Redis URL (default $REDIS_URL)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// printUsage prints stats as a table; every string from Redis goes
+// through safe.
+func printUsage(w io.Writer, usage redisstore.Usage) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "live sessions\t%d\n", usage.Sessions)
+	limit := "none"
+	if usage.MaxMemory > 0 {
+		limit = fmt.Sprintf("%d bytes (%.1f%% used)", usage.MaxMemory, 100*float64(usage.UsedMemory)/float64(usage.MaxMemory))
+	}
+	fmt.Fprintf(tw, "redis memory used\t%d bytes\n", usage.UsedMemory)
+	fmt.Fprintf(tw, "redis memory limit\t%s\n", limit)
+	fmt.Fprintf(tw, "eviction policy\t%s (%d keys evicted)\n", safe(usage.EvictionPolicy), usage.EvictedKeys)
+	fmt.Fprintf(tw, "average session\t%d bytes\n", usage.AvgSessionBytes)
+	for _, k := range usage.ForeignKeys {
+		fmt.Fprintf(tw, "foreign key (not counted)\t%s\n", safe(k))
+	}
+	for _, tu := range usage.TopUsers {
+		fmt.Fprintf(tw, "user %s\t%d sessions\n", safe(tu.User), tu.Sessions)
+	}
+	return tw.Flush()
+}
+
+// printFindings prints doctor's findings as a table; every string goes
+// through safe (messages quote what Redis reported).
+func printFindings(w io.Writer, findings []redisstore.Finding) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, f := range findings {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", safe(string(f.Severity)), safe(f.Check), safe(f.Message))
+		if f.Fix != "" && f.Severity != redisstore.SeverityOK {
+			fmt.Fprintf(tw, "\t\tfix: %s\n", safe(f.Fix))
+		}
+	}
+	return tw.Flush()
 }

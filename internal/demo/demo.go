@@ -25,12 +25,22 @@ type Config struct {
 	Health func(context.Context) error
 	// MaxSessionBytes is shown next to the note form (0: not shown).
 	MaxSessionBytes int
+	// MaxFormBytes caps the body of a form post (login, note), whatever
+	// the manager's Options.MaxBodyBytes: a larger one is answered 413 and
+	// changes nothing. Default: 1 MiB.
+	MaxFormBytes int64
 }
+
+// DefaultMaxFormBytes is Config.MaxFormBytes when it is zero.
+const DefaultMaxFormBytes = 1 << 20
 
 // Handler returns the demo application with the session middleware
 // installed.
 func Handler(cfg Config) http.Handler {
-	a := &app{m: cfg.Manager, health: cfg.Health, limit: cfg.MaxSessionBytes}
+	a := &app{m: cfg.Manager, health: cfg.Health, limit: cfg.MaxSessionBytes, maxForm: cfg.MaxFormBytes}
+	if a.maxForm <= 0 {
+		a.maxForm = DefaultMaxFormBytes
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("GET /read", a.read)
@@ -48,9 +58,10 @@ func Handler(cfg Config) http.Handler {
 }
 
 type app struct {
-	m      *seshat.Manager
-	health func(context.Context) error
-	limit  int
+	m       *seshat.Manager
+	health  func(context.Context) error
+	limit   int
+	maxForm int64
 }
 
 func wantsHTML(r *http.Request) bool {
@@ -103,9 +114,17 @@ func (a *app) read(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	user := strings.TrimSpace(r.FormValue("user"))
-	if user == "" || len(user) > 128 {
-		http.Error(w, "form field user is required (at most 128 bytes)", http.StatusBadRequest)
+	form, ok := a.form(w, r)
+	if !ok {
+		return
+	}
+	user := strings.TrimSpace(form.Get("user"))
+	if user == "" || len(user) > maxUserBytes {
+		http.Error(w, fmt.Sprintf("form field user is required (at most %d bytes)", maxUserBytes), http.StatusBadRequest)
+		return
+	}
+	if !validUser(user) {
+		http.Error(w, "form field user must be UTF-8 text without control characters (no ESC, CR, LF, NUL, tab, DEL, C1 controls or bidirectional overrides)", http.StatusBadRequest)
 		return
 	}
 	s := a.m.Session(r)
@@ -155,8 +174,17 @@ func (a *app) whoami(w http.ResponseWriter, r *http.Request) {
 // note stores a text in the session; 413 when it would exceed the size
 // limit, with the session unchanged.
 func (a *app) note(w http.ResponseWriter, r *http.Request) {
+	form, ok := a.form(w, r)
+	if !ok {
+		return
+	}
+	text, ok := form["text"]
+	if !ok {
+		http.Error(w, "form field text is required (it may be empty, to clear the note)", http.StatusBadRequest)
+		return
+	}
 	s := a.m.Session(r)
-	if err := s.Set("note", r.FormValue("text")); err != nil {
+	if err := s.Set("note", text[0]); err != nil {
 		if wantsHTML(r) && errors.Is(err, seshat.ErrTooLarge) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
