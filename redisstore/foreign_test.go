@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -82,5 +83,37 @@ func TestForeignBookkeepingKeys(t *testing.T) {
 	u, err := st.Usage(ctx, now, 5)
 	if err != nil || len(u.ForeignKeys) != 256 {
 		t.Fatalf("Usage = %d foreign keys, %v", len(u.ForeignKeys), err)
+	}
+}
+
+// A handle from outside (an administrative call) that names the store's
+// own keys reaches nothing.
+func TestHandlesCannotReachBookkeeping(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := t.Context()
+	st, err := redisstore.New(srv.Client(t), redisstore.Options{Prefix: "hk:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Millisecond)
+	for i := range 300 {
+		if err := st.Create(ctx, fmt.Sprintf("k%d", i), &store.Record{Created: now, Touched: now, IdleTimeout: time.Hour, Deadline: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range []string{"#", "#o1", "{00}#", "", "x}y"} {
+		st.Destroy(ctx, h)
+		if _, err := st.Load(ctx, h, store.LoadOptions{Now: now}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Load(%q) = %v; want ErrNotFound", h, err)
+		}
+		if _, err := st.Take(ctx, h, now); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Take(%q) = %v; want ErrNotFound", h, err)
+		}
+		if _, err := st.Commit(ctx, h, &store.Delta{Now: now, Set: map[string][]byte{"a": []byte("b")}}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Commit(%q) = %v; want ErrNotFound", h, err)
+		}
+	}
+	if n, err := st.Count(ctx, now); n != 300 || err != nil {
+		t.Fatalf("after destroys of handles naming bookkeeping keys the count is %d (%v); want 300", n, err)
 	}
 }

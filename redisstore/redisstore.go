@@ -178,6 +178,17 @@ func bucket(key string) string {
 	return string([]byte{hex[h>>4&0xf], hex[h&0xf]})
 }
 
+// errKey: a store key that cannot name a session.
+var errKey = errors.New("invalid store key (empty, starting with '#', or with a brace)")
+
+// validKey reports whether a store key can name a session: keys starting
+// with "#" after the hash tag are the bucket's own (count hash, operation
+// logs), and a brace would change the hash tag. A handle given to an
+// administrative call comes from outside: "#" must not reach a count hash.
+func validKey(key string) bool {
+	return key != "" && key[0] != '#' && !strings.ContainsAny(key, "{}")
+}
+
 // SessionKey returns the Redis key of the session under a store key:
 // "<prefix>{<bucket>}<key>".
 func (s *Store) SessionKey(key string) string { return s.prefix + "{" + bucket(key) + "}" + key }
@@ -211,6 +222,9 @@ func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // native command that costs Redis a fraction of a script. Otherwise it
 // runs load.lua, which reads and refreshes the idle expiry if it is due.
 func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*store.Record, error) {
+	if !validKey(key) {
+		return nil, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
+	}
 	rkey := s.SessionKey(key)
 	h, cached := s.cached(rkey)
 	if !cached && !s.touches.fresh(key, opts) {
@@ -373,6 +387,9 @@ func recordOf(h map[string]string, now time.Time) (*store.Record, error) {
 // the take took, not ErrMoved: the operation ID the script gets tells the two
 // apart.
 func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
+	if !validKey(key) {
+		return nil, fmt.Errorf("redisstore: take: %w", store.ErrNotFound)
+	}
 	res, err := s.write(ctx, takeScript, s.keys(key), now.UnixMilli(), store.MovedGrace.Milliseconds(), opID()).Slice()
 	if err != nil {
 		return nil, s.fail("take", err)
@@ -396,6 +413,9 @@ func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Rec
 
 // Create implements store.Store.
 func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error {
+	if !validKey(key) {
+		return fmt.Errorf("redisstore: create: %w", errKey)
+	}
 	if rec.User != "" {
 		if err := s.index(ctx, rec.User, key, rec, rec.Touched); err != nil {
 			return err
@@ -435,6 +455,9 @@ func (s *Store) index(ctx context.Context, user, key string, rec *store.Record, 
 
 // Commit implements store.Store.
 func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
+	if !validKey(key) {
+		return store.Result{}, fmt.Errorf("redisstore: commit: %w", store.ErrNotFound)
+	}
 	if d.User != nil && *d.User != "" {
 		// Index first: a bound session must never be missing from its
 		// user's index, or revoking the user's sessions would miss it.
@@ -550,6 +573,9 @@ func (s *Store) result(ctx context.Context, key string, d *store.Delta, res []an
 
 // Destroy implements store.Store.
 func (s *Store) Destroy(ctx context.Context, key string) error {
+	if !validKey(key) {
+		return nil // names no session
+	}
 	user, err := s.write(ctx, destroyScript, s.keys(key)).Text()
 	if errors.Is(err, redis.Nil) {
 		return nil
