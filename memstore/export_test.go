@@ -1,13 +1,21 @@
 package memstore
 
-import (
-	"time"
+import "time"
 
-	"github.com/seshat-go/seshat/store"
-)
+// Sweep runs one sweep at now, as the background sweeper does.
+func Sweep(s *Store, now time.Time) { s.sweep(now) }
 
-// Sweep runs one sweep at now (the old store sweeps on Create).
-func Sweep(s *Store, now time.Time) {
-	s.maybeSweep(now)
-	_ = store.MovedGrace
+// NewWithClock is NewWithOptions with the sweeper on the clock now.
+func NewWithClock(opts Options, now func() time.Time) *Store { return newStore(opts, now) }
+
+// Entries counts the entries the store holds: sessions and markers.
+func Entries(s *Store) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.entries)
+		sh.mu.Unlock()
+	}
+	return n
 }
