@@ -19,3 +19,7 @@ func Entries(s *Store) int {
 	}
 	return n
 }
+
+// Reserved is what the store counts against MaxSessions: the entries it
+// holds, plus Creates under way.
+func Reserved(s *Store) int64 { return s.count.Load() }
