@@ -34,7 +34,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		return store.Result{}, fmt.Errorf("memstore: commit: %w", err)
 	}
 	e.data = data
-	if now-e.touched >= int64(d.TouchAfter) || d.IdleTimeout > 0 || !d.Deadline.IsZero() {
+	if elapsed(now, e.touched) >= int64(d.TouchAfter) || d.IdleTimeout > 0 || !d.Deadline.IsZero() {
 		e.touched = now
 	}
 	if d.IdleTimeout > 0 {

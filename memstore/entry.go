@@ -83,6 +83,18 @@ func nanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// elapsed is now-t in nanoseconds, saturated as time.Time.Sub is.
+func elapsed(now, t int64) int64 {
+	d := now - t
+	if (now^t) < 0 && (now^d) < 0 { // overflow
+		if now > t {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return d
+}
+
 func fromNanos(n int64) time.Time {
 	if n == zeroTime {
 		return time.Time{}

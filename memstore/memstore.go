@@ -5,13 +5,13 @@
 // with respect to every other operation on the same session.
 //
 // Memory is bounded without help from the traffic. A background goroutine
-// reclaims expired sessions every Options.SweepInterval, a few hundred at a
-// time per lock hold, so memory follows the live sessions even when no
+// reclaims expired sessions every Options.SweepInterval, a few hundred per
+// hold of a shard's lock, so memory follows the live sessions even when no
 // request arrives. Options.MaxSessions caps the sessions held at all: at the
 // cap, the least recently used session bound to no user makes room for the
-// new one, so a flood of new visitors cannot grow the process without limit
-// and cannot log out a signed-in user. Sessions are kept packed, about 160
-// bytes for a small one (BenchmarkMemory1M).
+// new one, so a flood of new visitors can neither grow the process without
+// limit nor log out a signed-in user. Sessions are kept packed: a small one
+// costs under 200 bytes of heap (BenchmarkMemory1M).
 //
 // Close stops the goroutine. A Store dropped without Close stops it when the
 // garbage collector reclaims the Store.
@@ -31,41 +31,50 @@ import (
 )
 
 // DefaultMaxSessions is the cap on sessions when Options.MaxSessions is
-// zero. A million small sessions take about 160 MB of heap; that is
-// affordable for one process, and more than one process usually serves
-// within an idle timeout (a million distinct visitors in 30 minutes),
-// so the cap only bites under a flood.
+// zero. A million small sessions take under 200 MB of heap, which one
+// process can afford, and a million distinct visitors within one idle
+// timeout is more than one process usually serves: the cap bites under a
+// flood, not under real traffic.
 const DefaultMaxSessions = 1_000_000
 
 // DefaultSweepInterval is how often expired sessions are reclaimed when
-// Options.SweepInterval is zero. A sweep of a million sessions takes a few
-// tens of milliseconds of one core, below 1% every 10 seconds, and an
-// expired session then costs memory for seconds, not for the length of an
-// idle timeout.
-const DefaultSweepInterval = 10 * time.Second
+// Options.SweepInterval is zero. A sweep walks every session, about a
+// tenth of a second of one core per million sessions, so once a minute
+// costs a fraction of a percent; and an expired session then stays at most
+// a minute, a thirtieth of seshat's default idle timeout.
+const DefaultSweepInterval = time.Minute
 
 // Options configures a Store. The zero value gives the defaults.
 type Options struct {
 	// MaxSessions caps the entries the store holds: sessions, and the
-	// markers Take leaves for store.MovedGrace. At the cap, Create first
-	// evicts the least recently used (loaded, committed or created)
-	// anonymous entry, one bound to no user: visitors flooding the site
-	// with new cookies push out each other and idle visitors, never a
-	// signed-in user, and a visitor who keeps coming back stays. Only when
-	// every entry is bound to a user does Create refuse, with an error
-	// wrapping store.ErrFull (HTTP 507 through seshat.StatusCode): logging
-	// a user out to let an anonymous visitor in would be the wrong trade.
-	// The order is exact for a store of up to 2047 sessions; a larger one
-	// is split into up to 32 shards of at least 1024 sessions, each with its
-	// own order, and evicts from the new session's shard: on average the
-	// 32nd least recently used session of the store. Default: DefaultMaxSessions. Negative is an error; there is no
-	// "unlimited", but math.MaxInt comes close.
+	// markers Take leaves for store.MovedGrace. At the cap, Create evicts
+	// the least recently used (created, loaded or committed) anonymous
+	// entry, one bound to no user: visitors flooding the site with new
+	// cookies push out each other and idle visitors, never a signed-in
+	// user, and a visitor who keeps coming back stays. Only when every
+	// entry is bound to a user does Create refuse, with an error wrapping
+	// store.ErrFull (HTTP 507 through seshat.StatusCode): logging a user
+	// out to let an anonymous visitor in would be the wrong trade. (Expired
+	// sessions count until the sweeper reclaims them.)
+	//
+	// Eviction is O(1): the order is exact in a store of up to 2,047
+	// sessions; a larger one is split into up to 32 shards of at least
+	// 1,024 sessions, each with its own order, and evicts from the new
+	// session's shard, on average the 32nd least recently used session of
+	// the store.
+	//
+	// The cap counts sessions, not bytes: lower it if sessions are large.
+	// Default: DefaultMaxSessions. Negative is an error; there is no
+	// unlimited, but math.MaxInt comes close.
 	MaxSessions int
-	// SweepInterval is how often a background goroutine reclaims the
-	// expired sessions and markers: a session is gone at most one interval
-	// (plus the length of a sweep) after it expired. The sweep goes shard by
-	// shard, and releases the shard's lock every few hundred sessions.
-	// Default: DefaultSweepInterval. Negative is an error.
+	// SweepInterval is how often a background goroutine reclaims expired
+	// sessions and markers, by the wall clock: a session is gone at most
+	// one interval (plus the length of a sweep) after it expired. A sweep
+	// goes shard by shard, letting the shard's lock go every 256 sessions;
+	// the one longer hold is when a shard's map has shrunk to a quarter of
+	// its peak and is rebuilt to give its room back: a copy of a quarter
+	// of a shard at most, 7,813 entries at the default cap. Default:
+	// DefaultSweepInterval. Negative is an error.
 	SweepInterval time.Duration
 }
 
@@ -188,7 +197,7 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 		sh.mu.Unlock()
 		return nil, fmt.Errorf("memstore: load: %w", store.ErrMoved)
 	}
-	if now-e.touched >= int64(opts.TouchAfter) {
+	if elapsed(now, e.touched) >= int64(opts.TouchAfter) {
 		e.touched = now
 	}
 	sh.used(e)
