@@ -2,11 +2,13 @@ package memstore_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/seshat-go/seshat/memstore"
+	"github.com/seshat-go/seshat/store"
 )
 
 // liveHeap returns the bytes of live heap objects after a full collection.
@@ -83,5 +85,59 @@ func BenchmarkMemory1M(b *testing.B) {
 		b.ReportMetric(float64(full-base)/(1<<20), "MB-full")
 		b.ReportMetric(float64(int64(swept)-int64(base))/(1<<20), "MB-after-sweep")
 		b.ReportMetric(float64(sweep.Milliseconds()), "ms/sweep")
+	}
+}
+
+// BenchmarkFlood sends three million new visitors at a store of the
+// default cap that holds 10,000 signed-in users and 1,000 visitors who come
+// back after every 10,000 new ones: the heap stays at the cap, and neither
+// the users nor the regulars lose their sessions.
+func BenchmarkFlood(b *testing.B) {
+	const flood, users, regulars = 3_000_000, 10_000, 1_000
+	for range b.N {
+		base := liveHeap()
+		s := memstore.New()
+		ctx := context.Background()
+		now := time.Now()
+		keys := make([]string, users+regulars)
+		for i := range keys {
+			keys[i] = handle()
+			rec := viewCounter(now)
+			if i < users {
+				rec.User = fmt.Sprint("user", i)
+			}
+			if err := s.Create(ctx, keys[i], rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+		load := store.LoadOptions{Now: now, TouchAfter: time.Minute}
+		start := time.Now()
+		for i := range flood {
+			if err := s.Create(ctx, handle(), viewCounter(now)); err != nil {
+				b.Fatal(err)
+			}
+			if i%10_000 == 0 {
+				for _, k := range keys[users:] {
+					if _, err := s.Load(ctx, k, load); err != nil {
+						b.Fatalf("after %d new visitors, a regular lost the session: %v", i, err)
+					}
+				}
+			}
+		}
+		elapsed := time.Since(start)
+		full := liveHeap()
+		for _, k := range keys {
+			if _, err := s.Load(ctx, k, load); err != nil {
+				b.Fatalf("a user or regular lost the session: %v", err)
+			}
+		}
+		st, _ := s.Stats(ctx, now)
+		if st.Sessions != memstore.DefaultMaxSessions {
+			b.Fatalf("%d sessions; want the cap, %d", st.Sessions, memstore.DefaultMaxSessions)
+		}
+		s.Close()
+		b.ReportMetric(float64(full-base)/(1<<20), "MB-at-cap")
+		b.ReportMetric(float64(st.EvictedKeys), "evicted")
+		b.ReportMetric(float64(elapsed.Nanoseconds())/flood, "ns/create")
 	}
 }
