@@ -2,38 +2,109 @@
 // development, tests and single-process deployments.
 //
 // Every operation runs under a lock of the session's shard, so it is atomic
-// with respect to every other operation on the same session. Expired
-// sessions are reclaimed as new ones are created, so memory stays bounded by
-// the live sessions without a background goroutine.
+// with respect to every other operation on the same session.
+//
+// Memory is bounded without help from the traffic. A background goroutine
+// reclaims expired sessions every Options.SweepInterval, a few hundred per
+// hold of a shard's lock, so memory follows the live sessions even when no
+// request arrives. Options.MaxSessions caps the sessions held at all: at the
+// cap, the least recently used session bound to no user makes room for the
+// new one, so a flood of new visitors can neither grow the process without
+// limit nor log out a signed-in user. Sessions are kept packed: a small one
+// costs under 200 bytes of heap (BenchmarkMemory1M).
+//
+// Close stops the goroutine. A Store dropped without Close stops it when the
+// garbage collector reclaims the Store.
 package memstore
 
 import (
 	"context"
 	"fmt"
 	"hash/maphash"
-	"slices"
-	"sort"
-	"strconv"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/seshat-go/seshat/store"
 )
 
-const shardCount = 32
+// DefaultMaxSessions is the cap on sessions when Options.MaxSessions is
+// zero. A million small sessions take under 200 MB of heap, which one
+// process can afford, and a million distinct visitors within one idle
+// timeout is more than one process usually serves: the cap bites under a
+// flood, not under real traffic.
+const DefaultMaxSessions = 1_000_000
 
-// sweepEvery is the least time between two sweeps of one shard.
-const sweepEvery = time.Minute
+// DefaultSweepInterval is how often expired sessions are reclaimed when
+// Options.SweepInterval is zero. A sweep walks every session, about a
+// tenth of a second of one core per million sessions, so once a minute
+// costs a fraction of a percent; and an expired session then stays at most
+// a minute, a thirtieth of seshat's default idle timeout.
+const DefaultSweepInterval = time.Minute
 
-// Store is an in-memory store.Store. The zero value is not usable; call New.
+// Options configures a Store. The zero value gives the defaults.
+type Options struct {
+	// MaxSessions caps the entries the store holds: sessions, and the
+	// markers Take leaves for store.MovedGrace. At the cap, Create evicts
+	// the least recently used (created, loaded or committed) anonymous
+	// entry, one bound to no user: visitors flooding the site with new
+	// cookies push out each other and idle visitors, never a signed-in
+	// user, and a visitor who keeps coming back stays. Only when every
+	// entry is bound to a user does Create refuse, with an error wrapping
+	// store.ErrFull (HTTP 507 through seshat.StatusCode): logging a user
+	// out to let an anonymous visitor in would be the wrong trade. (Expired
+	// sessions count until the sweeper reclaims them.)
+	//
+	// Eviction is O(1): the order is exact in a store of up to 2,047
+	// sessions; a larger one is split into up to 32 shards of at least
+	// 1,024 sessions, each with its own order, and evicts from the new
+	// session's shard, on average the 32nd least recently used session of
+	// the store.
+	//
+	// The cap counts sessions, not bytes: lower it if sessions are large.
+	// Default: DefaultMaxSessions. Negative is an error; there is no
+	// unlimited, but math.MaxInt comes close.
+	MaxSessions int
+	// SweepInterval is how often a background goroutine reclaims expired
+	// sessions and markers, by the wall clock: a session is gone at most
+	// one interval (plus the length of a sweep) after it expired. A sweep
+	// goes shard by shard, letting the shard's lock go every 256 sessions;
+	// the one longer hold is when a shard's map has shrunk to a quarter of
+	// its peak and is rebuilt to give its room back: a copy of a quarter
+	// of a shard at most, 7,813 entries at the default cap. Default:
+	// DefaultSweepInterval. Negative is an error.
+	SweepInterval time.Duration
+}
+
+// maxShards is how many shards a store of DefaultMaxSessions has. Each
+// has its own lock and LRU list; a smaller store has fewer, so that each
+// holds at least minShardSessions at the cap (see evict).
+const (
+	maxShards        = 32
+	minShardSessions = 1024
+)
+
+// Store is an in-memory store.Store. The zero value is not usable; call New
+// or NewWithOptions.
 type Store struct {
-	seed      maphash.Seed
-	shards    [shardCount]shard
-	lastSweep atomic.Int64 // Unix nanoseconds of the last full sweep
+	seed   maphash.Seed
+	shards []shard
+	max    int64
 
-	usersMu sync.Mutex
-	users   map[string]map[string]struct{} // user -> session keys
+	// count is the entries held, plus the Creates that reserved room for
+	// one and have not stored it yet: never above max.
+	count   atomic.Int64
+	evicted atomic.Int64
+
+	now     func() time.Time // the sweeper's clock
+	sweepMu sync.Mutex       // one sweep at a time
+	stop    *stopper
+
+	usersMu   sync.Mutex
+	users     map[string]map[string]struct{} // user -> session keys
+	usersPeak int                            // the most users since users was last rebuilt
 
 	eventsMu  sync.Mutex
 	followers map[chan store.LifecycleEvent]struct{}
@@ -44,12 +115,6 @@ type Store struct {
 // calls it.
 const maxPendingExpired = 10000
 
-type shard struct {
-	mu       sync.Mutex
-	sessions map[string]*store.Record
-	moved    map[string]time.Time // Take's markers, until when
-}
-
 var (
 	_ store.Store         = (*Store)(nil)
 	_ store.UserIndex     = (*Store)(nil)
@@ -59,48 +124,60 @@ var (
 	_ store.EventLog      = (*Store)(nil)
 )
 
-// New returns an empty store.
+// New returns an empty store with the default Options.
 func New() *Store {
-	s := &Store{seed: maphash.MakeSeed(), users: make(map[string]map[string]struct{}),
-		followers: make(map[chan store.LifecycleEvent]struct{})}
-	for i := range s.shards {
-		s.shards[i].sessions = make(map[string]*store.Record)
-		s.shards[i].moved = make(map[string]time.Time)
+	return newStore(Options{}, time.Now)
+}
+
+// NewWithOptions returns an empty store configured by opts, or an error if
+// opts is invalid.
+func NewWithOptions(opts Options) (*Store, error) {
+	if opts.MaxSessions < 0 {
+		return nil, fmt.Errorf("memstore: MaxSessions %d is negative", opts.MaxSessions)
 	}
+	if opts.SweepInterval < 0 {
+		return nil, fmt.Errorf("memstore: SweepInterval %v is negative", opts.SweepInterval)
+	}
+	return newStore(opts, time.Now), nil
+}
+
+// newStore starts the sweeper on the clock now; opts is valid.
+func newStore(opts Options, now func() time.Time) *Store {
+	if opts.MaxSessions == 0 {
+		opts.MaxSessions = DefaultMaxSessions
+	}
+	if opts.SweepInterval == 0 {
+		opts.SweepInterval = DefaultSweepInterval
+	}
+	s := &Store{seed: maphash.MakeSeed(), max: int64(opts.MaxSessions), now: now,
+		users: make(map[string]map[string]struct{}), followers: make(map[chan store.LifecycleEvent]struct{})}
+	s.shards = make([]shard, min(maxShards, max(1, opts.MaxSessions/minShardSessions)))
+	for i := range s.shards {
+		s.shards[i].init()
+	}
+	// The sweeper holds the store only through a weak pointer, so a store
+	// nobody references is collected, and its cleanup stops the sweeper.
+	s.stop = &stopper{ch: make(chan struct{}), done: make(chan struct{})}
+	go sweeper(weak.Make(s), opts.SweepInterval, s.stop)
+	runtime.AddCleanup(s, (*stopper).signal, s.stop)
 	return s
 }
 
+// Close stops the background sweeper and waits until it has. It is
+// idempotent and returns nil. The store keeps working afterwards, but
+// expired sessions are then reclaimed only when they are accessed.
+func (s *Store) Close() error {
+	s.stop.signal()
+	<-s.stop.done
+	return nil
+}
+
+func (s *Store) shardIndex(key string) int {
+	return int(maphash.String(s.seed, key) % uint64(len(s.shards)))
+}
+
 func (s *Store) shard(key string) *shard {
-	return &s.shards[maphash.String(s.seed, key)%shardCount]
-}
-
-// isMoved reports whether Take left a marker on key that is still valid.
-// The shard's lock must be held.
-func (sh *shard) isMoved(key string, now time.Time) bool {
-	until, ok := sh.moved[key]
-	if ok && !now.Before(until) {
-		delete(sh.moved, key)
-		return false
-	}
-	return ok
-}
-
-// live returns the record under key if it has not expired at now. The
-// shard's lock must be held.
-func (s *Store) live(sh *shard, key string, now time.Time) *store.Record {
-	rec := sh.sessions[key]
-	if rec == nil {
-		return nil
-	}
-	if !now.Before(rec.ExpiresAt()) {
-		delete(sh.sessions, key)
-		if rec.User != "" {
-			s.unindex(rec.User, key)
-			s.noteExpired(key, rec.User, now)
-		}
-		return nil
-	}
-	return rec
+	return &s.shards[s.shardIndex(key)]
 }
 
 // Load implements store.Store.
@@ -108,191 +185,57 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: load: %w", err)
 	}
+	now := nanos(opts.Now)
 	sh := s.shard(key)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	rec := s.live(sh, key, opts.Now)
-	if rec == nil {
-		if sh.isMoved(key, opts.Now) {
-			return nil, fmt.Errorf("memstore: load: %w", store.ErrMoved)
-		}
+	e := s.lookup(sh, key, now, opts.Now)
+	switch {
+	case e == nil:
+		sh.mu.Unlock()
 		return nil, fmt.Errorf("memstore: load: %w", store.ErrNotFound)
+	case e.isMarker():
+		sh.mu.Unlock()
+		return nil, fmt.Errorf("memstore: load: %w", store.ErrMoved)
 	}
-	if opts.Now.Sub(rec.Touched) >= opts.TouchAfter {
-		rec.Touched = opts.Now
+	if elapsed(now, e.touched) >= int64(opts.TouchAfter) {
+		e.touched = now
 	}
-	return clone(rec), nil
+	sh.used(e)
+	c := *e
+	sh.mu.Unlock()
+	return c.record(), nil
 }
 
-// Create implements store.Store.
+// Create implements store.Store. At Options.MaxSessions it evicts the least
+// recently used anonymous session, or fails with store.ErrFull if every
+// session is bound to a user.
 func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: create: %w", err)
 	}
-	s.maybeSweep(rec.Touched)
-	sh := s.shard(key)
-	sh.mu.Lock()
-	if s.live(sh, key, rec.Touched) != nil {
-		sh.mu.Unlock()
-		return fmt.Errorf("memstore: create: %w", store.ErrExists)
-	}
-	if !rec.Touched.Before(rec.ExpiresAt()) {
+	e := newEntry(key, rec)
+	now := e.touched
+	if e.expired(now) {
 		// Already expired: storing it would keep a dead session.
-		sh.mu.Unlock()
 		return nil
 	}
-	sh.sessions[key] = clone(rec)
-	sh.mu.Unlock()
-	if rec.User != "" {
-		s.index(rec.User, key)
+	i := s.shardIndex(key)
+	if !s.reserve(i) {
+		return fmt.Errorf("memstore: create: at MaxSessions (%d), all bound to a user: %w", s.max, store.ErrFull)
 	}
-	return nil
-}
-
-// maybeSweep removes every expired session when the last sweep is older
-// than sweepEvery. Only Create grows the store, so sweeping there bounds
-// memory by the sessions alive within the last sweepEvery.
-func (s *Store) maybeSweep(now time.Time) {
-	last := s.lastSweep.Load()
-	if now.UnixNano()-last < int64(sweepEvery) || !s.lastSweep.CompareAndSwap(last, now.UnixNano()) {
-		return
-	}
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for key, rec := range sh.sessions {
-			if !now.Before(rec.ExpiresAt()) {
-				delete(sh.sessions, key)
-				if rec.User != "" {
-					s.unindex(rec.User, key)
-					s.noteExpired(key, rec.User, now)
-				}
-			}
-		}
-		for key, until := range sh.moved {
-			if !now.Before(until) {
-				delete(sh.moved, key)
-			}
-		}
-		sh.mu.Unlock()
-	}
-}
-
-// Commit implements store.Store.
-func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Result{}, fmt.Errorf("memstore: commit: %w", err)
-	}
-	sh := s.shard(key)
+	sh := &s.shards[i]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	rec := s.live(sh, key, d.Now)
-	if rec == nil {
-		if sh.isMoved(key, d.Now) {
-			return store.Result{}, fmt.Errorf("memstore: commit: %w", store.ErrMoved)
+	if old := sh.entries[key]; old != nil {
+		if !old.isMarker() && !old.expired(now) {
+			s.count.Add(-1)
+			return fmt.Errorf("memstore: create: %w", store.ErrExists)
 		}
-		return store.Result{}, fmt.Errorf("memstore: commit: %w", store.ErrNotFound)
+		// An expired session, or a marker: Create may take the key over.
+		s.expire(sh, old, rec.Touched)
 	}
-	if cur, ok := conflicts(rec, d.Expect); !ok {
-		return store.Result{Current: cur}, fmt.Errorf("memstore: commit: %w", store.ErrConflict)
-	}
-
-	size := rec.Size()
-	newSize := size
-	for name, v := range d.Set {
-		if old, ok := rec.Values[name]; ok {
-			newSize -= len(name) + len(old)
-		}
-		newSize += len(name) + len(v)
-	}
-	for _, name := range d.Delete {
-		if _, set := d.Set[name]; set {
-			continue
-		}
-		if old, ok := rec.Values[name]; ok {
-			newSize -= len(name) + len(old)
-		}
-	}
-	var incrValue []byte
-	var res store.Result
-	if d.Incr != nil {
-		var cur int64
-		// Incr applies after Set and Delete.
-		old, ok := d.Set[d.Incr.Name]
-		if !ok && !slices.Contains(d.Delete, d.Incr.Name) {
-			old, ok = rec.Values[d.Incr.Name]
-		}
-		if ok {
-			n, err := strconv.ParseInt(string(old), 10, 64)
-			if err != nil || strconv.FormatInt(n, 10) != string(old) {
-				return store.Result{}, fmt.Errorf("memstore: commit: incr %q: %w", d.Incr.Name, store.ErrNotInteger)
-			}
-			cur = n
-			newSize -= len(d.Incr.Name) + len(old)
-		}
-		sum := cur + d.Incr.By
-		if (d.Incr.By > 0 && sum < cur) || (d.Incr.By < 0 && sum > cur) {
-			return store.Result{}, fmt.Errorf("memstore: commit: incr %q: overflow: %w", d.Incr.Name, store.ErrNotInteger)
-		}
-		incrValue = strconv.AppendInt(nil, sum, 10)
-		newSize += len(d.Incr.Name) + len(incrValue)
-		res.Value = sum
-	}
-	if d.MaxSize > 0 && newSize > d.MaxSize && newSize > size {
-		return store.Result{}, fmt.Errorf("memstore: commit: %d bytes, limit %d: %w", newSize, d.MaxSize, store.ErrTooLarge)
-	}
-
-	for _, name := range d.Delete {
-		delete(rec.Values, name)
-	}
-	for name, v := range d.Set {
-		rec.Values[name] = append([]byte(nil), v...)
-	}
-	if incrValue != nil {
-		rec.Values[d.Incr.Name] = incrValue
-	}
-	if d.Now.Sub(rec.Touched) >= d.TouchAfter || d.IdleTimeout > 0 || !d.Deadline.IsZero() {
-		rec.Touched = d.Now
-	}
-	if d.IdleTimeout > 0 {
-		rec.IdleTimeout = d.IdleTimeout
-	}
-	if !d.Deadline.IsZero() {
-		rec.Deadline = d.Deadline
-	}
-	if d.User != nil && *d.User != rec.User {
-		if rec.User != "" {
-			s.unindex(rec.User, key)
-		}
-		rec.User = *d.User
-		if rec.User != "" {
-			s.index(rec.User, key)
-		}
-	}
-	return res, nil
-}
-
-// conflicts checks the expectations against rec. When one fails it returns
-// the current values of all expected names and false.
-func conflicts(rec *store.Record, expect []store.Expect) (map[string][]byte, bool) {
-	ok := true
-	for _, e := range expect {
-		v, present := rec.Values[e.Name]
-		if e.Absent == present || (present && string(v) != string(e.Value)) {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return nil, true
-	}
-	cur := make(map[string][]byte, len(expect))
-	for _, e := range expect {
-		if v, present := rec.Values[e.Name]; present {
-			cur[e.Name] = append([]byte(nil), v...)
-		}
-	}
-	return cur, false
+	s.insert(sh, e)
+	return nil
 }
 
 // Destroy implements store.Store.
@@ -302,235 +245,39 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 	}
 	sh := s.shard(key)
 	sh.mu.Lock()
-	rec := sh.sessions[key]
-	delete(sh.sessions, key)
-	delete(sh.moved, key)
-	sh.mu.Unlock()
-	if rec != nil && rec.User != "" {
-		s.unindex(rec.User, key)
+	if e := sh.entries[key]; e != nil {
+		s.remove(sh, e)
 	}
+	sh.mu.Unlock()
 	return nil
 }
 
-// Take implements store.Store.
-func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
+// Take implements store.Store. On a key whose session an earlier Take
+// moved less than store.MovedGrace ago, it fails with store.ErrMoved.
+func (s *Store) Take(ctx context.Context, key string, at time.Time) (*store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: take: %w", err)
 	}
+	now := nanos(at)
 	sh := s.shard(key)
 	sh.mu.Lock()
-	rec := s.live(sh, key, now)
-	delete(sh.sessions, key)
-	if rec != nil {
-		sh.moved[key] = now.Add(store.MovedGrace)
-	}
-	sh.mu.Unlock()
-	if rec == nil {
+	e := s.lookup(sh, key, now, at)
+	switch {
+	case e == nil:
+		sh.mu.Unlock()
 		return nil, fmt.Errorf("memstore: take: %w", store.ErrNotFound)
-	}
-	if rec.User != "" {
-		s.unindex(rec.User, key)
-	}
-	return rec, nil
-}
-
-// UserSessions implements store.UserIndex.
-func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]store.SessionInfo, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memstore: user sessions: %w", err)
-	}
-	s.usersMu.Lock()
-	keys := make([]string, 0, len(s.users[user]))
-	for k := range s.users[user] {
-		keys = append(keys, k)
-	}
-	s.usersMu.Unlock()
-
-	infos := make([]store.SessionInfo, 0, len(keys))
-	for _, key := range keys {
-		sh := s.shard(key)
-		sh.mu.Lock()
-		rec := s.live(sh, key, now)
-		if rec != nil && rec.User == user {
-			infos = append(infos, info(key, rec))
-		}
+	case e.isMarker():
 		sh.mu.Unlock()
-		if rec == nil {
-			s.unindex(user, key)
-		}
+		return nil, fmt.Errorf("memstore: take: %w", store.ErrMoved)
 	}
-	sort.Slice(infos, func(i, j int) bool { return infos[i].Created.Before(infos[j].Created) })
-	return infos, nil
-}
-
-// Count implements store.Counter.
-func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
-	var n int64
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for _, rec := range sh.sessions {
-			if now.Before(rec.ExpiresAt()) {
-				n++
-			}
-		}
-		sh.mu.Unlock()
+	c := *e
+	// The session becomes its own marker, anonymous like every marker.
+	if e.user != "" {
+		s.bind(sh, e, "")
 	}
-	return n, ctx.Err()
-}
-
-func (s *Store) index(user, key string) {
-	s.usersMu.Lock()
-	set := s.users[user]
-	if set == nil {
-		set = make(map[string]struct{})
-		s.users[user] = set
-	}
-	set[key] = struct{}{}
-	s.usersMu.Unlock()
-}
-
-func (s *Store) unindex(user, key string) {
-	s.usersMu.Lock()
-	if set := s.users[user]; set != nil {
-		delete(set, key)
-		if len(set) == 0 {
-			delete(s.users, user)
-		}
-	}
-	s.usersMu.Unlock()
-}
-
-func clone(rec *store.Record) *store.Record {
-	c := *rec
-	c.Values = make(map[string][]byte, len(rec.Values))
-	for k, v := range rec.Values {
-		c.Values[k] = append([]byte(nil), v...)
-	}
-	return &c
-}
-
-// Scan implements store.Iterator.
-func (s *Store) Scan(ctx context.Context, now time.Time, batch int, fn func([]store.SessionInfo) error) error {
-	if batch <= 0 {
-		batch = 100
-	}
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		infos := make([]store.SessionInfo, 0, len(sh.sessions))
-		for k, rec := range sh.sessions {
-			if now.Before(rec.ExpiresAt()) {
-				infos = append(infos, info(k, rec))
-			}
-		}
-		sh.mu.Unlock()
-		for len(infos) > 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			n := min(batch, len(infos))
-			if err := fn(infos[:n]); err != nil {
-				return err
-			}
-			infos = infos[n:]
-		}
-	}
-	return nil
-}
-
-func info(key string, rec *store.Record) store.SessionInfo {
-	return store.SessionInfo{
-		Key: key, User: rec.User, Created: rec.Created, Touched: rec.Touched,
-		Deadline: rec.Deadline, ExpiresAt: rec.ExpiresAt(),
-	}
-}
-
-// Len returns how many records the store holds, expired ones not yet
-// reclaimed included: what it costs in memory.
-func (s *Store) Len() int {
-	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		n += len(sh.sessions)
-		sh.mu.Unlock()
-	}
-	return n
-}
-
-// Stats implements store.StatsReporter: the live sessions.
-func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
-	n, err := s.Count(ctx, now)
-	return store.Stats{Sessions: n}, err
-}
-
-func (s *Store) noteExpired(key, user string, now time.Time) {
-	s.eventsMu.Lock()
-	if len(s.expired) < maxPendingExpired {
-		s.expired = append(s.expired, store.LifecycleEvent{Kind: "expired", Handle: key, User: user, At: now})
-	}
-	s.eventsMu.Unlock()
-}
-
-// Publish implements store.EventLog: the event goes to every Follow of
-// this store (one process).
-func (s *Store) Publish(ctx context.Context, e store.LifecycleEvent) error {
-	s.eventsMu.Lock()
-	defer s.eventsMu.Unlock()
-	for ch := range s.followers {
-		select {
-		case ch <- e:
-		default: // a follower that does not keep up loses events rather than blocking sessions
-		}
-	}
-	return ctx.Err()
-}
-
-// Follow implements store.EventLog.
-func (s *Store) Follow(ctx context.Context, fn func(store.LifecycleEvent)) error {
-	ch := make(chan store.LifecycleEvent, 1024)
-	s.eventsMu.Lock()
-	s.followers[ch] = struct{}{}
-	s.eventsMu.Unlock()
-	defer func() {
-		s.eventsMu.Lock()
-		delete(s.followers, ch)
-		s.eventsMu.Unlock()
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e := <-ch:
-			fn(e)
-		}
-	}
-}
-
-// SweepExpired implements store.EventLog: it reclaims the expired sessions
-// bound to a user and reports them, with those a Create reclaimed before.
-func (s *Store) SweepExpired(ctx context.Context, now time.Time, _ time.Duration) error {
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for key, rec := range sh.sessions {
-			if rec.User != "" && !now.Before(rec.ExpiresAt()) {
-				delete(sh.sessions, key)
-				s.unindex(rec.User, key)
-				s.noteExpired(key, rec.User, now)
-			}
-		}
-		sh.mu.Unlock()
-	}
-	s.eventsMu.Lock()
-	pending := s.expired
-	s.expired = nil
-	s.eventsMu.Unlock()
-	for _, e := range pending {
-		if err := s.Publish(ctx, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	e.data, e.idle, e.touched, e.deadline = "", 0, now, nanos(at.Add(store.MovedGrace))
+	sh.markers++
+	sh.used(e)
+	sh.mu.Unlock()
+	return c.record(), nil
 }
