@@ -63,7 +63,10 @@ func TestMemoryPerSession(t *testing.T) {
 // the live heap per session, and the heap left once they have expired and
 // one sweep ran, without any new traffic.
 func BenchmarkMemory1M(b *testing.B) {
-	const n = 1_000_000
+	n := 1_000_000
+	if testing.Short() {
+		n = 20_000 // the test command's smoke run
+	}
 	for range b.N {
 		base := liveHeap()
 		s := memstore.New()
@@ -81,7 +84,7 @@ func BenchmarkMemory1M(b *testing.B) {
 			b.Fatalf("Len after the sweep = %d; want 0", got)
 		}
 		runtime.KeepAlive(s)
-		b.ReportMetric(float64(full-base)/n, "bytes/session")
+		b.ReportMetric(float64(full-base)/float64(n), "bytes/session")
 		b.ReportMetric(float64(full-base)/(1<<20), "MB-full")
 		b.ReportMetric(float64(int64(swept)-int64(base))/(1<<20), "MB-after-sweep")
 		b.ReportMetric(float64(sweep.Milliseconds()), "ms/sweep")
@@ -93,10 +96,17 @@ func BenchmarkMemory1M(b *testing.B) {
 // back after every 10,000 new ones: the heap stays at the cap, and neither
 // the users nor the regulars lose their sessions.
 func BenchmarkFlood(b *testing.B) {
-	const flood, users, regulars = 3_000_000, 10_000, 1_000
+	const users, regulars = 10_000, 1_000
+	flood, limit := 3_000_000, memstore.DefaultMaxSessions
+	if testing.Short() {
+		flood, limit = 60_000, 30_000 // the test command's smoke run
+	}
 	for range b.N {
 		base := liveHeap()
-		s := memstore.New()
+		s, err := memstore.NewWithOptions(memstore.Options{MaxSessions: limit})
+		if err != nil {
+			b.Fatal(err)
+		}
 		ctx := context.Background()
 		now := time.Now()
 		keys := make([]string, users+regulars)
@@ -132,12 +142,12 @@ func BenchmarkFlood(b *testing.B) {
 			}
 		}
 		st, _ := s.Stats(ctx, now)
-		if st.Sessions != memstore.DefaultMaxSessions {
-			b.Fatalf("%d sessions; want the cap, %d", st.Sessions, memstore.DefaultMaxSessions)
+		if st.Sessions != int64(limit) {
+			b.Fatalf("%d sessions; want the cap, %d", st.Sessions, limit)
 		}
 		s.Close()
 		b.ReportMetric(float64(full-base)/(1<<20), "MB-at-cap")
 		b.ReportMetric(float64(st.EvictedKeys), "evicted")
-		b.ReportMetric(float64(elapsed.Nanoseconds())/flood, "ns/create")
+		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(flood), "ns/create")
 	}
 }
