@@ -130,6 +130,12 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	s := a.m.Session(r)
 	// A new ID at every privilege change: a planted or leaked ID is useless.
 	if err := s.Regenerate(); err != nil {
+		if errors.Is(err, seshat.ErrMoved) && wantsHTML(r) {
+			// A double-submitted form: the other submission logged in,
+			// and its answer carries the new cookie. Show the page.
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
 		fail(w, err)
 		return
 	}

@@ -271,3 +271,51 @@ func TestDemoSessionsPage(t *testing.T) {
 		})
 	}
 }
+
+// A double-submitted login form, as a browser sends it: one submission
+// logs in; the other, moved, redirects to the page instead of an error,
+// and the browser ends up on the new session with its data.
+func TestDoubleSubmittedLogin(t *testing.T) {
+	for name, newStore := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			_, newClient := start(t, newStore(t), 0)
+			for round := range 20 {
+				c := newClient()
+				c.do("GET", "/", nil)
+				c.do("GET", "/", nil) // views 2
+				old := c.cookie()
+				var wg sync.WaitGroup
+				codes := make([]int, 2)
+				for i := range 2 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						req, _ := http.NewRequest("POST", c.base+"/login", strings.NewReader("user=ann"))
+						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+						req.Header.Set("Accept", "text/html")
+						resp, err := c.c.Do(req)
+						if err != nil {
+							t.Errorf("login: %v", err)
+							return
+						}
+						resp.Body.Close()
+						codes[i] = resp.StatusCode
+					}()
+				}
+				wg.Wait()
+				if codes[0] != http.StatusSeeOther || codes[1] != http.StatusSeeOther {
+					t.Fatalf("round %d: double-submitted login answered %v; want two redirects", round, codes)
+				}
+				if c.cookie() == old {
+					t.Fatalf("round %d: the browser kept the old cookie", round)
+				}
+				if code, body, _ := c.do("GET", "/whoami", nil); code != 200 || strings.TrimSpace(body) != "ann" {
+					t.Fatalf("round %d: after a double-submitted login whoami = %d %q", round, code, body)
+				}
+				if _, body, _ := c.do("GET", "/read", nil); !strings.Contains(body, "Number of views: 2") {
+					t.Fatalf("round %d: after a double-submitted login the session reads %q; want the 2 views", round, body)
+				}
+			}
+		})
+	}
+}

@@ -77,6 +77,23 @@ func exactlyOnce(t *testing.T, rawURL string, addrs []string, encrypted bool) {
 	ps.CutReplies(nil)
 	loginCuts := ps.Cuts() - incrCuts
 
+	// Revocations through dropped replies: every revoked user is logged
+	// out, and the others stay logged in.
+	ps.CutReplies(redistest.EveryNth(3, "evalsha", "eval"))
+	for i := range 10 {
+		if _, err := a.m.RevokeUser(t.Context(), fmt.Sprintf("user%d", i)); err != nil {
+			t.Fatalf("RevokeUser through dropped replies: %v", err)
+		}
+	}
+	ps.CutReplies(nil)
+	for i := range 40 {
+		sessions, err := a.m.UserSessions(t.Context(), fmt.Sprintf("user%d", i))
+		if err != nil || (i < 10) != (len(sessions) == 0) {
+			t.Fatalf("user%d after 10 revocations through dropped replies: %d sessions (%v)", i, len(sessions), err)
+		}
+	}
+	loginCuts = ps.Cuts() - incrCuts
+
 	// 100 parallel increments on one session, every 10th first try dropped.
 	_, _, _, c = a.do("GET", "/", "", nil)
 	ps.CutReplies(redistest.FirstTries(10, "evalsha", "eval"))
@@ -95,6 +112,6 @@ func exactlyOnce(t *testing.T, rawURL string, addrs []string, encrypted bool) {
 	if _, body, _, _ := a.do("GET", "/read", c, nil); views(body) != "101" {
 		t.Fatalf("G2 broken: 1 + 100 parallel increments with dropped replies counted %s; want 101", views(body))
 	}
-	t.Logf("encrypted=%v: 200 increments, 40 logins, 100 parallel increments; replies dropped after Redis ran the script: %d, %d, %d; none counted twice, every login kept its data",
+	t.Logf("encrypted=%v: 200 increments, 40 logins and 10 revocations, 100 parallel increments; replies dropped after Redis ran the script: %d, %d, %d; none counted twice, every login kept its data",
 		encrypted, incrCuts, loginCuts, ps.Cuts()-incrCuts-loginCuts)
 }
