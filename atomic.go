@@ -21,9 +21,10 @@ const maxUpdateAttempts = 1000
 // with encryption it is a compare-and-set like Update.
 //
 // A stored value that is not an integer (written by something else, or
-// corrupt) is reported to Options.OnCorrupt: unless that answers
-// FailRequest, the increment replaces it as if it were absent. A sum that
-// overflows int64 fails with ErrNotInteger.
+// corrupt) is reported to Options.OnCorrupt: FailRequest fails the call
+// (ErrDecode and ErrNotInteger), FreshSession restarts the session first,
+// anything else lets the increment replace the value as if it were absent.
+// A sum that overflows int64 fails with ErrNotInteger.
 func (s *Session) Incr(key string, by int64) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
@@ -74,13 +75,14 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 		// overflow: the compare-and-set below tells which.
 	}
 	var sum int64
-	_, err := s.update("incr", key, func(old []byte, ok bool) ([]byte, error) {
+	u := &unreadable{s: s, key: key}
+	_, err := s.updateOrRestart("incr", key, u, func(old []byte, ok bool) ([]byte, error) {
 		var cur int64
 		if ok {
 			n, err := strconv.ParseInt(string(old), 10, 64)
 			if !isInteger(old) || err != nil {
 				err = fmt.Errorf("%w: %q: %w: the stored value is not a canonical integer", ErrDecode, key, ErrNotInteger)
-				if s.m.corrupt(Corruption{Handle: s.key, Name: key, Err: err}) == FailRequest {
+				if err := u.decide(err); err != nil {
 					return nil, err
 				}
 				n = 0 // replaced, as if absent
@@ -101,9 +103,10 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 // changed it in the meantime, fn runs again on the newer value. It returns
 // the value stored. fn must not call methods of the session.
 //
-// A stored value that does not decode as a T is reported to
-// Options.OnCorrupt: unless that answers FailRequest, fn gets the zero T,
-// as if the value were absent, and its result replaces the value.
+// A stored value that does not decode as a T (or decrypt) is reported to
+// Options.OnCorrupt: FailRequest fails the call, FreshSession restarts the
+// session first, anything else gives fn the zero T, as if the value were
+// absent, and its result replaces the value.
 func Update[T any](s *Session, key string, fn func(T) (T, error)) (T, error) {
 	var zero, result T
 	if err := checkKey(key); err != nil {
@@ -114,13 +117,14 @@ func Update[T any](s *Session, key string, fn func(T) (T, error)) (T, error) {
 	if err := s.load(); err != nil {
 		return zero, err
 	}
-	_, err := s.update("update", key, func(old []byte, ok bool) ([]byte, error) {
+	u := &unreadable{s: s, key: key}
+	_, err := s.updateOrRestart("update", key, u, func(old []byte, ok bool) ([]byte, error) {
 		cur := zero
 		if ok {
 			v, err := decode[T](old)
 			if err != nil {
 				err = fmt.Errorf("%w: %q as %v: %w", ErrDecode, key, reflect.TypeFor[T](), err)
-				if s.m.corrupt(Corruption{Handle: s.key, Name: key, Err: err}) == FailRequest {
+				if err := u.decide(err); err != nil {
 					return nil, err
 				}
 				v = zero // replaced by fn's result, as if absent
@@ -144,13 +148,57 @@ func Update[T any](s *Session, key string, fn func(T) (T, error)) (T, error) {
 	return result, nil
 }
 
+// unreadable decides, once per Incr or Update call, what becomes of a
+// stored value the call cannot read (not an integer, not a T, does not
+// decrypt): Options.OnCorrupt fails the call (FailRequest), restarts the
+// session (FreshSession), or lets the call's result replace the value.
+type unreadable struct {
+	s      *Session
+	key    string
+	seen   bool
+	action CorruptAction
+}
+
+// errRestart: OnCorrupt chose FreshSession for a value Incr or Update
+// could not read.
+var errRestart = errors.New("seshat: restart the session")
+
+// decide reports err to OnCorrupt the first time and returns nil to
+// replace the value, err to fail, or errRestart.
+func (u *unreadable) decide(err error) error {
+	if !u.seen {
+		u.seen = true
+		u.action = u.s.m.corrupt(Corruption{Handle: u.s.key, Name: u.key, Err: err})
+	}
+	switch u.action {
+	case FailRequest:
+		return err
+	case FreshSession:
+		return errRestart
+	}
+	return nil
+}
+
+// updateOrRestart is update, restarting the session first when OnCorrupt
+// asks for it.
+func (s *Session) updateOrRestart(op, key string, u *unreadable, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
+	b, err := s.update(op, key, u, fn)
+	if !errors.Is(err, errRestart) {
+		return b, err
+	}
+	if err := s.restart(); err != nil {
+		return nil, err
+	}
+	return s.update(op, key, u, fn)
+}
+
 // update is the atomic read-modify-write under Update (and Incr with
 // encryption): fn maps the current encoded value (ok false when absent) to
 // the new one. A stored session is changed by compare-and-set, retried on
 // conflict together with the request's pending changes; a new session,
 // which nobody else can see yet, is changed locally. s.mu is held and the
 // session is loaded.
-func (s *Session) update(op, key string, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
+func (s *Session) update(op, key string, u *unreadable, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
 	if s.done && s.state != stateStored {
 		return nil, errTooLate
 	}
@@ -179,7 +227,7 @@ func (s *Session) update(op, key string, fn func(old []byte, ok bool) ([]byte, e
 			if old, err = s.plain(key, cur); err != nil {
 				// Does not decrypt: replaced as if absent, unless the
 				// application says otherwise.
-				if s.m.corrupt(Corruption{Handle: s.key, Name: key, Err: err}) == FailRequest {
+				if err := u.decide(err); err != nil {
 					return nil, err
 				}
 				old, ok = nil, false

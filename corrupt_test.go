@@ -44,8 +44,8 @@ func incrOnCorruptValue(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"beyond int64", false, "99999999999999999999"},
 		{"encrypted: does not decrypt", true, "garbage"},
 	} {
-		for _, action := range []CorruptAction{DefaultAction, FailRequest} {
-			t.Run(tc.name+"/"+map[CorruptAction]string{DefaultAction: "default", FailRequest: "fail"}[action], func(t *testing.T) {
+		for _, action := range []CorruptAction{DefaultAction, FailRequest, FreshSession} {
+			t.Run(tc.name+"/"+map[CorruptAction]string{DefaultAction: "default", FailRequest: "fail", FreshSession: "fresh"}[action], func(t *testing.T) {
 				reports := 0
 				o := Options{Store: newStore(t), OnCorrupt: func(c Corruption) CorruptAction {
 					if c.Name != "views" {
@@ -75,8 +75,8 @@ func incrOnCorruptValue(t *testing.T, newStore func(t *testing.T) store.Store) {
 				if resp.StatusCode != 200 {
 					t.Fatalf("status %d", resp.StatusCode)
 				}
-				if reports == 0 {
-					t.Fatal("the corrupt value was not reported to OnCorrupt")
+				if reports != 1 {
+					t.Fatalf("the corrupt value was reported to OnCorrupt %d times; want once", reports)
 				}
 				if action == FailRequest {
 					if !errors.Is(err, ErrDecode) {
@@ -86,6 +86,21 @@ func incrOnCorruptValue(t *testing.T, newStore func(t *testing.T) store.Store) {
 				}
 				if err != nil || n != 1 {
 					t.Fatalf("Incr on a corrupt value = %d, %v; want 1 (replaced, as if absent)", n, err)
+				}
+				if action == FreshSession {
+					set := sessionCookie(resp)
+					if set == nil || set.Value == c {
+						t.Fatal("FreshSession: no new session cookie")
+					}
+					e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+						if v, err := Get[int](s, "views"); v != 1 || err != nil {
+							t.Errorf("views in the fresh session = %d, %v; want 1", v, err)
+						}
+						if _, err := Get[string](s, "other"); !errors.Is(err, ErrNoValue) {
+							t.Errorf("the fresh session holds other: %v", err)
+						}
+					}, set.Value)
+					return
 				}
 				e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
 					if v, err := Get[int](s, "views"); v != 1 || err != nil {

@@ -273,10 +273,12 @@ const (
 	DefaultAction CorruptAction = iota
 	// SkipValue treats the value as absent and keeps it stored (a rollback
 	// of the code that changed its type can still read it). The error Get
-	// returns matches both ErrNoValue and ErrDecode.
+	// returns matches both ErrNoValue and ErrDecode. Incr and Update, which
+	// must write the value, treat it as absent too: their result replaces
+	// it.
 	SkipValue
 	// DropValue is SkipValue, and deletes the value with the request's
-	// changes.
+	// changes (Incr and Update replace it, as with SkipValue).
 	DropValue
 	// FreshSession destroys the session and goes on with a new, empty one.
 	FreshSession

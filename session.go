@@ -226,21 +226,30 @@ func (s *Session) corruptValue(key string, err error) error {
 	case FailRequest:
 		return err
 	case FreshSession:
-		if s.state == stateStored {
-			derr := s.m.op(s.ctx, "destroy", true, func(ctx context.Context) error { return s.m.store.Destroy(ctx, s.key) })
-			if derr != nil {
-				return derr
-			}
-			s.m.publish(s.ctx, LifecycleEvent{Kind: "destroyed", Reason: "corrupt", Handle: s.key, User: s.rec.User})
+		if err := s.restart(); err != nil {
+			return err
 		}
-		s.hadCookie = s.hadCookie || s.cookieID != ""
-		s.fresh()
 	case DropValue:
 		if !s.done {
 			s.deleteLocal(key)
 		}
 	}
 	return fmt.Errorf("%w under %q (skipped: %w)", ErrNoValue, key, err)
+}
+
+// restart destroys a session whose data is corrupt (OnCorrupt chose
+// FreshSession) and goes on with a new, empty one. s.mu is held.
+func (s *Session) restart() error {
+	if s.state == stateStored {
+		err := s.m.op(s.ctx, "destroy", true, func(ctx context.Context) error { return s.m.store.Destroy(ctx, s.key) })
+		if err != nil {
+			return err
+		}
+		s.m.publish(s.ctx, LifecycleEvent{Kind: "destroyed", Reason: "corrupt", Handle: s.key, User: s.rec.User})
+	}
+	s.hadCookie = s.hadCookie || s.cookieID != ""
+	s.fresh()
+	return nil
 }
 
 // Keys returns the names of the session's values, sorted.

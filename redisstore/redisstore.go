@@ -421,7 +421,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 			return err
 		}
 	}
-	args := make([]any, 0, 4+2*len(rec.Values))
+	args := make([]any, 0, 6+2*len(rec.Values))
 	args = append(args, rec.Touched.UnixMilli(), formatMeta(rec, rec.Size()))
 	if rec.User != "" {
 		args = append(args, "@u", rec.User)
@@ -429,7 +429,9 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 	for k, v := range rec.Values {
 		args = append(args, k, v)
 	}
-	n, err := s.write(ctx, createScript, s.keys(key), args...).Int()
+	log, ttl := s.opLog(key, rec.Touched)
+	args = append(args, opID(), ttl)
+	n, err := s.write(ctx, createScript, s.keysWith(key, log), args...).Int()
 	if err != nil {
 		return s.fail("create", err)
 	}
@@ -494,9 +496,9 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	if !d.Deadline.IsZero() {
 		deadline = ms(d.Deadline)
 	}
-	log, until := s.opLog(key, d.Now)
+	log, ttl := s.opLog(key, d.Now)
 	args = append(args, d.Now.UnixMilli(), d.MaxSize, len(d.Expect), len(d.Set), len(d.Delete),
-		incr, iname, iby, bind, user, idle, deadline, d.TouchAfter.Milliseconds(), opID(), until)
+		incr, iname, iby, bind, user, idle, deadline, d.TouchAfter.Milliseconds(), opID(), ttl)
 	for _, e := range d.Expect {
 		present := "1"
 		if e.Absent {
@@ -525,9 +527,9 @@ func onlyIncr(d *store.Delta) bool {
 
 // incr commits a delta that only increments, with the leaner incr.lua.
 func (s *Store) incr(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
-	log, until := s.opLog(key, d.Now)
+	log, ttl := s.opLog(key, d.Now)
 	res, err := s.write(ctx, incrScript, s.keysWith(key, log), d.Now.UnixMilli(), d.Incr.Name, d.Incr.By,
-		d.TouchAfter.Milliseconds(), d.MaxSize, opID(), until).Slice()
+		d.TouchAfter.Milliseconds(), d.MaxSize, opID(), ttl).Slice()
 	if err != nil {
 		return store.Result{}, s.fail("commit", err)
 	}
@@ -761,8 +763,9 @@ func (s *Store) fail(op string, err error) error {
 //	ACL SETUSER seshat on >password resetkeys resetchannels <ACL>
 //
 // Keys: only those under "seshat:". Commands: connecting (HELLO, PING),
-// the store's scripts (EVALSHA, EVAL) and the hash, sorted-set and expiry
-// commands they call, reading user indexes, and SCAN for iterating
+// the store's scripts (EVALSHA, EVAL) and the hash, sorted-set, expiry and
+// TYPE commands they call, reading user indexes (ZCARD for Usage), WAIT
+// for Options.MinReplicas, and SCAN for iterating
 // sessions (rekey, listing), and for lifecycle events XADD, XREAD,
 // XREVRANGE and SET (the sweeper's lock); for the client-side cache
 // (Options.LocalCache) CLIENT TRACKING and ROLE on its own connection.
@@ -772,8 +775,8 @@ func (s *Store) fail(op string, err error) error {
 // handshake command.)
 const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
 	"+hgetall +hget +hmget +hset +hdel +hincrby +hlen " +
-	"+exists +del +pexpireat +pttl +zadd +zrem +zrange +scan +cluster|slots +cluster|shards " +
-	"+xadd +xread +xrevrange +set +client|tracking +role"
+	"+exists +del +pexpireat +pexpire +pttl +type +zadd +zrem +zrange +zcard +scan +cluster|slots +cluster|shards " +
+	"+xadd +xread +xrevrange +set +client|tracking +role +wait"
 
 var globEscape = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
 
@@ -922,9 +925,11 @@ func (s *Store) write(ctx context.Context, sc *redis.Script, keys []string, args
 	if err != nil && redis.HasErrorPrefix(res.Err(), "NOSCRIPT") {
 		err = send(func(p redis.Pipeliner) *redis.Cmd { return sc.Eval(ctx, p, keys, args...) })
 	}
-	if err != nil || res.Err() != nil {
+	if res.Err() != nil {
 		return res
 	}
+	// The script ran; a WAIT that failed (refused by an ACL, say) leaves
+	// the replicas unknown: that is a failed wait too, never a success.
 	if n, err := wait.Result(); err != nil || n < int64(s.minReplicas) {
 		cmd := redis.NewCmd(ctx)
 		if err == nil {

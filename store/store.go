@@ -259,8 +259,9 @@ type Stats struct {
 	Pool *PoolStats
 	// ForeignKeys names the keys where the store keeps its own
 	// bookkeeping but found something it did not write (a wrong type,
-	// garbage). They fail no request and are left alone for an operator
-	// to look at; what they kept (a bucket's count) is missing meanwhile.
+	// garbage). They fail no request and are reported here for an
+	// operator to look at; what they kept (a bucket's count) is missing
+	// meanwhile.
 	ForeignKeys []string
 }
 

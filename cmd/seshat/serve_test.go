@@ -108,8 +108,8 @@ func TestServeRedisWithSecretsFromEnv(t *testing.T) {
 	if b, _ := get(t, base+"/read", c); b != "Number of views: 1\n" {
 		t.Fatalf("read: %q", b)
 	}
-	if n := srv.Client(t).DBSize(t.Context()).Val(); n != 2 {
-		t.Fatalf("%d keys in Redis; want the one session and its bucket's count", n)
+	if n := srv.Client(t).DBSize(t.Context()).Val(); n != 3 {
+		t.Fatalf("%d keys in Redis; want the one session, its bucket's count and its bucket's operation log", n)
 	}
 }
 

@@ -21,7 +21,8 @@ import (
 // run it, and then cuts the client's connection before the reply reaches
 // it (what a load balancer reset, a proxy restart or a failover does). It
 // can also hold every reply for a while. It understands RESP2 and RESP3
-// well enough to pair each command with its reply.
+// well enough to pair each command with its reply (not pub/sub, whose
+// messages answer no command).
 type Proxy struct {
 	target string
 	ln     net.Listener
@@ -96,11 +97,11 @@ func (p *Proxy) Close() {
 
 // EveryNth returns a rule for CutReplies that cuts every nth command whose
 // name is one of names (case-insensitive; all commands when none), counted
-// across every connection that uses the rule.
+// across every connection that uses the rule. n < 1 cuts nothing.
 func EveryNth(n int, names ...string) func(args []string) bool {
 	var seen atomic.Int64
 	return func(args []string) bool {
-		if len(args) == 0 {
+		if len(args) == 0 || n < 1 {
 			return false
 		}
 		if len(names) > 0 {
@@ -209,6 +210,15 @@ func (p *Proxy) commandsOf(client, server net.Conn, verdicts chan<- bool) {
 // connections instead of forwarding a reply whose command the rule chose.
 func (p *Proxy) repliesOf(client, server net.Conn, verdicts <-chan bool) {
 	defer p.wg.Done()
+	// Once no reply is forwarded, commandsOf must not block on a full
+	// channel: drain it until it closes (the connections are closed, so
+	// commandsOf ends soon).
+	defer func() {
+		go func() {
+			for range verdicts {
+			}
+		}()
+	}()
 	r := bufio.NewReader(server)
 	for {
 		raw, _, err := readValue(r)

@@ -12,7 +12,7 @@
 -- ARGV[11]  new idle timeout in milliseconds, or ''
 -- ARGV[12]  new absolute deadline, Unix milliseconds, or ''
 -- ARGV[13]  touch after, milliseconds: refresh the idle expiry when now - touched >= this
--- ARGV[14]  the operation's ID; ARGV[15] when the operation log expires, Unix ms
+-- ARGV[14]  the operation's ID; ARGV[15] how long the operation log keeps it, ms
 -- ARGV[16…] E triples (name, '1' present / '0' absent, value), S pairs (name, value), D names
 -- Returns   {'OK', incremented value or '', previous user or ''}; a replay of an applied
 --           operation (same ID) answers {'OK', its recorded value, ''} and changes nothing

@@ -8,7 +8,7 @@
 -- ARGV[3]  amount
 -- ARGV[4]  touch after, milliseconds: refresh the idle expiry when now - touched >= this
 -- ARGV[5]  maximum size in bytes (names plus values), 0 for none
--- ARGV[6]  the operation's ID; ARGV[7] when the operation log expires, Unix ms
+-- ARGV[6]  the operation's ID; ARGV[7] how long the operation log keeps it, ms
 -- Returns  as commit.lua, the value as an integer: {'OK', value} | {'NOTFOUND'} | {'MOVED'} | {'TOOLARGE', size}
 --          | {'NOTINT'}; error "CORRUPT …" when the metadata cannot be read. A replay of an
 --          applied operation (same ID) answers {'OK', its recorded value} and changes nothing.

@@ -69,12 +69,13 @@ end
 
 -- applied records in the bucket's operation log that the operation op was applied, with
 -- its result, so that a replay of it (the client retrying after a dropped connection)
--- answers the result instead of applying it again. The log of a window of W ms is one
--- hash that expires whole at the end of the next window (until_ms, from the caller), so
--- an entry lives W to 2W ms: no per-session memory, nothing to sweep.
-local function applied(log, op, result, until_ms)
+-- answers the result instead of applying it again. The log of a window is one hash
+-- whose expiry each write pushes to ttl ms later (relative: Redis's clock, not the
+-- app's, decides), so an entry lives at least ttl: no per-session memory, nothing to
+-- sweep.
+local function applied(log, op, result, ttl)
   redis.call('HSET', log, op, result)
-  redis.call('PEXPIREAT', log, until_ms)
+  redis.call('PEXPIRE', log, ttl)
 end
 
 local L
