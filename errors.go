@@ -3,6 +3,7 @@ package seshat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/seshat-go/seshat/store"
@@ -49,14 +50,15 @@ var (
 )
 
 // StatusCode maps an error returned by seshat to the HTTP status a server
-// should answer with: 413 for ErrTooLarge, 409 for ErrEnded and ErrMoved, 507 for a
+// should answer with: 413 for ErrTooLarge and a request body over
+// Options.MaxBodyBytes (*http.MaxBytesError), 409 for ErrEnded and ErrMoved, 507 for a
 // store that is full, 503 for a store that is unavailable or slow, and 500
 // otherwise.
 func StatusCode(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, ErrTooLarge), errors.As(err, new(*http.MaxBytesError)):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrEnded), errors.Is(err, ErrMoved):
 		return http.StatusConflict
@@ -69,8 +71,14 @@ func StatusCode(err error) int {
 	}
 }
 
-// DefaultErrorHandler answers with StatusCode(err) and its status text.
+// DefaultErrorHandler answers with StatusCode(err) and its status text
+// (for a body over Options.MaxBodyBytes, also the limit).
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	code := StatusCode(err)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		http.Error(w, fmt.Sprintf("request body too large: at most %d bytes; nothing was changed", tooLarge.Limit), code)
+		return
+	}
 	http.Error(w, http.StatusText(code), code)
 }

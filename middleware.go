@@ -30,6 +30,13 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		s.ctx = &st.ctx
 		r = r.WithContext(s.ctx)
 		if n := m.opts.MaxBodyBytes; n > 0 && r.Body != nil && r.Body != http.NoBody {
+			if r.ContentLength > n {
+				// Declared too large: answered before the handler runs,
+				// so nothing is read, stored or changed.
+				w.Header().Set("Connection", "close")
+				m.opts.ErrorHandler(w, r, &http.MaxBytesError{Limit: n})
+				return
+			}
 			// The server's own writer, not ours: MaxBytesReader tells it to
 			// close the connection rather than drain the rest of the body.
 			r.Body = http.MaxBytesReader(w, r.Body, n)

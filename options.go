@@ -104,10 +104,11 @@ type Options struct {
 	MaxSessionsPerUser int
 
 	// MaxBodyBytes, when positive, caps every request body the middleware
-	// passes on: it wraps r.Body in http.MaxBytesReader, so a handler that
-	// reads beyond the cap gets an *http.MaxBytesError (answer it with 413)
-	// and the server closes the connection after the response instead of
-	// reading on. Default: 0, no cap (the library cannot know how large a
+	// passes on: a body declared larger (Content-Length) is answered 413 by
+	// ErrorHandler before the handler runs; otherwise r.Body is wrapped in
+	// http.MaxBytesReader, so a handler that reads beyond the cap gets an
+	// *http.MaxBytesError (StatusCode maps it to 413) and the server closes
+	// the connection after the response instead of reading on. Default: 0, no cap (the library cannot know how large a
 	// legitimate upload is); negative also means no cap. A form handler
 	// should still parse with r.ParseForm or r.ParseMultipartForm and check
 	// the error, never read r.FormValue on an unparsed form.
