@@ -13,8 +13,8 @@ import (
 )
 
 // Keys of the store's own bookkeeping that something else overwrote (a
-// count hash or a user index of the wrong type) fail no request, and Stats
-// names them.
+// count hash, an operation log or a user index of the wrong type) fail no
+// request, and Stats names the count hashes.
 func TestForeignBookkeepingKeys(t *testing.T) {
 	srv := redistest.Start(t)
 	client := srv.Client(t)
@@ -31,6 +31,13 @@ func TestForeignBookkeepingKeys(t *testing.T) {
 		}
 	}
 	client.Set(ctx, st.UserKey("mallory"), "not a sorted set", 0)
+	// The operation logs of this window and the next, for every bucket.
+	w := redisstore.OpWindow.Milliseconds() / 2
+	for b := range 256 {
+		for _, gen := range []int64{time.Now().UnixMilli() / w, time.Now().UnixMilli()/w + 1} {
+			client.Set(ctx, fmt.Sprintf("fk:{%02x}#o%d", b, gen), "not a hash", 0)
+		}
+	}
 	now := time.Now().Truncate(time.Millisecond)
 	rec := func(user string) *store.Record {
 		return &store.Record{Values: map[string][]byte{"n": []byte("1")}, User: user, Created: now, Touched: now,

@@ -28,7 +28,7 @@
 -- it needs to know, one write. The metadata is rewritten only when the size changes or
 -- a touch is due, the key's expiry only when a touch is due.
 local key = KEYS[1]
-local done = redis.call('HGET', KEYS[3], ARGV[14])
+local done = replayed(KEYS[3], ARGV[14])
 if done then
   return {'OK', done, ''}
 end

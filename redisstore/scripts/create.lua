@@ -12,7 +12,7 @@
 local n = #ARGV - 2
 local op, ttl = ARGV[n + 1], ARGV[n + 2]
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  if redis.call('HGET', KEYS[3], op) then
+  if replayed(KEYS[3], op) then
     return 1
   end
   return 0

@@ -15,7 +15,7 @@
 -- Calls    HGET (the log), HMGET, HINCRBY, HSET and PEXPIREAT (the log); HSET of "@" only
 --          when the size changes or a touch is due.
 local key, name = KEYS[1], ARGV[2]
-local done = redis.call('HGET', KEYS[3], ARGV[6])
+local done = replayed(KEYS[3], ARGV[6])
 if done then
   return {'OK', done}
 end

@@ -73,9 +73,18 @@ end
 -- whose expiry each write pushes to ttl ms later (relative: Redis's clock, not the
 -- app's, decides), so an entry lives at least ttl: no per-session memory, nothing to
 -- sweep.
+-- A log key that holds something else (a wrong type) costs its window exactly-once, never a
+-- write: both functions run under pcall.
 local function applied(log, op, result, ttl)
-  redis.call('HSET', log, op, result)
-  redis.call('PEXPIRE', log, ttl)
+  pcall(redis.call, 'HSET', log, op, result)
+  pcall(redis.call, 'PEXPIRE', log, ttl)
+end
+
+-- replayed returns what an applied operation recorded, or nil.
+local function replayed(log, op)
+  local ok, done = pcall(redis.call, 'HGET', log, op)
+  if ok and done then return done end
+  return nil
 end
 
 local L
