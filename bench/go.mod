@@ -11,7 +11,8 @@ require (
 	github.com/gorilla/securecookie v1.1.2
 	github.com/gorilla/sessions v1.4.0
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/seshat-go/seshat v0.0.0-00010101000000-000000000000
+	github.com/seshat-go/seshat v0.1.0
+	github.com/seshat-go/seshat/redisstore v0.1.0
 )
 
 require (
@@ -20,3 +21,5 @@ require (
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 )
+
+replace github.com/seshat-go/seshat/redisstore => ../redisstore

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seshat-go/seshat/internal/redistest"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 	"github.com/seshat-go/seshat/store"
 )
 

@@ -10,13 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/seshat-go/seshat"
-	"github.com/seshat-go/seshat/internal/redistest"
-	"github.com/seshat-go/seshat/metrics"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 	"github.com/seshat-go/seshat/store"
 )
 
@@ -93,40 +89,5 @@ func TestWatchdogWarnsWithoutLimit(t *testing.T) {
 	seshat.WatchMemory(ctx, st, seshat.WatchOptions{Interval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if !strings.Contains(logs.String(), "no memory limit") {
 		t.Fatalf("no warning about maxmemory 0: %q", logs.String())
-	}
-}
-
-func TestStoreCollector(t *testing.T) {
-	srv := redistest.Start(t, "--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru")
-	st, _ := redisstore.New(srv.Client(t), redisstore.Options{})
-	keys := createSessions(t, st, 10, "x")
-	for _, k := range keys[:3] {
-		st.Destroy(t.Context(), k)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(metrics.NewStoreCollector(st, time.Second))
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP seshat_sessions_live Live sessions in the store (exact, not sampled).
-# TYPE seshat_sessions_live gauge
-seshat_sessions_live 7
-# HELP seshat_redis_maxmemory_bytes Redis maxmemory (0: no limit; summed over Cluster masters).
-# TYPE seshat_redis_maxmemory_bytes gauge
-seshat_redis_maxmemory_bytes 6.7108864e+07
-# HELP seshat_redis_eviction_policy Redis maxmemory-policy, as a label; the value is 1.
-# TYPE seshat_redis_eviction_policy gauge
-seshat_redis_eviction_policy{policy="volatile-lru"} 1
-# HELP seshat_store_up 1 when the store answered the last scrape, else 0.
-# TYPE seshat_store_up gauge
-seshat_store_up 1
-`), "seshat_sessions_live", "seshat_redis_maxmemory_bytes", "seshat_redis_eviction_policy", "seshat_store_up"); err != nil {
-		t.Fatal(err)
-	}
-	n, err := testutil.GatherAndCount(reg, "seshat_redis_used_memory_bytes", "seshat_redis_pool_connections", "seshat_redis_pool_hits_total")
-	if err != nil || n != 4 {
-		t.Fatalf("memory and pool metrics: %d series, %v", n, err)
-	}
-	srv.Stop()
-	if err := testutil.GatherAndCompare(reg, strings.NewReader("# HELP seshat_store_up 1 when the store answered the last scrape, else 0.\n# TYPE seshat_store_up gauge\nseshat_store_up 0\n"), "seshat_store_up"); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/seshat-go/seshat/internal/redistest"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 	"github.com/seshat-go/seshat/store"
 )
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of seshat on a fresh machine: installs what is missing
-# (Debian packages), then go vet, gofmt, the Prometheus alert rules' unit
-# tests, the race-enabled Go tests (which start their own redis-server
+# (Debian packages), then, in every module of the workspace, the tidiness
+# check and go vet; gofmt, the Prometheus alert rules' unit tests, the
+# race-enabled Go tests (which start their own redis-server
 # processes on free loopback ports; the express interop test installs
 # express-session and connect-redis from the npm registry into a temporary
 # folder), the reliability scenarios, one short pass of every benchmark
@@ -24,22 +25,44 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-go vet ./...
-(cd bench && go vet ./...)
+# The modules of the workspace (go.work), root first; e2e/ and bench/ last.
+modules=(. redisstore metrics expresscompat cmd/seshat e2e bench)
+# Every module is tidy: `go mod tidy` would change no go.mod or go.sum.
+scripts/tidy.sh -check
+for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
   echo "gofmt: these files need formatting:"; echo "$unformatted"; exit 1
 fi
 promtool check rules deploy/prometheus/alerts.yml
 promtool test rules deploy/prometheus/alerts_test.yml
-go test -race -count=1 $(go list ./... | grep -v /internal/faulttest)
-# The fault scenarios (Redis killed, paused, failed over, full; a soak) run
-# alone, so their timings are not disturbed by other packages, and print
-# what they measure.
-go test -race -count=1 -v -run . ./internal/faulttest | grep -vE '^=== (RUN|PAUSE|CONT)'
+# The root module's tests need nothing installed: run them first, with no
+# redis-server reachable on the PATH, to keep it that way.
+nored=$(mktemp -d)
+IFS=: read -ra dirs <<<"$PATH"
+for d in "${dirs[@]}"; do
+  for f in "$d"/*; do
+    n=${f##*/}
+    [ -e "$f" ] || continue
+    [[ $n == redis-* || -e $nored/$n ]] || ln -s "$f" "$nored/$n"
+  done
+done
+env PATH="$nored" go test -race -count=1 ./...
+rm -rf "$nored"
+for m in redisstore metrics expresscompat cmd/seshat bench; do
+  (cd "$m" && go test -race -count=1 ./...)
+done
+# The end-to-end scenarios: the browser, the express interop and the
+# multi-instance ones; then the fault scenarios (Redis killed, paused,
+# failed over, full; a soak) alone, so their timings are not disturbed by
+# other packages, printing what they measure.
+(cd e2e && go test -race -count=1 $(go list ./... | grep -v /faults))
+(cd e2e && go test -race -count=1 -v -run . ./faults | grep -vE '^=== (RUN|PAUSE|CONT)')
 # One short pass of every benchmark so they keep working, and the
 # allocation budget of a request, which the race detector would distort.
-go test -run '^TestRequestAllocations$' -bench . -benchtime 1x -short ./... >/dev/null
+for m in . redisstore cmd/seshat; do
+  (cd "$m" && go test -run '^TestRequestAllocations$' -bench . -benchtime 1x -short ./... >/dev/null)
+done
 # The peer comparison (bench/), in a one-second version: every app builds,
 # answers correctly, and is measured. The real run: bench/run.sh.
 bench/run.sh -d 1s -warmup 0 -rounds 1 -sessions 1000 -out "$(mktemp)"

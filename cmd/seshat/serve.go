@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/seshat-go/seshat"
-	"github.com/seshat-go/seshat/internal/demo"
+	"github.com/seshat-go/seshat/cmd/seshat/demo"
 	"github.com/seshat-go/seshat/metrics"
 	"github.com/seshat-go/seshat/store"
 )

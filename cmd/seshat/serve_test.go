@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seshat-go/seshat/internal/redistest"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
 // runServe starts `seshat serve` with args and returns its base URL.

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/seshat-go/seshat"
-	"github.com/seshat-go/seshat/internal/redistest"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
 func TestSessionsCommands(t *testing.T) {

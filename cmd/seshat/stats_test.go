@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seshat-go/seshat/internal/redistest"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
 func run(t *testing.T, args ...string) (string, error) {

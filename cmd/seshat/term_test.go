@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/seshat-go/seshat"
-	"github.com/seshat-go/seshat/internal/redistest"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
 // hostileNames are user names an attacker might get stored (the demo

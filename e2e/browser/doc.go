@@ -1,5 +1,5 @@
-// Package browsertest drives the demo in a real, headless Chromium (Debian's
+// Package browser drives the demo in a real, headless Chromium (Debian's
 // chromium package, through chromedp): the counter, HttpOnly, two tabs,
 // two browser profiles, and a cross-site form post. It has no code besides
 // its tests.
-package browsertest
+package browser

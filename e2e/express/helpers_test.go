@@ -1,4 +1,4 @@
-package expresscompat_test
+package express_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package faulttest
+package faults
 
 import (
 	"strconv"
@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seshat-go/seshat/internal/redistest"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
 // TestCacheAcrossFailover: an instance reading through the client-side

@@ -1,4 +1,4 @@
-package browsertest
+package browser
 
 import (
 	"context"
@@ -19,10 +19,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/seshat-go/seshat"
-	"github.com/seshat-go/seshat/internal/demo"
-	"github.com/seshat-go/seshat/internal/redistest"
+	"github.com/seshat-go/seshat/cmd/seshat/demo"
 	"github.com/seshat-go/seshat/memstore"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 	"github.com/seshat-go/seshat/store"
 )
 

@@ -1,4 +1,4 @@
-package faulttest
+package faults
 
 import (
 	"fmt"
@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/seshat-go/seshat/internal/redistest"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
 // Exactly once across dropped connections: the demo on Redis through

@@ -16,11 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/seshat-go/seshat"
-	"github.com/seshat-go/seshat/internal/demo"
-	"github.com/seshat-go/seshat/internal/redistest"
+	"github.com/seshat-go/seshat/cmd/seshat/demo"
 	"github.com/seshat-go/seshat/memstore"
 	"github.com/seshat-go/seshat/metrics"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 	"github.com/seshat-go/seshat/store"
 )
 

@@ -1,4 +1,4 @@
-package expresscompat_test
+package express_test
 
 import (
 	"bufio"
@@ -20,7 +20,7 @@ import (
 
 	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/expresscompat"
-	"github.com/seshat-go/seshat/internal/redistest"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
 var secrets = []string{"keyboard cat but longer and newer", "the old express secret"}

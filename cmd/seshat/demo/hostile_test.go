@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/seshat-go/seshat"
-	"github.com/seshat-go/seshat/internal/demo"
+	"github.com/seshat-go/seshat/cmd/seshat/demo"
 	"github.com/seshat-go/seshat/memstore"
 )
 

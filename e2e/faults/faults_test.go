@@ -1,4 +1,4 @@
-package faulttest
+package faults
 
 import (
 	"fmt"
@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seshat-go/seshat/internal/redistest"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
 // storeTimeout is the manager's default bound on one store operation.

@@ -1,4 +1,4 @@
-package faulttest
+package faults
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/seshat-go/seshat"
-	"github.com/seshat-go/seshat/internal/demo"
+	"github.com/seshat-go/seshat/cmd/seshat/demo"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/seal"
 )
