@@ -33,7 +33,7 @@ for m in "${mods[@]}"; do
     [ "$spath" = "$path" ] && continue
     grep -qE "^(replace)?[[:space:]]*${spath//./\\.} (v[^ ]+ )?=>" "$tmp/go.mod" && continue # bench/ replaces on its own
     go mod edit -replace="$spath=$sdir" "$tmp/go.mod"
-    grep -qE "^(require)?[[:space:]]*${spath//./\\.} v" "$tmp/go.mod" || go mod edit -require="$spath@$next" "$tmp/go.mod"
+    go mod edit -require="$spath@$next" "$tmp/go.mod" # tidy drops it if unused
     added+=("$spath")
   done
   (cd "$dir" && GOWORK=off GOFLAGS=-mod=mod go mod tidy -modfile="$tmp/go.mod")
@@ -57,12 +57,13 @@ done
 # that, the go command looks for that version's go.mod on the proxy even in
 # workspace mode.
 work=$(mktemp)
-cp go.work "$work"
+grep -v '^replace github.com/seshat-go/seshat[^ ]* v[^ ]* =>' go.work >"$work"
 for m in "${mods[@]}"; do
   path=${m%% *} dir=${m#* }
   rel=.${dir#"$PWD"}
   [[ " ${required[*]} " == *" $path "* ]] && go work edit -replace="$path@$next=$rel" "$work"
 done
+go work edit -fmt "$work"
 if [ $check = 1 ]; then
   diff -u go.work "$work" || { echo "tidy: go.work lacks the replacements above (run scripts/tidy.sh)"; status=1; }
   rm -f "$work"
