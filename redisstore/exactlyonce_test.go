@@ -13,7 +13,8 @@ import (
 )
 
 // lossy is a store whose Redis connections go through proxies that can
-// lose replies (storetest.Faults).
+// lose replies (storetest.Faults) and make Redis unreachable
+// (storetest.Outage).
 type lossy struct {
 	*redisstore.Store
 	proxies redistest.Proxies
@@ -28,6 +29,10 @@ func (l lossy) LoseReplies(n int) {
 	}
 	l.proxies.CutReplies(redistest.FirstTries(n, "evalsha", "eval"))
 }
+
+// Unreachable implements storetest.Outage: the proxies swallow every
+// command while on.
+func (l lossy) Unreachable(on bool) { l.proxies.Blackhole(on) }
 
 // lossyConformance runs the conformance suite through proxies in front of
 // the servers at addrs, on a client parsed from url (the store's default

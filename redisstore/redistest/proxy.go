@@ -32,6 +32,7 @@ type Proxy struct {
 	closed bool
 	rule   func(args []string) bool
 	delay  time.Duration
+	hole   bool
 
 	cuts     atomic.Int64
 	commands atomic.Int64
@@ -73,6 +74,17 @@ func (p *Proxy) CutReplies(cut func(args []string) bool) {
 func (p *Proxy) DelayReplies(d time.Duration) {
 	p.mu.Lock()
 	p.delay = d
+	p.mu.Unlock()
+}
+
+// Blackhole makes the server unreachable while on: every command is
+// swallowed, never forwarded, and its reply never comes (a hung server, a
+// partition), so the client's own timeouts are what answer. A connection
+// that lost a command this way is closed at its next command after
+// Blackhole(false); new connections work again.
+func (p *Proxy) Blackhole(on bool) {
+	p.mu.Lock()
+	p.hole = on
 	p.mu.Unlock()
 }
 
@@ -188,6 +200,7 @@ func (p *Proxy) commandsOf(client, server net.Conn, verdicts chan<- bool) {
 	defer p.wg.Done()
 	defer close(verdicts)
 	r := bufio.NewReader(client)
+	swallowed := false // a reply is owed that will never come
 	for {
 		raw, args, err := readValue(r)
 		if err != nil {
@@ -195,8 +208,16 @@ func (p *Proxy) commandsOf(client, server net.Conn, verdicts chan<- bool) {
 			return
 		}
 		p.mu.Lock()
-		rule := p.rule
+		rule, hole := p.rule, p.hole
 		p.mu.Unlock()
+		if hole {
+			swallowed = true
+			continue
+		}
+		if swallowed { // replies would pair with the wrong commands
+			p.untrack(client, server)
+			return
+		}
 		verdicts <- rule != nil && rule(args)
 		p.commands.Add(1)
 		if _, err := server.Write(raw); err != nil {
@@ -340,6 +361,14 @@ func (ps Proxies) Dialer() func(ctx context.Context, network, addr string) (net.
 		}
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// Blackhole makes every proxy's server unreachable while on (see
+// Proxy.Blackhole).
+func (ps Proxies) Blackhole(on bool) {
+	for _, p := range ps {
+		p.Blackhole(on)
 	}
 }
 
