@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
@@ -47,6 +48,21 @@ func TestSessionsCommands(t *testing.T) {
 	out, err := run(t, "sessions", "show", "--redis", srv.URL(), handle)
 	if err != nil || !strings.Contains(out, `"user": "ann"`) || !strings.Contains(out, `"handle": "`+handle+`"`) {
 		t.Fatalf("show: %v\n%s", err, out)
+	}
+
+	// A hash holding an empty value and an empty field name (written by
+	// anything but seshat) shows what it can read and marks the rest.
+	st, err := redisstore.New(srv.Client(t), redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client(t).HSet(t.Context(), st.SessionKey(handle), "", "shi", "empty", "").Err(); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "sessions", "show", "--redis", srv.URL(), handle)
+	if err != nil || !strings.Contains(out, `"user": "ann"`) || !strings.Contains(out, `"": "hi"`) ||
+		!strings.Contains(out, `"empty": "!cannot decode: empty value"`) {
+		t.Fatalf("show of a session with an empty value and an empty name: %v\n%s", err, out)
 	}
 
 	out, err = run(t, "sessions", "revoke", "--redis", srv.URL(), "--user", "bob")
