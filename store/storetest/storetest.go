@@ -70,7 +70,7 @@ func guarantees() []guarantee {
 		{"G5_cheap_reads", concat(g5, httpG5)},
 		{"G6_expiry", g6},
 		{"G7_no_fixation_no_forgery", g7},
-		{"G8_serialization", g8},
+		{"G8_serialization", concat(g8, corruptG8)},
 		{"G9_limits", g9},
 		{"G10_store_failure", g10},
 		{"G11_nothing_useful_at_rest", g11},
