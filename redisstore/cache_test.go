@@ -42,19 +42,14 @@ func cachedStore(t testing.TB, client redis.UniversalClient, prefix string) *red
 }
 
 func TestConformanceCached(t *testing.T) {
-	srv := redistest.Start(t)
-	client := srv.Client(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return cachedStore(t, client, fmt.Sprintf("c%d:", prefixes.Add(1)))
-	})
-}
-
-func TestConformanceCachedCluster(t *testing.T) {
-	c := redistest.StartCluster(t, 3, 0)
-	client := c.Client(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return cachedStore(t, client, fmt.Sprintf("cc%d:", prefixes.Add(1)))
-	})
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) {
+			client := top.Start(t).Client(t)
+			storetest.Run(t, func(t *testing.T) store.Store {
+				return cachedStore(t, client, fmt.Sprintf("c%d:", prefixes.Add(1)))
+			})
+		})
+	}
 }
 
 // newSessionIn creates a session holding a=0 through s.
@@ -77,8 +72,9 @@ func load(t *testing.T, s store.Store, k string) (*store.Record, error) {
 // TestCacheBound checks the documented guarantee against another
 // instance's writes and logouts, and measures how soon they are seen.
 func TestCacheBound(t *testing.T) {
-	t.Run("standalone", func(t *testing.T) { cacheBound(t, redistest.Start(t).Client(t)) })
-	t.Run("cluster", func(t *testing.T) { cacheBound(t, redistest.StartCluster(t, 3, 0).Client(t)) })
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) { cacheBound(t, top.Start(t).Client(t)) })
+	}
 }
 
 func cacheBound(t *testing.T, client redis.UniversalClient) {
@@ -269,14 +265,6 @@ func BenchmarkLoadCached(b *testing.B) {
 	}
 	st, _ := s.CacheStats()
 	b.ReportMetric(float64(st.Hits)/float64(st.Hits+st.Misses), "hit-ratio")
-}
-
-func TestConformanceCachedSentinel(t *testing.T) {
-	g := redistest.StartSentinel(t, 1, 3)
-	client := g.Client(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return cachedStore(t, client, fmt.Sprintf("cs%d:", prefixes.Add(1)))
-	})
 }
 
 // TestCacheFollowsTheDataPath: the store's client starts using another

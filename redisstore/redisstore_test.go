@@ -32,19 +32,10 @@ func conformanceUnder(t *testing.T, client redis.UniversalClient, base string) {
 	})
 }
 
-func TestConformanceStandalone(t *testing.T) {
-	srv := redistest.Start(t)
-	conformance(t, srv.Client(t))
-}
-
-func TestConformanceCluster(t *testing.T) {
-	c := redistest.StartCluster(t, 3, 0)
-	conformance(t, c.Client(t))
-}
-
-func TestConformanceSentinel(t *testing.T) {
-	g := redistest.StartSentinel(t, 1, 3)
-	conformance(t, g.Client(t))
+func TestConformance(t *testing.T) {
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) { conformance(t, top.Start(t).Client(t)) })
+	}
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

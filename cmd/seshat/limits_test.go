@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seshat-go/seshat/internal/testhttp"
 )
 
 // dialRaw opens a plain connection to the server behind base.
@@ -166,12 +168,13 @@ func TestServeConnectionLimit(t *testing.T) {
 func TestServeLimitsFromFlags(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
 	base, _ := runServe(t, "--max-header-bytes", "1024", "--max-body-bytes", "2000")
-	req, _ := http.NewRequest("GET", base+"/read", nil)
+	web := testhttp.New(t, base)
+	req := web.Request("GET", "/read", nil)
 	req.Header.Set("X-Big", strings.Repeat("h", 20<<10))
-	if code, _, _ := send(t, req, ""); code != http.StatusRequestHeaderFieldsTooLarge {
+	if code := web.Send(req, "").Status; code != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("20 KiB of headers with --max-header-bytes 1024: %d; want 431", code)
 	}
-	code, body, _ := post(t, base+"/note", "", map[string][]string{"text": {strings.Repeat("n", 2000)}})
+	code, body, _ := web.Do("POST", "/note", "", map[string][]string{"text": {strings.Repeat("n", 2000)}})
 	if code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "at most 2000 bytes") {
 		t.Errorf("a 2005-byte form with --max-body-bytes 2000: %d %q; want 413", code, body)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/internal/testhttp"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/redisstore/redistest"
 	"github.com/seshat-go/seshat/seal"
@@ -21,40 +21,6 @@ import (
 func b64key() string { return base64.StdEncoding.EncodeToString(seal.NewKey()) }
 
 const hashKey = "cli-test-hash-key-0123456789abcdef"
-
-// post sends a form with a session cookie value and returns status, body
-// and the new cookie value (or the old one).
-func post(t *testing.T, u, cookie string, form url.Values) (int, string, string) {
-	t.Helper()
-	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return send(t, req, cookie)
-}
-
-func fetch(t *testing.T, u, cookie string) (int, string, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", u, nil)
-	return send(t, req, cookie)
-}
-
-func send(t *testing.T, req *http.Request, cookie string) (int, string, string) {
-	t.Helper()
-	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: "seshat", Value: cookie})
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, c := range resp.Cookies() {
-		if c.Name == "seshat" && c.Value != "" {
-			cookie = c.Value
-		}
-	}
-	return resp.StatusCode, string(b), cookie
-}
 
 // dump returns every key and value in Redis as text.
 func dump(t *testing.T, c *redis.Client) string {
@@ -84,15 +50,16 @@ func TestNothingUsableInARedisDump(t *testing.T) {
 	key := b64key()
 	base, _ := runServe(t, "--redis", srv.URL(), "--secret", "dump-test-secret-0123456789abcdef",
 		"--encryption-key", key, "--hash-key", hashKey)
+	web := testhttp.New(t, base)
 
 	users := []string{"alice.liddell", "bob.marley.unique", "carol.singer.unique"}
 	notes := []string{"my-bank-pin-9417", "the-password-hint-xyzzy", "private-diary-entry"}
 	var cookies []string
 	for i, u := range users {
-		_, _, c := fetch(t, base+"/", "")
-		_, _, c = post(t, base+"/login", c, url.Values{"user": {u}})
-		post(t, base+"/note", c, url.Values{"text": {notes[i]}})
-		fetch(t, base+"/", c)
+		_, _, c := web.Do("GET", "/", "", nil)
+		_, _, c = web.Do("POST", "/login", c, url.Values{"user": {u}})
+		web.Do("POST", "/note", c, url.Values{"text": {notes[i]}})
+		web.Do("GET", "/", c, nil)
 		cookies = append(cookies, c)
 	}
 	d := dump(t, admin)
@@ -121,10 +88,10 @@ func TestNothingUsableInARedisDump(t *testing.T) {
 		t.Fatal("no sealed user value in alice's session")
 	}
 	admin.HSet(t.Context(), bobKey, "\x00user", stolen)
-	if code, body, _ := fetch(t, base+"/whoami", cookies[1]); code != http.StatusUnauthorized || strings.Contains(body, "alice") {
+	if code, body, _ := web.Do("GET", "/whoami", cookies[1], nil); code != http.StatusUnauthorized || strings.Contains(body, "alice") {
 		t.Fatalf("bob's session with alice's sealed user ID: whoami %d %q; want 401", code, body)
 	}
-	if code, body, _ := fetch(t, base+"/whoami", cookies[0]); code != 200 || body != users[0]+"\n" {
+	if code, body, _ := web.Do("GET", "/whoami", cookies[0], nil); code != 200 || body != users[0]+"\n" {
 		t.Fatalf("alice: whoami %d %q", code, body)
 	}
 }
@@ -154,14 +121,16 @@ func TestKeyRotationAcrossRestarts(t *testing.T) {
 	common := []string{"--redis", srv.URL(), "--secret", "rotation-secret-0123456789abcdef0", "--hash-key", hashKey}
 
 	base, _, stop := startServe(t, append(common, "--encryption-key", oldKey)...)
-	_, _, c := fetch(t, base+"/", "")
-	_, _, c = post(t, base+"/login", c, url.Values{"user": {"dana"}})
-	post(t, base+"/note", c, url.Values{"text": {"kept across rotation"}})
+	web := testhttp.New(t, base)
+	_, _, c := web.Do("GET", "/", "", nil)
+	_, _, c = web.Do("POST", "/login", c, url.Values{"user": {"dana"}})
+	web.Do("POST", "/note", c, url.Values{"text": {"kept across rotation"}})
 	stop()
 
 	// Restart with the new key first: the session stays alive.
 	base, _, stop = startServe(t, append(common, "--encryption-key", newKey, "--encryption-key", oldKey)...)
-	if code, body, _ := fetch(t, base+"/whoami", c); code != 200 || body != "dana\n" {
+	web.URL = base
+	if code, body, _ := web.Do("GET", "/whoami", c, nil); code != 200 || body != "dana\n" {
 		t.Fatalf("after adding the new key: whoami %d %q", code, body)
 	}
 	stop()
@@ -178,10 +147,11 @@ func TestKeyRotationAcrossRestarts(t *testing.T) {
 		t.Errorf("rekey said %q", out.String())
 	}
 	base, _, _ = startServe(t, append(common, "--encryption-key", newKey)...)
-	if code, body, _ := fetch(t, base+"/whoami", c); code != 200 || body != "dana\n" {
+	web.URL = base
+	if code, body, _ := web.Do("GET", "/whoami", c, nil); code != 200 || body != "dana\n" {
 		t.Fatalf("with only the new key after rekey: whoami %d %q", code, body)
 	}
-	if _, body, _ := fetch(t, base+"/read", c); body != "Number of views: 1\n" {
+	if _, body, _ := web.Do("GET", "/read", c, nil); body != "Number of views: 1\n" {
 		t.Fatalf("views after rotation: %q", body)
 	}
 }

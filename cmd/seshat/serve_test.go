@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seshat-go/seshat/internal/testhttp"
 	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
@@ -61,37 +62,20 @@ func startServe(t *testing.T, args ...string) (string, *bytes.Buffer, func()) {
 	}
 }
 
-func get(t *testing.T, url string, cookies []*http.Cookie) (string, []*http.Cookie) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	for _, c := range cookies {
-		req.AddCookie(c)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if c := resp.Cookies(); len(c) > 0 {
-		return string(b), c
-	}
-	return string(b), cookies
-}
-
 func TestServeMemory(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
 	t.Setenv("SESHAT_SECRETS", "")
 	base, stderr := runServe(t)
+	web := testhttp.New(t, base)
 	if !strings.Contains(stderr.String(), "random secret") {
 		t.Errorf("no warning about the random secret: %q", stderr.String())
 	}
-	b, c := get(t, base+"/", nil)
-	b2, _ := get(t, base+"/", c)
+	_, b, c := web.Do("GET", "/", "", nil)
+	_, b2, _ := web.Do("GET", "/", c, nil)
 	if b != "Number of views: 1\n" || b2 != "Number of views: 2\n" {
 		t.Fatalf("views: %q, %q", b, b2)
 	}
-	if m, _ := get(t, base+"/metrics", nil); !strings.Contains(m, "seshat_session_events_total") {
+	if _, m, _ := web.Do("GET", "/metrics", "", nil); !strings.Contains(m, "seshat_session_events_total") {
 		t.Fatal("/metrics lacks seshat metrics")
 	}
 }
@@ -101,11 +85,12 @@ func TestServeRedisWithSecretsFromEnv(t *testing.T) {
 	t.Setenv("REDIS_URL", srv.URL())
 	t.Setenv("SESHAT_SECRETS", "first-secret-0123456789abcdef0123,second-secret-0123456789abcdef012")
 	base, stderr := runServe(t, "--idle-timeout", "10m", "--max-session-bytes", "1000")
+	web := testhttp.New(t, base)
 	if strings.Contains(stderr.String(), "random secret") {
 		t.Errorf("warned about a random secret although SESHAT_SECRETS was set")
 	}
-	_, c := get(t, base+"/", nil)
-	if b, _ := get(t, base+"/read", c); b != "Number of views: 1\n" {
+	_, _, c := web.Do("GET", "/", "", nil)
+	if _, b, _ := web.Do("GET", "/read", c, nil); b != "Number of views: 1\n" {
 		t.Fatalf("read: %q", b)
 	}
 	if n := srv.Client(t).DBSize(t.Context()).Val(); n != 3 {
@@ -127,8 +112,9 @@ func TestServeWithLocalCache(t *testing.T) {
 	t.Setenv("REDIS_URL", srv.URL())
 	t.Setenv("SESHAT_SECRETS", "first-secret-0123456789abcdef0123")
 	base, _ := runServe(t, "--local-cache")
-	_, c := get(t, base+"/", nil)
-	get(t, base+"/", c)
+	web := testhttp.New(t, base)
+	_, _, c := web.Do("GET", "/", "", nil)
+	web.Do("GET", "/", c, nil)
 	// The cache's own tracking connection is there, named, in tracking mode.
 	var tracking bool
 	for range 100 {
@@ -143,8 +129,8 @@ func TestServeWithLocalCache(t *testing.T) {
 		t.Fatal("serve --local-cache: no tracking connection named seshat-cache in CLIENT LIST")
 	}
 	for i := 3; i <= 5; i++ {
-		get(t, base+"/", c)
-		if b, _ := get(t, base+"/read", c); b != "Number of views: "+strconv.Itoa(i)+"\n" {
+		web.Do("GET", "/", c, nil)
+		if _, b, _ := web.Do("GET", "/read", c, nil); b != "Number of views: "+strconv.Itoa(i)+"\n" {
 			t.Fatalf("read after write %d: %q (the instance's own writes are seen at once)", i, b)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/internal/testhttp"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/redisstore/redistest"
 )
@@ -17,14 +18,15 @@ func TestSessionsCommands(t *testing.T) {
 	srv := redistest.Start(t)
 	secret := "sessions-cli-secret-0123456789abcdef"
 	base, _ := runServe(t, "--redis", srv.URL(), "--secret", secret)
+	web := testhttp.New(t, base)
 	login := func(user string) string {
-		_, _, c := post(t, base+"/login", "", url.Values{"user": {user}})
+		_, _, c := web.Do("POST", "/login", "", url.Values{"user": {user}})
 		return c
 	}
 	bob := []string{login("bob"), login("bob"), login("bob")}
 	ann := []string{login("ann"), login("ann")}
 	for range 5 {
-		fetch(t, base+"/", "")
+		web.Do("GET", "/", "", nil)
 	}
 	list := func(args ...string) []seshat.SessionInfo {
 		out, err := run(t, append([]string{"sessions", "list", "--redis", srv.URL(), "--json"}, args...)...)
@@ -70,12 +72,12 @@ func TestSessionsCommands(t *testing.T) {
 		t.Fatalf("revoke --user bob: %v\n%s", err, out)
 	}
 	for _, c := range bob {
-		if code, _, _ := fetch(t, base+"/whoami", c); code != http.StatusUnauthorized {
+		if code, _, _ := web.Do("GET", "/whoami", c, nil); code != http.StatusUnauthorized {
 			t.Fatalf("a cookie of bob after revoke --user: whoami %d", code)
 		}
 	}
 	for _, c := range ann {
-		if code, body, _ := fetch(t, base+"/whoami", c); code != 200 || body != "ann\n" {
+		if code, body, _ := web.Do("GET", "/whoami", c, nil); code != 200 || body != "ann\n" {
 			t.Fatalf("ann after revoking bob: %d %q", code, body)
 		}
 	}
@@ -84,7 +86,7 @@ func TestSessionsCommands(t *testing.T) {
 	}
 	loggedOut := 0
 	for _, c := range ann {
-		if code, _, _ := fetch(t, base+"/whoami", c); code == http.StatusUnauthorized {
+		if code, _, _ := web.Do("GET", "/whoami", c, nil); code == http.StatusUnauthorized {
 			loggedOut++
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seshat-go/seshat/internal/testhttp"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/redisstore/redistest"
 )
@@ -26,11 +27,12 @@ func run(t *testing.T, args ...string) (string, error) {
 func TestStatsCountsExactly(t *testing.T) {
 	srv := redistest.Start(t)
 	base, _ := runServe(t, "--redis", srv.URL(), "--secret", "stats-test-secret-0123456789abcdef")
+	web := testhttp.New(t, base)
 	var cookies []string
 	for i := range 10 {
-		_, _, c := fetch(t, base+"/", "")
+		_, _, c := web.Do("GET", "/", "", nil)
 		if i < 3 {
-			_, _, c = post(t, base+"/login", c, url.Values{"user": {"bob"}})
+			_, _, c = web.Do("POST", "/login", c, url.Values{"user": {"bob"}})
 		}
 		cookies = append(cookies, c)
 	}
@@ -58,7 +60,7 @@ func TestStatsCountsExactly(t *testing.T) {
 		t.Errorf("sizes missing: %+v", u)
 	}
 	for _, c := range cookies[:3] {
-		post(t, base+"/logout", c, nil)
+		web.Do("POST", "/logout", c, nil)
 	}
 	if u := stats(); u.Sessions != 7 || len(u.TopUsers) != 0 {
 		t.Fatalf("after revoking 3: %+v; want 7 sessions and no user", u)
@@ -121,18 +123,19 @@ func severityIn(out, check string) string {
 func TestServeOnRedisCapsUsersAndExportsStoreMetrics(t *testing.T) {
 	srv := redistest.Start(t, "--maxmemory", "64mb")
 	base, _ := runServe(t, "--redis", srv.URL(), "--secret", "cap-test-secret-0123456789abcdef0", "--max-sessions-per-user", "2")
+	web := testhttp.New(t, base)
 	var cookies []string
 	for range 3 {
-		_, _, c := post(t, base+"/login", "", url.Values{"user": {"bob"}})
+		_, _, c := web.Do("POST", "/login", "", url.Values{"user": {"bob"}})
 		cookies = append(cookies, c)
 	}
 	for i, c := range cookies {
-		code, _, _ := fetch(t, base+"/whoami", c)
+		code, _, _ := web.Do("GET", "/whoami", c, nil)
 		if want := map[bool]int{true: 401, false: 200}[i == 0]; code != want {
 			t.Errorf("login %d of 3 with a cap of 2: whoami %d; want %d (the oldest is revoked)", i+1, code, want)
 		}
 	}
-	_, m, _ := fetch(t, base+"/metrics", "")
+	_, m, _ := web.Do("GET", "/metrics", "", nil)
 	for _, want := range []string{
 		"seshat_sessions_live 2", "seshat_redis_maxmemory_bytes 6.7108864e+07", "seshat_redis_used_memory_bytes ",
 		`seshat_redis_eviction_policy{policy="noeviction"} 1`, `seshat_redis_pool_connections{state="idle"}`,

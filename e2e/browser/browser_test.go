@@ -20,9 +20,7 @@ import (
 
 	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/cmd/seshat/demo"
-	"github.com/seshat-go/seshat/memstore"
-	"github.com/seshat-go/seshat/redisstore"
-	"github.com/seshat-go/seshat/redisstore/redistest"
+	"github.com/seshat-go/seshat/e2e/internal/storematrix"
 	"github.com/seshat-go/seshat/store"
 )
 
@@ -186,27 +184,14 @@ func site(t *testing.T, st store.Store) (string, *logouts) {
 	return srv.URL + "/", l
 }
 
-func stores(t *testing.T) map[string]func(t *testing.T) store.Store {
-	return map[string]func(t *testing.T) store.Store{
-		"memstore": func(t *testing.T) store.Store { return memstore.New() },
-		"redis": func(t *testing.T) store.Store {
-			st, err := redisstore.New(redistest.Start(t).Client(t), redisstore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-	}
-}
-
 func TestInABrowser(t *testing.T) {
 	shots := os.TempDir()
 	if d, err := os.MkdirTemp("", "seshat-browser-"); err == nil {
 		shots = d
 	}
-	for name, newStore := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			url, logouts := site(t, newStore(t))
+	for _, st := range storematrix.All() {
+		t.Run(st.Name, func(t *testing.T) {
+			url, logouts := site(t, st.New(t))
 
 			t.Run("the counter increments on reload", func(t *testing.T) {
 				b := newBrowser(t, shots)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/expresscompat"
+	"github.com/seshat-go/seshat/internal/testhttp"
 	"github.com/seshat-go/seshat/redisstore/redistest"
 )
 
@@ -151,116 +152,94 @@ func startGo(t *testing.T, redisURL string, secrets []string) string {
 	return ts.URL
 }
 
-// call sends a request with the connect.sid cookie value (may be "") and
-// returns status, body and the cookie value afterwards.
-func call(t *testing.T, method, u, cookie string, form url.Values) (int, string, string) {
-	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, u, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if cookie != "" {
-		req.Header.Set("Cookie", "connect.sid="+cookie)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, c := range resp.Cookies() {
-		if c.Name == "connect.sid" {
-			if c.MaxAge < 0 || c.Value == "" {
-				cookie = ""
-			} else {
-				cookie = c.Value
-			}
-		}
-	}
-	return resp.StatusCode, string(b), cookie
+// sides returns a client of the Node app and one of the Go app, failing
+// t, that send and read express-session's cookie, connect.sid.
+func sides(t *testing.T, node, gosrv string) (*testhttp.Client, *testhttp.Client) {
+	return &testhttp.Client{T: t, URL: node, CookieName: "connect.sid"},
+		&testhttp.Client{T: t, URL: gosrv, CookieName: "connect.sid"}
 }
 
 func TestSharedSessionsWithExpress(t *testing.T) {
 	nodeBin, dir := installNode(t)
 	srv := redistest.Start(t)
-	node := startNode(t, nodeBin, dir, srv.URL(), secrets)
-	gosrv := startGo(t, srv.URL(), secrets)
+	nodeURL := startNode(t, nodeBin, dir, srv.URL(), secrets)
+	goURL := startGo(t, srv.URL(), secrets)
 
 	t.Run("login on Node, Go sees the user", func(t *testing.T) {
-		_, _, c := call(t, "POST", node+"/login", "", url.Values{"user": {"ann"}})
+		node, gosrv := sides(t, nodeURL, goURL)
+		_, _, c := node.Do("POST", "/login", "", url.Values{"user": {"ann"}})
 		if c == "" || !strings.HasPrefix(c, "s%3A") {
 			t.Fatalf("express set cookie %q", c)
 		}
-		if code, body, _ := call(t, "GET", gosrv+"/whoami", c, nil); code != 200 || body != "ann\n" {
+		if code, body, _ := gosrv.Do("GET", "/whoami", c, nil); code != 200 || body != "ann\n" {
 			t.Fatalf("Go whoami with Node's cookie: %d %q", code, body)
 		}
 	})
 
 	t.Run("Go increments, Node sees it, and back", func(t *testing.T) {
-		_, _, c := call(t, "POST", node+"/login", "", url.Values{"user": {"bob"}})
+		node, gosrv := sides(t, nodeURL, goURL)
+		_, _, c := node.Do("POST", "/login", "", url.Values{"user": {"bob"}})
 		for i := 1; i <= 3; i++ {
-			if _, body, _ := call(t, "GET", gosrv+"/incr", c, nil); body != fmt.Sprint(i)+"\n" {
+			if _, body, _ := gosrv.Do("GET", "/incr", c, nil); body != fmt.Sprint(i)+"\n" {
 				t.Fatalf("Go incr %d: %q", i, body)
 			}
 		}
-		if _, body, _ := call(t, "GET", node+"/count", c, nil); body != "3\n" {
+		if _, body, _ := node.Do("GET", "/count", c, nil); body != "3\n" {
 			t.Fatalf("Node count after 3 Go increments: %q", body)
 		}
-		call(t, "GET", node+"/incr", c, nil)
+		node.Do("GET", "/incr", c, nil)
 		// Parallel Go increments are exact: each is a compare-and-set.
 		var wg sync.WaitGroup
 		for range 30 {
 			wg.Add(1)
-			go func() { defer wg.Done(); call(t, "GET", gosrv+"/incr", c, nil) }()
+			go func() { defer wg.Done(); gosrv.Do("GET", "/incr", c, nil) }()
 		}
 		wg.Wait()
-		if _, body, _ := call(t, "GET", node+"/count", c, nil); body != "34\n" {
+		if _, body, _ := node.Do("GET", "/count", c, nil); body != "34\n" {
 			t.Fatalf("Node count after 3 + 1 + 30 parallel increments: %q", body)
 		}
-		if code, body, _ := call(t, "GET", node+"/whoami", c, nil); code != 200 || body != "bob\n" {
+		if code, body, _ := node.Do("GET", "/whoami", c, nil); code != 200 || body != "bob\n" {
 			t.Fatalf("Go's writes broke Node's session: %d %q", code, body)
 		}
 	})
 
 	t.Run("logout on either side logs out both", func(t *testing.T) {
-		_, _, c := call(t, "POST", node+"/login", "", url.Values{"user": {"cy"}})
-		call(t, "POST", gosrv+"/logout", c, nil)
-		for _, side := range []string{node, gosrv} {
-			if code, _, _ := call(t, "GET", side+"/whoami", c, nil); code != 401 {
-				t.Fatalf("after logout on Go, %s whoami: %d", side, code)
+		node, gosrv := sides(t, nodeURL, goURL)
+		_, _, c := node.Do("POST", "/login", "", url.Values{"user": {"cy"}})
+		gosrv.Do("POST", "/logout", c, nil)
+		for _, side := range []*testhttp.Client{node, gosrv} {
+			if code, _, _ := side.Do("GET", "/whoami", c, nil); code != 401 {
+				t.Fatalf("after logout on Go, %s whoami: %d", side.URL, code)
 			}
 		}
-		_, _, c = call(t, "POST", gosrv+"/login", "", url.Values{"user": {"dee"}})
-		if code, body, _ := call(t, "GET", node+"/whoami", c, nil); code != 200 || body != "dee\n" {
+		_, _, c = gosrv.Do("POST", "/login", "", url.Values{"user": {"dee"}})
+		if code, body, _ := node.Do("GET", "/whoami", c, nil); code != 200 || body != "dee\n" {
 			t.Fatalf("login on Go, Node whoami: %d %q", code, body)
 		}
-		call(t, "POST", node+"/logout", c, nil)
-		for _, side := range []string{node, gosrv} {
-			if code, _, _ := call(t, "GET", side+"/whoami", c, nil); code != 401 {
-				t.Fatalf("after logout on Node, %s whoami: %d", side, code)
+		node.Do("POST", "/logout", c, nil)
+		for _, side := range []*testhttp.Client{node, gosrv} {
+			if code, _, _ := side.Do("GET", "/whoami", c, nil); code != 401 {
+				t.Fatalf("after logout on Node, %s whoami: %d", side.URL, code)
 			}
 		}
 	})
 
 	t.Run("a cookie signed with the wrong secret is refused on both", func(t *testing.T) {
-		_, _, c := call(t, "POST", node+"/login", "", url.Values{"user": {"eve"}})
+		node, gosrv := sides(t, nodeURL, goURL)
+		_, _, c := node.Do("POST", "/login", "", url.Values{"user": {"eve"}})
 		v, _ := url.QueryUnescape(c)
 		id := strings.TrimPrefix(v[:strings.LastIndexByte(v, '.')], "s:")
 		forged := expresscompat.Cookies("not the secret").Encode(id)
-		for _, side := range []string{node, gosrv} {
-			if code, _, _ := call(t, "GET", side+"/whoami", forged, nil); code != 401 {
-				t.Fatalf("%s accepted a cookie signed with the wrong secret: %d", side, code)
+		for _, side := range []*testhttp.Client{node, gosrv} {
+			if code, _, _ := side.Do("GET", "/whoami", forged, nil); code != 401 {
+				t.Fatalf("%s accepted a cookie signed with the wrong secret: %d", side.URL, code)
 			}
 		}
 		// A cookie signed with the older secret is accepted by both.
 		old := expresscompat.Cookies(secrets[1]).Encode(id)
-		for _, side := range []string{node, gosrv} {
-			if code, body, _ := call(t, "GET", side+"/whoami", old, nil); code != 200 || body != "eve\n" {
-				t.Fatalf("%s refused a cookie signed with the older secret: %d %q", side, code, body)
+		for _, side := range []*testhttp.Client{node, gosrv} {
+			if code, body, _ := side.Do("GET", "/whoami", old, nil); code != 200 || body != "eve\n" {
+				t.Fatalf("%s refused a cookie signed with the older secret: %d %q", side.URL, code, body)
 			}
 		}
 	})

@@ -2,14 +2,12 @@ package faults
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/cmd/seshat/demo"
+	"github.com/seshat-go/seshat/internal/testhttp"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/seal"
 )
@@ -37,6 +36,7 @@ type app struct {
 	store  *redisstore.Store
 	client redis.UniversalClient
 	http   *http.Client
+	web    *testhttp.Client // through http
 }
 
 func newApp(t *testing.T, rawURL string, opts redisstore.Options) *app {
@@ -85,6 +85,9 @@ func newAppWith(t *testing.T, rawURL string, opts redisstore.Options, su setup) 
 	// A generous client timeout: a request that hangs past it is a failure
 	// of the bounded-timeout guarantee, not of the client.
 	a.http = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	// No T: a request without an answer is a result to count, its error
+	// the body.
+	a.web = &testhttp.Client{URL: a.srv.URL, HTTP: a.http}
 	t.Cleanup(func() {
 		a.srv.Close()
 		a.http.CloseIdleConnections()
@@ -94,34 +97,16 @@ func newAppWith(t *testing.T, rawURL string, opts redisstore.Options, su setup) 
 	return a
 }
 
-// do sends one request and returns status, body, latency and the new
-// cookie value (or the one sent).
+// do sends one request and returns status, body (the error, status 0,
+// for a request without an answer), latency and the new cookie value (or
+// the one sent).
 func (a *app) do(method, path, cookie string, form url.Values) (int, string, time.Duration, string) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, a.srv.URL+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: "seshat", Value: cookie})
-	}
 	start := time.Now()
-	resp, err := a.http.Do(req)
-	took := time.Since(start)
-	if err != nil {
-		return 0, err.Error(), took, cookie
+	code, body, set := a.web.Do(method, path, cookie, form)
+	if set != "" {
+		cookie = set
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, c := range resp.Cookies() {
-		if c.Name == "seshat" && c.Value != "" {
-			cookie = c.Value
-		}
-	}
-	return resp.StatusCode, string(b), took, cookie
+	return code, body, time.Since(start), cookie
 }
 
 // sessions creates n sessions and returns their cookies.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -23,16 +22,17 @@ import (
 
 	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/cmd/seshat/demo"
+	"github.com/seshat-go/seshat/internal/testhttp"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/redisstore/redistest"
 	"github.com/seshat-go/seshat/store"
 )
 
 // instance is one demo app process (its own go-redis client, so its own
-// connections) on a shared Redis.
+// connections) on a shared Redis, and a client of it.
 type instance struct {
+	*testhttp.Client
 	t      *testing.T
-	url    string
 	m      *seshat.Manager
 	store  *redisstore.Store
 	client redis.UniversalClient
@@ -41,12 +41,12 @@ type instance struct {
 
 var testSecret = []byte("redis-test-secret-0123456789abcdef")
 
-func newInstance(t *testing.T, opts *redis.UniversalOptions) *instance {
+// newInstance runs the demo on client (closed when the test ends, as a
+// redistest client is).
+func newInstance(t *testing.T, client redis.UniversalClient) *instance {
 	t.Helper()
-	client := redis.NewUniversalClient(opts)
 	calls := &roundTrips{}
 	client.AddHook(calls)
-	t.Cleanup(func() { client.Close() })
 	st, err := redisstore.New(client, redisstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func newInstance(t *testing.T, opts *redis.UniversalOptions) *instance {
 	}
 	srv := httptest.NewServer(demo.Handler(demo.Config{Manager: m}))
 	t.Cleanup(srv.Close)
-	return &instance{t: t, url: srv.URL, m: m, store: st, client: client, calls: calls}
+	return &instance{Client: testhttp.New(t, srv.URL), t: t, m: m, store: st, client: client, calls: calls}
 }
 
 // roundTrips counts commands (a pipeline counts once) sent to Redis.
@@ -71,35 +71,6 @@ func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
 }
 
-// do sends a request with a session cookie value ("" for none) and
-// returns the status, the body and the new cookie value, if one was set.
-func (in *instance) do(method, path, cookie string, form url.Values) (int, string, string) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, in.url+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: "seshat", Value: cookie})
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		in.t.Errorf("%s %s: %v", method, path, err)
-		return 0, "", ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, c := range resp.Cookies() {
-		if c.Name == "seshat" {
-			return resp.StatusCode, string(b), c.Value
-		}
-	}
-	return resp.StatusCode, string(b), ""
-}
-
 func (in *instance) redisKey(cookie string) string {
 	k, ok := in.m.StoreKey(cookie)
 	if !ok {
@@ -108,28 +79,12 @@ func (in *instance) redisKey(cookie string) string {
 	return in.store.SessionKey(k)
 }
 
-type topology struct {
-	name string
-	opts func(t *testing.T) *redis.UniversalOptions
-}
-
-func topologies() []topology {
-	return []topology{
-		{"standalone", func(t *testing.T) *redis.UniversalOptions {
-			return &redis.UniversalOptions{Addrs: []string{redistest.Start(t).Addr()}}
-		}},
-		{"cluster", func(t *testing.T) *redis.UniversalOptions {
-			return &redis.UniversalOptions{Addrs: redistest.StartCluster(t, 3, 0).Addrs(), IsClusterMode: true}
-		}},
-	}
-}
-
 func TestTwoHundredIncrementsFromTwoInstances(t *testing.T) {
-	for _, top := range topologies() {
-		t.Run(top.name, func(t *testing.T) {
-			opts := top.opts(t)
-			a, b := newInstance(t, opts), newInstance(t, opts)
-			_, _, c := a.do("GET", "/", "", nil)
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) {
+			d := top.Start(t)
+			a, b := newInstance(t, d.Client(t)), newInstance(t, d.Client(t))
+			_, _, c := a.Do("GET", "/", "", nil)
 			var wg sync.WaitGroup
 			for i := range 200 {
 				in := a
@@ -139,13 +94,13 @@ func TestTwoHundredIncrementsFromTwoInstances(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if code, _, _ := in.do("GET", "/", c, nil); code != 200 {
+					if code, _, _ := in.Do("GET", "/", c, nil); code != 200 {
 						t.Errorf("status %d", code)
 					}
 				}()
 			}
 			wg.Wait()
-			if _, body, _ := b.do("GET", "/read", c, nil); body != "Number of views: 201\n" {
+			if _, body, _ := b.Do("GET", "/read", c, nil); body != "Number of views: 201\n" {
 				t.Fatalf("after 1 + 200 concurrent increments from two instances: %q", body)
 			}
 		})
@@ -153,31 +108,31 @@ func TestTwoHundredIncrementsFromTwoInstances(t *testing.T) {
 }
 
 func TestLogoutRacingWritersStaysLoggedOut(t *testing.T) {
-	for _, top := range topologies() {
-		t.Run(top.name, func(t *testing.T) {
-			opts := top.opts(t)
-			a, b := newInstance(t, opts), newInstance(t, opts)
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) {
+			d := top.Start(t)
+			a, b := newInstance(t, d.Client(t)), newInstance(t, d.Client(t))
 			for round := range 10 {
-				_, _, anon := a.do("GET", "/", "", nil)
-				_, _, c := a.do("POST", "/login", anon, url.Values{"user": {"bob"}})
+				_, _, anon := a.Do("GET", "/", "", nil)
+				_, _, c := a.Do("POST", "/login", anon, url.Values{"user": {"bob"}})
 				var wg sync.WaitGroup
 				for i := range 51 {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
 						if i == 25 {
-							b.do("POST", "/logout", c, nil)
+							b.Do("POST", "/logout", c, nil)
 							return
 						}
-						a.do("GET", "/", c, nil)
-						a.do("POST", "/note", c, url.Values{"text": {fmt.Sprint(i)}})
+						a.Do("GET", "/", c, nil)
+						a.Do("POST", "/note", c, url.Values{"text": {fmt.Sprint(i)}})
 					}()
 				}
 				wg.Wait()
 				if n, err := a.client.Exists(t.Context(), a.redisKey(c)).Result(); err != nil || n != 0 {
 					t.Fatalf("round %d: the logged-out session exists in Redis after racing writers (%d, %v)", round, n, err)
 				}
-				if code, _, _ := b.do("GET", "/whoami", c, nil); code != http.StatusUnauthorized {
+				if code, _, _ := b.Do("GET", "/whoami", c, nil); code != http.StatusUnauthorized {
 					t.Fatalf("round %d: whoami after logout: %d", round, code)
 				}
 			}
@@ -187,14 +142,14 @@ func TestLogoutRacingWritersStaysLoggedOut(t *testing.T) {
 
 func TestRoundTripsAndReadsWriteNothing(t *testing.T) {
 	srv := redistest.Start(t)
-	in := newInstance(t, &redis.UniversalOptions{Addrs: []string{srv.Addr()}})
-	_, _, c := in.do("GET", "/", "", nil)
-	in.do("GET", "/", c, nil)
-	in.do("GET", "/read", c, nil) // every script used below is cached by Redis now
+	in := newInstance(t, srv.Client(t))
+	_, _, c := in.Do("GET", "/", "", nil)
+	in.Do("GET", "/", c, nil)
+	in.Do("GET", "/read", c, nil) // every script used below is cached by Redis now
 
 	count := func(method, path string) int64 {
 		before := in.calls.n.Load()
-		if code, _, _ := in.do(method, path, c, nil); code != 200 {
+		if code, _, _ := in.Do(method, path, c, nil); code != 200 {
 			t.Fatalf("%s %s: %d", method, path, code)
 		}
 		return in.calls.n.Load() - before
@@ -259,17 +214,17 @@ func TestRoundTripsAndReadsWriteNothing(t *testing.T) {
 }
 
 func TestEveryKeyHasAnExpiryAndNoKeyHoldsAnID(t *testing.T) {
-	for _, top := range topologies() {
-		t.Run(top.name, func(t *testing.T) {
-			in := newInstance(t, top.opts(t))
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) {
+			in := newInstance(t, top.Start(t).Client(t))
 			var cookies []string
 			for i := range 5 {
-				_, _, c := in.do("GET", "/", "", nil)
-				_, _, c = in.do("POST", "/login", c, url.Values{"user": {fmt.Sprint("user", i%2)}})
-				in.do("POST", "/note", c, url.Values{"text": {"hello"}})
+				_, _, c := in.Do("GET", "/", "", nil)
+				_, _, c = in.Do("POST", "/login", c, url.Values{"user": {fmt.Sprint("user", i%2)}})
+				in.Do("POST", "/note", c, url.Values{"text": {"hello"}})
 				cookies = append(cookies, c)
 			}
-			in.do("POST", "/logout", cookies[0], nil)
+			in.Do("POST", "/logout", cookies[0], nil)
 			keys := 0
 			err := forEachKey(t, in.client, func(node *redis.Client, key string) {
 				keys++
@@ -313,7 +268,7 @@ func forEachKey(t *testing.T, c redis.UniversalClient, f func(*redis.Client, str
 
 func TestBadDataUnderASessionKey(t *testing.T) {
 	srv := redistest.Start(t)
-	in := newInstance(t, &redis.UniversalOptions{Addrs: []string{srv.Addr()}})
+	in := newInstance(t, srv.Client(t))
 	admin := srv.Client(t)
 	ctx := t.Context()
 	damage := map[string]func(key string){
@@ -327,7 +282,7 @@ func TestBadDataUnderASessionKey(t *testing.T) {
 	}
 	for name, f := range damage {
 		t.Run(name, func(t *testing.T) {
-			_, _, c := in.do("POST", "/login", "", url.Values{"user": {"bob"}})
+			_, _, c := in.Do("POST", "/login", "", url.Values{"user": {"bob"}})
 			key := in.redisKey(c)
 			f(key)
 			before, _ := admin.Dump(ctx, key).Result()
@@ -340,12 +295,12 @@ func TestBadDataUnderASessionKey(t *testing.T) {
 			}
 			// Through HTTP: never a 500 for untrusted data, never another
 			// session's data; the damaged ID is not adopted.
-			code, body, nc := in.do("GET", "/whoami", c, nil)
+			code, body, nc := in.Do("GET", "/whoami", c, nil)
 			if name == "value of the wrong type" {
 				if code != 200 || body != "bob\n" {
 					t.Errorf("whoami with one bad value: %d %q", code, body)
 				}
-				if code, _, _ := in.do("GET", "/", c, nil); code != http.StatusInternalServerError && code != 200 {
+				if code, _, _ := in.Do("GET", "/", c, nil); code != http.StatusInternalServerError && code != 200 {
 					t.Errorf("increment of a non-integer: %d", code)
 				}
 				return
@@ -353,7 +308,7 @@ func TestBadDataUnderASessionKey(t *testing.T) {
 			if code != http.StatusUnauthorized {
 				t.Errorf("whoami on damaged data: %d %q; want 401 (a new, empty session)", code, body)
 			}
-			if code, body, nc = in.do("GET", "/", c, nil); code != 200 || body != "Number of views: 1\n" || nc == "" || nc == c {
+			if code, body, nc = in.Do("GET", "/", c, nil); code != 200 || body != "Number of views: 1\n" || nc == "" || nc == c {
 				t.Errorf("increment on damaged data: %d %q new cookie %v; want a fresh session", code, body, nc != "")
 			}
 			if after, _ := admin.Dump(ctx, key).Result(); after != before {
@@ -365,12 +320,12 @@ func TestBadDataUnderASessionKey(t *testing.T) {
 
 func TestScriptFlushIsHarmless(t *testing.T) {
 	srv := redistest.Start(t)
-	in := newInstance(t, &redis.UniversalOptions{Addrs: []string{srv.Addr()}})
-	_, _, c := in.do("GET", "/", "", nil)
+	in := newInstance(t, srv.Client(t))
+	_, _, c := in.Do("GET", "/", "", nil)
 	if err := srv.Client(t).ScriptFlush(t.Context()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if code, body, _ := in.do("GET", "/", c, nil); code != 200 || body != "Number of views: 2\n" {
+	if code, body, _ := in.Do("GET", "/", c, nil); code != 200 || body != "Number of views: 2\n" {
 		t.Fatalf("after SCRIPT FLUSH: %d %q", code, body)
 	}
 }
@@ -381,18 +336,20 @@ func TestRedisRestartMidRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := newInstance(t, u)
-	_, _, c := in.do("GET", "/", "", nil)
+	client := redisstore.NewClient(u)
+	t.Cleanup(func() { client.Close() })
+	in := newInstance(t, client)
+	_, _, c := in.Do("GET", "/", "", nil)
 
 	srv.Stop()
 	start := time.Now()
-	code, _, _ := in.do("GET", "/", c, nil)
+	code, _, _ := in.Do("GET", "/", c, nil)
 	took := time.Since(start)
 	if code != http.StatusServiceUnavailable || took > 2*time.Second {
 		t.Fatalf("with Redis down: status %d after %v; want 503 within the store timeout", code, took)
 	}
 	t.Logf("Redis down: 503 after %v", took)
-	if code, _, _ := in.do("GET", "/read", c, nil); code != http.StatusServiceUnavailable {
+	if code, _, _ := in.Do("GET", "/read", c, nil); code != http.StatusServiceUnavailable {
 		t.Fatalf("read with Redis down: %d; want 503", code)
 	}
 
@@ -401,7 +358,7 @@ func TestRedisRestartMidRun(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		// The restarted Redis has no data (no persistence): a fresh session.
-		code, body, _ := in.do("GET", "/", c, nil)
+		code, body, _ := in.Do("GET", "/", c, nil)
 		if code == 200 {
 			t.Logf("Redis back: first success %v after the restart", time.Since(back))
 			if body != "Number of views: 1\n" {
@@ -416,32 +373,34 @@ func TestRedisRestartMidRun(t *testing.T) {
 	}
 }
 
-func TestSentinelAndClusterURLsReachTheServers(t *testing.T) {
-	g := redistest.StartSentinel(t, 1, 3)
-	c := redistest.StartCluster(t, 3, 0)
-	for _, u := range []string{g.URL(), c.URL()} {
-		st, err := redisstore.Open(u, redisstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, _ := seshat.New(seshat.Options{Store: st, Secrets: [][]byte{testSecret}})
-		srv := httptest.NewServer(demo.Handler(demo.Config{Manager: m}))
-		resp, err := http.Get(srv.URL)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%s: %v %v", u, resp, err)
-		}
-		srv.Close()
-		st.Close()
+// A store opened from each topology's URL (redis://, redis+cluster://,
+// redis+sentinel://) serves the demo.
+func TestURLsReachTheServers(t *testing.T) {
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) {
+			u := top.Start(t).URL
+			st, err := redisstore.Open(u, redisstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			m, _ := seshat.New(seshat.Options{Store: st, Secrets: [][]byte{testSecret}})
+			srv := httptest.NewServer(demo.Handler(demo.Config{Manager: m}))
+			defer srv.Close()
+			if code, body, _ := testhttp.New(t, srv.URL).Do("GET", "/", "", nil); code != 200 {
+				t.Fatalf("%s: %d %q", u, code, body)
+			}
+		})
 	}
 }
 
 func TestRegenerateWithRequestsInFlight(t *testing.T) {
-	for _, top := range topologies() {
-		t.Run(top.name, func(t *testing.T) {
-			opts := top.opts(t)
-			a, b := newInstance(t, opts), newInstance(t, opts)
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) {
+			d := top.Start(t)
+			a, b := newInstance(t, d.Client(t)), newInstance(t, d.Client(t))
 			for round := range 5 {
-				_, _, old := a.do("GET", "/", "", nil) // views = 1
+				_, _, old := a.Do("GET", "/", "", nil) // views = 1
 				var landed atomic.Int64
 				var fresh string
 				var wg sync.WaitGroup
@@ -450,10 +409,10 @@ func TestRegenerateWithRequestsInFlight(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						if i == 20 {
-							_, _, fresh = b.do("POST", "/login", old, url.Values{"user": {"ann"}})
+							_, _, fresh = b.Do("POST", "/login", old, url.Values{"user": {"ann"}})
 							return
 						}
-						code, _, nc := a.do("GET", "/", old, nil)
+						code, _, nc := a.Do("GET", "/", old, nil)
 						if code == 200 && nc == "" {
 							landed.Add(1) // counted on the old session
 						}
@@ -463,14 +422,14 @@ func TestRegenerateWithRequestsInFlight(t *testing.T) {
 				if n, _ := a.client.HExists(t.Context(), a.redisKey(old), "@").Result(); n {
 					t.Fatalf("round %d: the old session still exists after Regenerate (only its moved marker may)", round)
 				}
-				if code, _, _ := a.do("GET", "/whoami", old, nil); code != http.StatusUnauthorized {
+				if code, _, _ := a.Do("GET", "/whoami", old, nil); code != http.StatusUnauthorized {
 					t.Fatalf("round %d: the old ID reads the logged-in session (%d)", round, code)
 				}
 				want := fmt.Sprintf("Number of views: %d\n", 1+landed.Load())
-				if _, body, _ := a.do("GET", "/read", fresh, nil); body != want {
+				if _, body, _ := a.Do("GET", "/read", fresh, nil); body != want {
 					t.Fatalf("round %d: new session has %q; want %q: every increment acknowledged on the old ID must move", round, body, want)
 				}
-				if _, body, _ := a.do("GET", "/whoami", fresh, nil); body != "ann\n" {
+				if _, body, _ := a.Do("GET", "/whoami", fresh, nil); body != "ann\n" {
 					t.Fatalf("round %d: whoami on the new ID: %q", round, body)
 				}
 			}
@@ -479,17 +438,17 @@ func TestRegenerateWithRequestsInFlight(t *testing.T) {
 }
 
 func TestRevokeUserRacingRequests(t *testing.T) {
-	for _, top := range topologies() {
-		t.Run(top.name, func(t *testing.T) {
-			opts := top.opts(t)
-			a, b := newInstance(t, opts), newInstance(t, opts)
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) {
+			d := top.Start(t)
+			a, b := newInstance(t, d.Client(t)), newInstance(t, d.Client(t))
 			for round := range 5 {
 				var bob []string
 				for range 3 {
-					_, _, c := a.do("POST", "/login", "", url.Values{"user": {"bob"}})
+					_, _, c := a.Do("POST", "/login", "", url.Values{"user": {"bob"}})
 					bob = append(bob, c)
 				}
-				_, _, ann := a.do("POST", "/login", "", url.Values{"user": {"ann"}})
+				_, _, ann := a.Do("POST", "/login", "", url.Values{"user": {"ann"}})
 				var wg sync.WaitGroup
 				for i := range 61 {
 					wg.Add(1)
@@ -502,13 +461,13 @@ func TestRevokeUserRacingRequests(t *testing.T) {
 							return
 						}
 						c := bob[i%3]
-						a.do("GET", "/", c, nil)
-						a.do("POST", "/note", c, url.Values{"text": {"x"}})
+						a.Do("GET", "/", c, nil)
+						a.Do("POST", "/note", c, url.Values{"text": {"x"}})
 					}()
 				}
 				wg.Wait()
 				for _, c := range bob {
-					if code, _, _ := a.do("GET", "/whoami", c, nil); code != http.StatusUnauthorized {
+					if code, _, _ := a.Do("GET", "/whoami", c, nil); code != http.StatusUnauthorized {
 						t.Fatalf("round %d: a revoked session of bob answers whoami %d", round, code)
 					}
 					if n, _ := a.client.Exists(t.Context(), a.redisKey(c)).Result(); n != 0 {
@@ -518,7 +477,7 @@ func TestRevokeUserRacingRequests(t *testing.T) {
 				if left, _ := a.m.UserSessions(t.Context(), "bob"); len(left) != 0 {
 					t.Fatalf("round %d: bob still has %d sessions", round, len(left))
 				}
-				if _, body, _ := a.do("GET", "/whoami", ann, nil); body != "ann\n" {
+				if _, body, _ := a.Do("GET", "/whoami", ann, nil); body != "ann\n" {
 					t.Fatalf("round %d: ann was logged out too: %q", round, body)
 				}
 			}
@@ -527,11 +486,11 @@ func TestRevokeUserRacingRequests(t *testing.T) {
 }
 
 func TestBackgroundEditRacingRequests(t *testing.T) {
-	for _, top := range topologies() {
-		t.Run(top.name, func(t *testing.T) {
-			opts := top.opts(t)
-			a, job := newInstance(t, opts), newInstance(t, opts)
-			_, _, c := a.do("POST", "/login", "", url.Values{"user": {"bob"}})
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) {
+			d := top.Start(t)
+			a, job := newInstance(t, d.Client(t)), newInstance(t, d.Client(t))
+			_, _, c := a.Do("POST", "/login", "", url.Values{"user": {"bob"}})
 			handle, _ := a.m.StoreKey(c)
 			var wg sync.WaitGroup
 			for i := range 51 {
@@ -549,9 +508,9 @@ func TestBackgroundEditRacingRequests(t *testing.T) {
 						return
 					}
 					if i%2 == 0 {
-						a.do("GET", "/", c, nil)
+						a.Do("GET", "/", c, nil)
 					} else {
-						a.do("POST", "/note", c, url.Values{"text": {fmt.Sprint("note ", i)}})
+						a.Do("POST", "/note", c, url.Values{"text": {fmt.Sprint("note ", i)}})
 					}
 				}()
 			}
@@ -568,32 +527,12 @@ func TestBackgroundEditRacingRequests(t *testing.T) {
 }
 
 func TestLoginWithStragglersKeepsTheNewCookie(t *testing.T) {
-	for _, top := range topologies() {
-		t.Run(top.name, func(t *testing.T) {
-			in := newInstance(t, top.opts(t))
+	for _, top := range redistest.Topologies() {
+		t.Run(top.Name, func(t *testing.T) {
+			in := newInstance(t, top.Start(t).Client(t))
 			for round := range 5 {
-				jar, _ := cookiejar.New(nil)
-				browser := &http.Client{Jar: jar}
-				u, _ := url.Parse(in.url)
-				get := func(method, path string, form url.Values) (int, string) {
-					var body io.Reader
-					if form != nil {
-						body = strings.NewReader(form.Encode())
-					}
-					req, _ := http.NewRequest(method, in.url+path, body)
-					if form != nil {
-						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-					}
-					resp, err := browser.Do(req)
-					if err != nil {
-						t.Error(err)
-						return 0, ""
-					}
-					defer resp.Body.Close()
-					b, _ := io.ReadAll(resp.Body)
-					return resp.StatusCode, string(b)
-				}
-				get("GET", "/", nil) // an anonymous session
+				browser := testhttp.NewBrowser(t, in.URL)
+				browser.Do("GET", "/", "", nil) // an anonymous session
 				var wg sync.WaitGroup
 				codes := make([]int, 21)
 				for i := range 21 {
@@ -601,10 +540,10 @@ func TestLoginWithStragglersKeepsTheNewCookie(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						if i == 10 {
-							codes[i], _ = get("POST", "/login", url.Values{"user": {"frank"}})
+							codes[i], _, _ = browser.Do("POST", "/login", "", url.Values{"user": {"frank"}})
 							return
 						}
-						codes[i], _ = get("GET", "/", nil)
+						codes[i], _, _ = browser.Do("GET", "/", "", nil)
 					}()
 				}
 				wg.Wait()
@@ -613,43 +552,40 @@ func TestLoginWithStragglersKeepsTheNewCookie(t *testing.T) {
 						t.Fatalf("round %d: request %d answered %d; want 200, or 409 for a straggler of the login", round, i, code)
 					}
 				}
-				if code, body := get("GET", "/whoami", nil); code != 200 || body != "frank\n" {
+				if code, body, _ := browser.Do("GET", "/whoami", "", nil); code != 200 || body != "frank\n" {
+					u, _ := url.Parse(in.URL)
 					t.Fatalf("round %d: after a login with 20 parallel requests the browser is not logged in: %d %q (cookies %v)",
-						round, code, body, jar.Cookies(u))
+						round, code, body, browser.HTTP.Jar.Cookies(u))
 				}
 			}
 			// The same race made certain: requests the browser sent with
 			// the old cookie reach the server after the login moved the
 			// session; their answers land in the browser's jar.
 			jar, _ := cookiejar.New(nil)
-			u, _ := url.Parse(in.url)
-			_, _, old := in.do("GET", "/", "", nil)
-			_, _, fresh := in.do("POST", "/login", old, url.Values{"user": {"gail"}})
+			u, _ := url.Parse(in.URL)
+			_, _, old := in.Do("GET", "/", "", nil)
+			_, _, fresh := in.Do("POST", "/login", old, url.Values{"user": {"gail"}})
 			jar.SetCookies(u, []*http.Cookie{{Name: "seshat", Value: fresh, Path: "/"}})
 			var wg sync.WaitGroup
 			for range 20 {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					req, _ := http.NewRequest("GET", in.url+"/", nil)
-					req.AddCookie(&http.Cookie{Name: "seshat", Value: old})
-					resp, err := http.DefaultClient.Do(req)
-					if err != nil {
-						t.Error(err)
-						return
+					r := in.Send(in.Request("GET", "/", nil), old)
+					if r.Err != nil {
+						return // failed the test
 					}
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusConflict || len(resp.Cookies()) != 0 {
-						t.Errorf("a straggler with the old cookie: %d, cookies %v; want 409 and the cookie left alone", resp.StatusCode, resp.Cookies())
+					if r.Status != http.StatusConflict || len(r.Cookies) != 0 {
+						t.Errorf("a straggler with the old cookie: %d, cookies %v; want 409 and the cookie left alone", r.Status, r.Cookies)
 					}
-					jar.SetCookies(u, resp.Cookies())
+					jar.SetCookies(u, r.Cookies)
 				}()
 			}
 			wg.Wait()
 			if cs := jar.Cookies(u); len(cs) != 1 || cs[0].Value != fresh {
 				t.Fatalf("stragglers replaced the new cookie: %v", cs)
 			}
-			if code, body, _ := in.do("GET", "/whoami", fresh, nil); code != 200 || body != "gail\n" {
+			if code, body, _ := in.Do("GET", "/whoami", fresh, nil); code != 200 || body != "gail\n" {
 				t.Fatalf("after the stragglers: whoami %d %q", code, body)
 			}
 		})
@@ -687,20 +623,20 @@ func TestLifecycleEventsReachAnotherInstance(t *testing.T) {
 
 	app := httptest.NewServer(demo.Handler(demo.Config{Manager: actor}))
 	defer app.Close()
-	a := &instance{t: t, url: app.URL, m: actor}
-	_, _, anon := a.do("GET", "/", "", nil)                                // created
-	_, _, g1 := a.do("POST", "/login", anon, url.Values{"user": {"gina"}}) // regenerated
-	_, _, g2 := a.do("POST", "/login", "", url.Values{"user": {"gina"}})   // created (login on a new session)
-	a.do("POST", "/login", "", url.Values{"user": {"gina"}})               // created; the cap of 2 destroys g1
-	a.do("POST", "/logout", g2, nil)                                       // destroyed: logout
-	_, _, h1 := a.do("POST", "/login", "", url.Values{"user": {"hank"}})
+	a := &instance{Client: testhttp.New(t, app.URL), t: t, m: actor}
+	_, _, anon := a.Do("GET", "/", "", nil)                                // created
+	_, _, g1 := a.Do("POST", "/login", anon, url.Values{"user": {"gina"}}) // regenerated
+	_, _, g2 := a.Do("POST", "/login", "", url.Values{"user": {"gina"}})   // created (login on a new session)
+	a.Do("POST", "/login", "", url.Values{"user": {"gina"}})               // created; the cap of 2 destroys g1
+	a.Do("POST", "/logout", g2, nil)                                       // destroyed: logout
+	_, _, h1 := a.Do("POST", "/login", "", url.Values{"user": {"hank"}})
 	if _, err := actor.RevokeUser(t.Context(), "hank"); err != nil { // destroyed: revoked
 		t.Fatal(err)
 	}
 	shortApp := httptest.NewServer(demo.Handler(demo.Config{Manager: short}))
 	defer shortApp.Close()
-	s := &instance{t: t, url: shortApp.URL, m: short}
-	_, _, idle := s.do("POST", "/login", "", url.Values{"user": {"ivy"}}) // expires in 1 s
+	s := &instance{Client: testhttp.New(t, shortApp.URL), t: t, m: short}
+	_, _, idle := s.Do("POST", "/login", "", url.Values{"user": {"ivy"}}) // expires in 1 s
 	idleAt := time.Now().Add(time.Second)
 
 	k := func(c string) string { h, _ := actor.StoreKey(c); return h }

@@ -1,6 +1,8 @@
 // Package redistest starts real redis-server processes on free loopback
-// ports for tests — a standalone server, a Cluster, a Sentinel group — and
-// stops them when the test ends. There are no fakes: if redis-server is not
+// ports for tests — a standalone server, a Cluster, a Sentinel group, a
+// server with TLS — and stops them when the test ends; Topologies runs a
+// test on each way of deploying Redis, and a Proxy drops or delays
+// replies as a network does. There are no fakes: if redis-server is not
 // installed the test fails and says how to install it.
 package redistest
 
@@ -26,7 +28,10 @@ const installHint = "install Redis: apt-get install -y redis-server redis-tools 
 
 // Server is one running redis-server process.
 type Server struct {
+	// Port is its port on 127.0.0.1.
 	Port int
+	// Dir is its working directory (its log, its data), removed when the
+	// test ends.
 	Dir  string
 	args []string
 	bin  string
@@ -189,7 +194,9 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 // Cluster is a Redis Cluster of masters (and optional replicas) on
 // loopback.
 type Cluster struct {
-	Masters  []*Server
+	// Masters are the nodes that were masters when the cluster started.
+	Masters []*Server
+	// Replicas are the nodes that were replicas when it started.
 	Replicas []*Server
 }
 
@@ -301,10 +308,14 @@ func StartCluster(t testing.TB, masters, replicasPer int) *Cluster {
 
 // Sentinel is a master, its replicas, and sentinels watching them.
 type Sentinel struct {
+	// MasterName is the name the sentinels monitor the master under.
 	MasterName string
-	Master     *Server
-	Replicas   []*Server
-	Sentinels  []*Server
+	// Master is the server that was the master when the group started.
+	Master *Server
+	// Replicas are its replicas.
+	Replicas []*Server
+	// Sentinels are the sentinel processes.
+	Sentinels []*Server
 }
 
 // SentinelAddrs returns the sentinels' addresses.

@@ -21,6 +21,7 @@ import (
 // client certificates, with the certificates the test generated.
 type TLSServer struct {
 	*Server
+	// TLSPort is its TLS port on 127.0.0.1.
 	TLSPort int
 	// CAFile verifies the server; CertFile and KeyFile are a client
 	// certificate signed by the same CA.

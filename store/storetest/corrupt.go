@@ -17,16 +17,16 @@ var corruptG8 = []testCase{
 			a := newAppWith(h, encrypted)
 			for _, raw := range []string{"abc", "s12", "", "99999999999999999999", "1.5", "-", "garbage\x00"} {
 				c := a.login()
-				if code, body, _ := a.do("POST", "/set?k=other&v=kept", c); code != 200 {
+				if code, body, _ := a.Do("POST", "/set?k=other&v=kept", c, nil); code != 200 {
 					h.t.Fatalf("POST /set: %d %q", code, body)
 				}
 				k := a.storeKeyOf(c)
 				h.mustCommit(k, &store.Delta{Now: time.Now(), Set: map[string][]byte{"views": []byte(raw)}})
-				if code, body, _ := a.do("GET", "/", c); code != 200 || body != "1" {
+				if code, body, _ := a.Do("GET", "/", c, nil); code != 200 || body != "1" {
 					h.t.Fatalf("G8 broken (encryption %v): an increment on the stored value %q answered %d %q; want 200 1 (replaced, as if absent)",
 						encrypted, raw, code, body)
 				}
-				if code, body, _ := a.do("GET", "/read", c); code != 200 || body != "1" {
+				if code, body, _ := a.Do("GET", "/read", c, nil); code != 200 || body != "1" {
 					h.t.Fatalf("after the increment on %q (encryption %v): /read %d %q; want 1", raw, encrypted, code, body)
 				}
 				if _, ok := h.load(k).Values["other"]; !ok {

@@ -50,7 +50,7 @@ var g10 = []testCase{
 			{"a login", "POST", "/login?user=ann", c},
 		} {
 			start := time.Now()
-			code, body, _ := a.do(req.method, req.path, req.cookie)
+			code, body, _ := a.Do(req.method, req.path, req.cookie, nil)
 			if took := time.Since(start); took > failFast {
 				h.t.Fatalf("G10 broken: %s waited %v on an unreachable store; want a failure within the store timeout", req.name, took)
 			}
@@ -61,7 +61,7 @@ var g10 = []testCase{
 		o.Unreachable(false)
 		deadline := time.Now().Add(failFast)
 		for {
-			code, body, _ := a.do("GET", "/read", c)
+			code, body, _ := a.Do("GET", "/read", c, nil)
 			if code == 200 {
 				if body != "1" {
 					h.t.Fatalf("after the outage the session holds views %s; want 1 (no request during the outage applied)", body)
@@ -73,7 +73,7 @@ var g10 = []testCase{
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if code, body, _ := a.do("GET", "/", c); code != 200 || body != "2" {
+		if code, body, _ := a.Do("GET", "/", c, nil); code != 200 || body != "2" {
 			h.t.Fatalf("the first increment after the outage answered %d %q; want 200 2", code, body)
 		}
 	}},
@@ -115,7 +115,7 @@ var g11 = []testCase{
 		a := newAppWith(h, true)
 		c := a.login()
 		const marker = "plaintext-marker-5f1c"
-		if code, body, _ := a.do("POST", "/set?k=secret&v="+marker, c); code != 200 {
+		if code, body, _ := a.Do("POST", "/set?k=secret&v="+marker, c, nil); code != 200 {
 			h.t.Fatalf("POST /set: %d %q", code, body)
 		}
 		rec := h.load(a.storeKeyOf(c))
@@ -132,11 +132,11 @@ var g11 = []testCase{
 		a := newAppWith(h, true)
 		from, to := a.login(), a.login()
 		for range 4 {
-			a.do("GET", "/", from) // views 5
+			a.Do("GET", "/", from, nil) // views 5
 		}
 		stolen := h.load(a.storeKeyOf(from)).Values["views"]
 		h.mustCommit(a.storeKeyOf(to), &store.Delta{Now: time.Now(), Set: map[string][]byte{"views": stolen}})
-		if _, body, _ := a.do("GET", "/read", to); body == "5" {
+		if _, body, _ := a.Do("GET", "/read", to, nil); body == "5" {
 			h.t.Fatal("G11 broken: a ciphertext copied from another session was read as that session's value")
 		}
 	}},

@@ -8,7 +8,6 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -17,12 +16,13 @@ import (
 
 	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/cmd/seshat/demo"
+	"github.com/seshat-go/seshat/internal/testhttp"
 	"github.com/seshat-go/seshat/memstore"
 )
 
 // startWith serves the demo on memstore with the given options and
-// configuration.
-func startWith(t *testing.T, o seshat.Options, cfg demo.Config) (*httptest.Server, func() *client) {
+// configuration, and returns a function that makes a new browser of it.
+func startWith(t *testing.T, o seshat.Options, cfg demo.Config) (*httptest.Server, func() *testhttp.Client) {
 	t.Helper()
 	o.Store = memstore.New()
 	o.Secrets = [][]byte{[]byte("demo-test-secret-0123456789abcdef")}
@@ -33,43 +33,18 @@ func startWith(t *testing.T, o seshat.Options, cfg demo.Config) (*httptest.Serve
 	cfg.Manager = m
 	srv := httptest.NewServer(demo.Handler(cfg))
 	t.Cleanup(srv.Close)
-	return srv, func() *client {
-		jar, _ := cookiejar.New(nil)
-		return &client{t: t, base: srv.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	}
+	return srv, func() *testhttp.Client { return testhttp.NewBrowser(t, srv.URL) }
 }
 
-// raw sends one request with the given content type and body and returns
-// the status and body of the answer.
-func (c *client) raw(method, path, contentType string, body io.Reader) (int, string) {
-	c.t.Helper()
-	req, _ := http.NewRequest(method, c.base+path, body)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := c.c.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// note is the session's note as the HTML page shows it.
-func (c *client) note() string {
-	c.t.Helper()
-	req, _ := http.NewRequest("GET", c.base+"/", nil)
+// note is the note of c's session as the HTML page shows it.
+func note(t *testing.T, c *testhttp.Client) string {
+	t.Helper()
+	req := c.Request("GET", "/", nil)
 	req.Header.Set("Accept", "text/html")
-	resp, err := c.c.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	page, _ := io.ReadAll(resp.Body)
-	_, rest, ok := strings.Cut(string(page), `name="text" value="`)
+	page := c.Send(req, "").Body
+	_, rest, ok := strings.Cut(page, `name="text" value="`)
 	if !ok {
-		c.t.Fatalf("no note field in the page:\n%s", page)
+		t.Fatalf("no note field in the page:\n%s", page)
 	}
 	v, _, _ := strings.Cut(rest, `"`)
 	return v
@@ -141,15 +116,15 @@ func multipartBody(fields map[string]string, file string) (string, string) {
 func TestOversizedBodiesStoreNothing(t *testing.T) {
 	srv, newClient := startWith(t, seshat.Options{MaxBodyBytes: 1 << 20}, demo.Config{})
 	c := newClient()
-	if code, _ := c.raw("POST", "/note", "application/x-www-form-urlencoded", strings.NewReader("text=kept")); code != 200 {
+	if code, _, _ := c.Raw("POST", "/note", "", "application/x-www-form-urlencoded", strings.NewReader("text=kept")); code != 200 {
 		t.Fatalf("note: %d", code)
 	}
-	cookie := c.cookie()
+	cookie := c.Cookie()
 
 	t.Run("10 MiB and a few bytes, urlencoded: 413", func(t *testing.T) {
-		code, _ := c.raw("POST", "/note", "application/x-www-form-urlencoded", strings.NewReader("text="+strings.Repeat("y", 10<<20+10)))
-		if code != http.StatusRequestEntityTooLarge || c.note() != "kept" {
-			t.Fatalf("%d, note %q; want 413 and the note kept", code, c.note())
+		code, _, _ := c.Raw("POST", "/note", "", "application/x-www-form-urlencoded", strings.NewReader("text="+strings.Repeat("y", 10<<20+10)))
+		if code != http.StatusRequestEntityTooLarge || note(t, c) != "kept" {
+			t.Fatalf("%d, note %q; want 413 and the note kept", code, note(t, c))
 		}
 	})
 	for _, tt := range []struct{ name, path, ct, prefix string }{
@@ -168,10 +143,10 @@ func TestOversizedBodiesStoreNothing(t *testing.T) {
 			if sent >= size {
 				t.Fatalf("the server read all %d bytes", sent)
 			}
-			if c.note() != "kept" {
-				t.Fatalf("note %q after a refused post", c.note())
+			if note(t, c) != "kept" {
+				t.Fatalf("note %q after a refused post", note(t, c))
 			}
-			if code, _, _ := c.do("GET", "/whoami", nil); code != http.StatusUnauthorized {
+			if code, _, _ := c.Do("GET", "/whoami", "", nil); code != http.StatusUnauthorized {
 				t.Fatalf("whoami %d after a refused login", code)
 			}
 		})
@@ -192,15 +167,15 @@ func TestOversizedBodiesStoreNothing(t *testing.T) {
 func TestDemoFormLimitWithoutManagerLimit(t *testing.T) {
 	_, newClient := startWith(t, seshat.Options{}, demo.Config{MaxFormBytes: 1000})
 	c := newClient()
-	c.raw("POST", "/note", "application/x-www-form-urlencoded", strings.NewReader("text=kept"))
-	if code, b := c.raw("POST", "/note", "application/x-www-form-urlencoded", strings.NewReader("text="+strings.Repeat("y", 1000))); code != http.StatusRequestEntityTooLarge || !strings.Contains(b, "at most 1000 bytes") {
+	c.Raw("POST", "/note", "", "application/x-www-form-urlencoded", strings.NewReader("text=kept"))
+	if code, b, _ := c.Raw("POST", "/note", "", "application/x-www-form-urlencoded", strings.NewReader("text="+strings.Repeat("y", 1000))); code != http.StatusRequestEntityTooLarge || !strings.Contains(b, "at most 1000 bytes") {
 		t.Fatalf("%d %q; want 413", code, b)
 	}
 	ct, body := multipartBody(map[string]string{"text": "z"}, strings.Repeat("f", 2000))
-	if code, _ := c.raw("POST", "/note", ct, strings.NewReader(body)); code != http.StatusRequestEntityTooLarge {
+	if code, _, _ := c.Raw("POST", "/note", "", ct, strings.NewReader(body)); code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("multipart with a 2000-byte file: %d; want 413", code)
 	}
-	if n := c.note(); n != "kept" {
+	if n := note(t, c); n != "kept" {
 		t.Fatalf("note %q", n)
 	}
 }
@@ -210,7 +185,7 @@ func TestDemoFormLimitWithoutManagerLimit(t *testing.T) {
 func TestMalformedFormsStoreNothing(t *testing.T) {
 	_, newClient := startWith(t, seshat.Options{MaxBodyBytes: 1 << 20}, demo.Config{})
 	c := newClient()
-	c.raw("POST", "/note", "application/x-www-form-urlencoded", strings.NewReader("text=kept"))
+	c.Raw("POST", "/note", "", "application/x-www-form-urlencoded", strings.NewReader("text=kept"))
 	goodCT, goodBody := multipartBody(map[string]string{"text": "multi"}, "")
 	for _, tt := range []struct {
 		name, ct, body string
@@ -229,20 +204,20 @@ func TestMalformedFormsStoreNothing(t *testing.T) {
 		{"multipart, well formed", goodCT, goodBody, 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			before := c.note()
+			before := note(t, c)
 			path := "/note"
 			if tt.name == "a text field in the query only" {
 				path += "?text=new"
 			}
-			code, b := c.raw("POST", path, tt.ct, strings.NewReader(tt.body))
+			code, b, _ := c.Raw("POST", path, "", tt.ct, strings.NewReader(tt.body))
 			if code != tt.want {
 				t.Fatalf("%d %q; want %d", code, b, tt.want)
 			}
-			if code != 200 && c.note() != before {
-				t.Fatalf("note %q after %d; want %q", c.note(), code, before)
+			if code != 200 && note(t, c) != before {
+				t.Fatalf("note %q after %d; want %q", note(t, c), code, before)
 			}
-			if code == 200 && c.note() != "multi" {
-				t.Fatalf("note %q after a good multipart post", c.note())
+			if code == 200 && note(t, c) != "multi" {
+				t.Fatalf("note %q after a good multipart post", note(t, c))
 			}
 		})
 	}
@@ -258,16 +233,16 @@ func TestLoginRefusesControlCharacters(t *testing.T) {
 		"a\u2066b", "a\u200fb", "a\u2028b", "\xff\xfe", "tab\there",
 	} {
 		c := newClient()
-		code, b, _ := c.do("POST", "/login", url.Values{"user": {name}})
+		code, b, _ := c.Do("POST", "/login", "", url.Values{"user": {name}})
 		if code != http.StatusBadRequest || !strings.Contains(b, "control characters") {
 			t.Errorf("login as %q: %d %q; want 400 naming control characters", name, code, b)
 		}
-		if code, _, _ := c.do("GET", "/whoami", nil); code != http.StatusUnauthorized {
+		if code, _, _ := c.Do("GET", "/whoami", "", nil); code != http.StatusUnauthorized {
 			t.Errorf("after refusing %q: whoami %d", name, code)
 		}
 	}
 	for _, name := range []string{"Zoë", "山田 太郎", "o'brien@example.com", "👩‍💻"} {
-		if code, b, _ := newClient().do("POST", "/login", url.Values{"user": {name}}); code != 200 || b != "Logged in as "+name+"\n" {
+		if code, b, _ := newClient().Do("POST", "/login", "", url.Values{"user": {name}}); code != 200 || b != "Logged in as "+name+"\n" {
 			t.Errorf("login as %q: %d %q", name, code, b)
 		}
 	}

@@ -1,0 +1,5 @@
+package redistest_test
+
+import "testing"
+
+func TestTopologies(t *testing.T) { testVisits(t) }
