@@ -11,6 +11,7 @@
 package storematrix
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/seshat-go/seshat/memstore"
@@ -47,4 +48,17 @@ func All() []Store {
 		}})
 	}
 	return all
+}
+
+// Named returns the stores of All with the given names, in All's order:
+// for scenarios whose subject is not the store (a browser's behaviour),
+// where one Redis topology stands for all.
+func Named(names ...string) []Store {
+	var some []Store
+	for _, s := range All() {
+		if slices.Contains(names, s.Name) {
+			some = append(some, s)
+		}
+	}
+	return some
 }
