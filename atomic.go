@@ -59,13 +59,7 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 		d.Incr = &store.Incr{Name: key, By: by}
 		res, err := s.commitDelta("incr", d)
 		if err == nil {
-			s.applied(d)
-			v := strconv.AppendInt(nil, res.Value, 10)
-			if old, ok := s.rec.Values[key]; ok {
-				s.size -= len(key) + len(old)
-			}
-			s.rec.Values[key] = v
-			s.size += len(key) + len(v)
+			s.applied(d, res)
 			return res.Value, nil
 		}
 		if !errors.Is(err, store.ErrNotInteger) {
@@ -254,8 +248,7 @@ func (s *Session) update(op, key string, u *unreadable, fn func(old []byte, ok b
 		if err != nil {
 			return nil, err
 		}
-		s.applied(d)
-		s.size = s.rec.Size()
+		s.applied(d, res)
 		return b, nil
 	}
 	return nil, fmt.Errorf("%w: %q changed %d times during one update", ErrContended, key, maxUpdateAttempts)

@@ -120,9 +120,18 @@ func (s *Session) commit(h http.Header) error {
 	s.done = true
 	m := s.m
 	now := m.now()
+	if s.state == stateUnloaded && s.changed() {
+		// Changes recorded without a read (see blind).
+		if err := s.commitBlind(now); err != nil {
+			return err
+		}
+		if s.state == stateUnloaded {
+			addVary(h)
+		}
+	}
 	if s.state == stateUnloaded {
 		if !s.resign {
-			return nil // never touched: nothing to store, nothing to say
+			return nil // not read: nothing more to store, nothing to say
 		}
 		// Re-signing needs the deadline for Max-Age.
 		if err := s.load(); err != nil {
@@ -140,10 +149,11 @@ func (s *Session) commit(h http.Header) error {
 	}
 	if s.changed() {
 		d := s.pending(now)
-		if _, err := s.commitDelta("commit", d); err != nil {
+		res, err := s.commitDelta("commit", d)
+		if err != nil {
 			return err
 		}
-		s.applied(d)
+		s.applied(d, res)
 		if d.User != nil {
 			m.enforceUserCap(s.ctx, *d.User, s.key)
 		}
@@ -153,6 +163,28 @@ func (s *Session) commit(h http.Header) error {
 	}
 	addVary(h)
 	return nil
+}
+
+// commitBlind commits the changes recorded without reading the session
+// (see blind) in one store call. When the cookie's session turns out to be
+// gone (or unreadable), the changes go to a new session instead, as they
+// would have had the session been read first. s.mu is held.
+func (s *Session) commitBlind(now time.Time) error {
+	d := s.pending(now)
+	_, err := s.commitDelta("commit", d)
+	switch {
+	case err == nil:
+		s.set, s.del, s.user, s.expiry = nil, nil, nil, nil
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
+		if s.unknown(err); s.state == stateFailed {
+			return s.loadErr
+		}
+		return nil // created below, with the changes
+	case errors.Is(err, store.ErrMoved):
+		s.state, s.loadErr = stateFailed, err // a straggler of a login
+	}
+	return err
 }
 
 // create stores a new session if it holds anything. s.mu is held.
@@ -165,11 +197,12 @@ func (s *Session) create(h http.Header, now time.Time) error {
 		return nil
 	}
 	rec := *s.rec
-	rec.Values = s.set
-	if s.user != nil {
-		rec.User = *s.user
+	rec.Values = nil
+	// The store's rules, the size limit among them, on the empty record.
+	d := &store.Delta{Now: now, Set: s.set, User: s.user, MaxSize: m.opts.MaxSessionBytes}
+	if _, err := store.Apply(&rec, d); err != nil {
+		return err
 	}
-	rec.Touched = now
 	s.ensureID()
 	err := m.op(s.ctx, "create", true, func(ctx context.Context) error {
 		return m.store.Create(ctx, s.key, &rec)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -50,7 +51,6 @@ type Session struct {
 	resign    bool   // send the cookie again (older secret, new expiry)
 	id, key   string // current ID and its store key ("" until needed)
 	rec       *store.Record
-	size      int // Record.Size of the request's view
 
 	set      map[string][]byte
 	del      map[string]struct{}
@@ -88,7 +88,7 @@ func (s *Session) load() error {
 		if rec.Values == nil {
 			rec.Values = make(map[string][]byte)
 		}
-		s.rec, s.state, s.size = rec, stateStored, rec.Size()
+		s.rec, s.state = rec, stateStored
 		return nil
 	case err == nil:
 		err = store.ErrNotFound // expired by the manager's clock
@@ -116,7 +116,9 @@ func (s *Session) unknown(err error) {
 		s.m.observe(Event{Kind: EventExpired})
 	}
 	s.hadCookie = true
+	set := s.set
 	s.fresh()
+	s.set = set // changes made without a read (see blind) go to the new session
 }
 
 // writable loads the session and checks that changes can still be
@@ -177,7 +179,6 @@ func (s *Session) fresh() {
 		IdleTimeout: s.m.opts.IdleTimeout,
 		Deadline:    now.Add(s.m.opts.Lifetime),
 	}
-	s.size = 0
 	s.set, s.del, s.user, s.expiry = nil, nil, nil, nil
 }
 
@@ -284,9 +285,15 @@ func checkKey(key string) error {
 
 // Set stores value under key. The value is encoded at once: a value that
 // cannot be encoded fails here, naming the key and type, and changes
-// nothing. So does a value that would take the session beyond
-// Options.MaxSessionBytes (ErrTooLarge). The change is committed with the
-// rest of the request's changes before the response starts.
+// nothing. The change is committed with the rest of the request's changes
+// before the response starts.
+//
+// A value that would take the session beyond Options.MaxSessionBytes is
+// refused with ErrTooLarge, and nothing of the request's changes is stored:
+// here, when the request has read the session already, else by the commit
+// (the store checks the limit), whose error Options.ErrorHandler answers
+// (413). A request that only writes (no read before the Set) so costs one
+// store round trip, not two.
 func (s *Session) Set(key string, value any) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -297,28 +304,70 @@ func (s *Session) Set(key string, value any) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.blind() {
+		if s.done {
+			return errTooLate
+		}
+		s.setPending(key, b)
+		return nil
+	}
 	if err := s.writable(); err != nil {
 		return err
 	}
 	return s.setLocal(key, s.stored(key, b))
 }
 
-// setLocal records a change after checking the size limit. s.mu is held.
+// blind reports whether a change may be recorded without reading the
+// session first: the cookie names a session not read yet, and values are
+// stored as they are (with encryption on, a value is sealed for one
+// session, and the commit may find the cookie's session gone and make a
+// new one). s.mu is held.
+func (s *Session) blind() bool {
+	return s.state == stateUnloaded && s.key != "" && s.m.opts.Encryption == nil
+}
+
+// setLocal records a change after checking the size limit against the
+// request's view of the session. s.mu is held and the session loaded.
 func (s *Session) setLocal(key string, b []byte) error {
-	size := s.size + len(key) + len(b)
-	if old, ok := s.lookup(key); ok {
-		size -= len(key) + len(old)
+	if limit := s.m.opts.MaxSessionBytes; limit > 0 {
+		before := s.viewSize()
+		size := before + len(key) + len(b)
+		if old, ok := s.lookup(key); ok {
+			size -= len(key) + len(old)
+		}
+		if size > limit && size > before {
+			return fmt.Errorf("%w: setting %q would make it %d bytes, limit %d", ErrTooLarge, key, size, limit)
+		}
 	}
-	if limit := s.m.opts.MaxSessionBytes; limit > 0 && size > limit && size > s.size {
-		return fmt.Errorf("%w: setting %q would make it %d bytes, limit %d", ErrTooLarge, key, size, limit)
-	}
+	s.setPending(key, b)
+	return nil
+}
+
+// setPending records a change. s.mu is held.
+func (s *Session) setPending(key string, b []byte) {
 	if s.set == nil {
 		s.set = make(map[string][]byte)
 	}
 	s.set[key] = b
 	delete(s.del, key)
-	s.size = size
-	return nil
+}
+
+// viewSize is store.Record.Size of the request's view of the session: the
+// values read, with the pending changes. s.mu is held and the session
+// loaded.
+func (s *Session) viewSize() int {
+	n := 0
+	for name, v := range s.rec.Values {
+		_, set := s.set[name]
+		_, del := s.del[name]
+		if !set && !del {
+			n += len(name) + len(v)
+		}
+	}
+	for name, v := range s.set {
+		n += len(name) + len(v)
+	}
+	return n
 }
 
 // Delete removes the value under key, if any.
@@ -334,8 +383,7 @@ func (s *Session) Delete(key string) error {
 
 // deleteLocal records a removal. s.mu is held.
 func (s *Session) deleteLocal(key string) {
-	old, ok := s.lookup(key)
-	if !ok {
+	if _, ok := s.lookup(key); !ok {
 		return
 	}
 	delete(s.set, key)
@@ -345,7 +393,6 @@ func (s *Session) deleteLocal(key string) {
 		}
 		s.del[key] = struct{}{}
 	}
-	s.size -= len(key) + len(old)
 }
 
 // User returns the user ID the session is bound to, or "".
@@ -457,24 +504,23 @@ func (s *Session) pending(now time.Time) *store.Delta {
 	return d
 }
 
-// applied folds a committed delta into the loaded record.
-func (s *Session) applied(d *store.Delta) {
-	for _, k := range d.Delete {
-		delete(s.rec.Values, k)
+// applied folds a delta the store committed into the request's view of the
+// session, by the store's own rules (store.Apply), and clears the pending
+// changes. The store checked the expectations and the size; the value an
+// increment stored is the store's answer, res.Value.
+func (s *Session) applied(d *store.Delta, res store.Result) {
+	local := *d
+	local.Expect, local.MaxSize, local.Incr = nil, 0, nil
+	if d.Incr != nil {
+		local.Set = maps.Clone(d.Set)
+		if local.Set == nil {
+			local.Set = make(map[string][]byte, 1)
+		}
+		local.Set[d.Incr.Name] = strconv.AppendInt(nil, res.Value, 10)
 	}
-	for k, v := range d.Set {
-		s.rec.Values[k] = v
-	}
-	if d.User != nil {
-		s.rec.User = *d.User
-	}
-	if d.IdleTimeout > 0 {
-		s.rec.IdleTimeout = d.IdleTimeout
-	}
-	if !d.Deadline.IsZero() {
-		s.rec.Deadline = d.Deadline
-	}
-	s.rec.Touched = d.Now
+	// Only ErrNotFound can come back, and only if the view had expired by
+	// the manager's clock while the store took the commit: keep the view.
+	_, _ = store.Apply(s.rec, &local)
 	s.set, s.del, s.user, s.expiry = nil, nil, nil, nil
 }
 

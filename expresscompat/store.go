@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -273,14 +272,11 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		if err != nil {
 			return store.Result{}, err
 		}
-		res, err := apply(rec, d)
+		res, err := store.Apply(rec, d)
 		if err != nil {
-			return res, err
+			return res, fmt.Errorf("expresscompat: commit: %w", err)
 		}
 		maxAge := rec.IdleTimeout
-		if d.IdleTimeout > 0 {
-			maxAge = d.IdleTimeout
-		}
 		body, err := s.document(rec.Values, rec.User, maxAge, d.Now, cur)
 		if err != nil {
 			return store.Result{}, err
@@ -298,54 +294,6 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		// Changed meanwhile (by a Node request, perhaps): read again.
 	}
 	return store.Result{}, fmt.Errorf("expresscompat: commit: %d attempts: %w", maxAttempts, store.ErrConflict)
-}
-
-// apply applies a delta to a record in memory, with the store contract's
-// checks.
-func apply(rec *store.Record, d *store.Delta) (store.Result, error) {
-	for _, e := range d.Expect {
-		v, ok := rec.Values[e.Name]
-		if e.Absent == ok || (ok && !bytes.Equal(v, e.Value)) {
-			cur := map[string][]byte{}
-			for _, x := range d.Expect {
-				if v, ok := rec.Values[x.Name]; ok {
-					cur[x.Name] = v
-				}
-			}
-			return store.Result{Current: cur}, fmt.Errorf("expresscompat: commit: %w", store.ErrConflict)
-		}
-	}
-	before := rec.Size()
-	for _, k := range d.Delete {
-		delete(rec.Values, k)
-	}
-	for k, v := range d.Set {
-		rec.Values[k] = v
-	}
-	var res store.Result
-	if d.Incr != nil {
-		var n int64
-		if old, ok := rec.Values[d.Incr.Name]; ok {
-			x, err := strconv.ParseInt(string(old), 10, 64)
-			if err != nil || strconv.FormatInt(x, 10) != string(old) {
-				return res, fmt.Errorf("expresscompat: incr %q: %w", d.Incr.Name, store.ErrNotInteger)
-			}
-			n = x
-		}
-		sum := n + d.Incr.By
-		if (d.Incr.By > 0 && sum < n) || (d.Incr.By < 0 && sum > n) {
-			return res, fmt.Errorf("expresscompat: incr %q: %w", d.Incr.Name, store.ErrNotInteger)
-		}
-		rec.Values[d.Incr.Name] = strconv.AppendInt(nil, sum, 10)
-		res.Value = sum
-	}
-	if size := rec.Size(); d.MaxSize > 0 && size > d.MaxSize && size > before {
-		return res, fmt.Errorf("expresscompat: commit: %d bytes: %w", size, store.ErrTooLarge)
-	}
-	if d.User != nil {
-		rec.User = *d.User
-	}
-	return res, nil
 }
 
 // Destroy implements store.Store.

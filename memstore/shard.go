@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/seshat-go/seshat/store"
 )
 
 // shard holds the entries whose keys hash to it, under its lock.
@@ -17,6 +19,8 @@ type shard struct {
 	markers int // entries that are markers
 	peak    int // the most entries since entries was last rebuilt
 	walkers int // walks in progress: entries must not be rebuilt under them
+	// scratch is the record a commit applies its delta to (see view).
+	scratch store.Record
 }
 
 func (sh *shard) init() {

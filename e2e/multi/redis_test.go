@@ -145,7 +145,8 @@ func TestRoundTripsAndReadsWriteNothing(t *testing.T) {
 	in := newInstance(t, srv.Client(t))
 	_, _, c := in.Do("GET", "/", "", nil)
 	in.Do("GET", "/", c, nil)
-	in.Do("GET", "/read", c, nil) // every script used below is cached by Redis now
+	in.Do("GET", "/read", c, nil)
+	in.Do("POST", "/note", c, url.Values{"text": {"first"}}) // every script used below is cached by Redis now
 
 	count := func(method, path string) int64 {
 		before := in.calls.n.Load()
@@ -159,6 +160,18 @@ func TestRoundTripsAndReadsWriteNothing(t *testing.T) {
 	}
 	if n := count("GET", "/read"); n != 1 {
 		t.Errorf("a read took %d round trips; want 1", n)
+	}
+	// A request that only sets a value does not read the session first:
+	// the store checks the size limit and that the session still exists.
+	before := in.calls.n.Load()
+	if code, body, _ := in.Do("POST", "/note", c, url.Values{"text": {"written blind"}}); code != 200 && code != 303 {
+		t.Fatalf("POST /note: %d %q", code, body)
+	}
+	if n := in.calls.n.Load() - before; n != 1 {
+		t.Errorf("a write-only Set took %d round trips; want 1", n)
+	}
+	if v := srv.Client(t).HGet(t.Context(), in.redisKey(c), "note").Val(); v != "s"+"written blind" {
+		t.Errorf("the note stored is %q", v)
 	}
 
 	// A read whose touch is due is one round trip too: the store runs the
@@ -201,12 +214,12 @@ func TestRoundTripsAndReadsWriteNothing(t *testing.T) {
 		return ""
 	}
 	ttl := admin.PTTL(t.Context(), in.redisKey(c)).Val()
-	before := dirty()
+	saved := dirty()
 	for range 20 {
 		count("GET", "/read")
 	}
-	if after := dirty(); after != before {
-		t.Fatalf("20 read-only requests changed Redis: rdb_changes_since_last_save %s -> %s", before, after)
+	if after := dirty(); after != saved {
+		t.Fatalf("20 read-only requests changed Redis: rdb_changes_since_last_save %s -> %s", saved, after)
 	}
 	if now := admin.PTTL(t.Context(), in.redisKey(c)).Val(); now > ttl {
 		t.Fatalf("a read refreshed the TTL (%v -> %v) before the touch interval", ttl, now)
