@@ -99,9 +99,11 @@ end
 local size = ms
 local newsize = size
 local sets = {}
+local inset = {}
 local iset
 for _ = 1, nset do
   local name, value = ARGV[i], ARGV[i + 1]
+  inset[name] = true
   if incr and name == iname then
     iset = value
   else
@@ -115,11 +117,14 @@ local dels = {}
 local idel = false
 for _ = 1, ndel do
   local name = ARGV[i]
-  if incr and name == iname then
+  if inset[name] then
+    -- set and deleted: set (store.Apply's rule); counted with the sets
+  elseif incr and name == iname then
     idel = true
   else
     newsize = newsize - stored(name)
     dels[#dels + 1] = name
+    inset[name] = true -- a name deleted twice is counted once
   end
   i = i + 1
 end

@@ -78,10 +78,15 @@ func (d *model) live(k string) *modelSession {
 // op runs one random operation on both; false when they disagree (after
 // reporting how).
 func (d *model) op() bool {
-	if len(d.keys) == 0 || d.rng.IntN(12) == 0 {
+	if len(d.keys) == 0 || d.rng.IntN(30) == 0 {
 		return d.create()
 	}
-	k := d.keys[d.rng.IntN(len(d.keys))]
+	// Mostly the few newest sessions, so that each sees long runs of
+	// operations; now and then an old one (expired, destroyed, moved).
+	k := d.keys[max(0, len(d.keys)-1-d.rng.IntN(6))]
+	if d.rng.IntN(10) == 0 {
+		k = d.keys[d.rng.IntN(len(d.keys))]
+	}
 	switch r := d.rng.IntN(20); {
 	case r < 11:
 		return d.commit(k)
@@ -135,10 +140,8 @@ func (d *model) delta(s *modelSession) *store.Delta {
 		}
 		dl.Set[d.pick(diffNames)] = []byte(d.pick(diffValues))
 	}
-	for range rng.IntN(2) {
-		if name := d.pick(diffNames); dl.Set[name] == nil { // seshat never sends a name to both
-			dl.Delete = append(dl.Delete, name)
-		}
+	for range rng.IntN(3) {
+		dl.Delete = append(dl.Delete, d.pick(diffNames)) // also names set, and twice
 	}
 	if rng.IntN(2) == 0 {
 		dl.Incr = &store.Incr{Name: d.pick(diffNames), By: diffBys[rng.IntN(len(diffBys))]}
