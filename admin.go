@@ -202,12 +202,20 @@ func (m *Manager) Revoke(ctx context.Context, handle string) error {
 }
 
 func (m *Manager) revoke(ctx context.Context, handle, user string) error {
-	err := m.op(ctx, "destroy", true, func(ctx context.Context) error { return m.store.Destroy(ctx, handle) })
-	if err == nil {
-		m.observe(Event{Kind: EventDestroyed})
-		m.publish(ctx, LifecycleEvent{Kind: "destroyed", Reason: "revoked", Handle: handle, User: user})
+	return m.destroy(ctx, handle, user, store.Revoked)
+}
+
+// destroy removes the session under key from the store and reports it, to
+// the Observer and to the event log, whichever path destroys it: a logout,
+// a revocation, a user's cap, corrupt data.
+func (m *Manager) destroy(ctx context.Context, key, user string, why store.Reason) error {
+	err := m.op(ctx, "destroy", true, func(ctx context.Context) error { return m.store.Destroy(ctx, key) })
+	if err != nil {
+		return err
 	}
-	return err
+	m.observe(Event{Kind: EventDestroyed, Reason: why})
+	m.publish(ctx, LifecycleEvent{Kind: store.Destroyed, Reason: why, Handle: key, User: user})
+	return nil
 }
 
 // RevokeUser destroys every session bound to user ("log out

@@ -7,9 +7,9 @@ import (
 	"github.com/seshat-go/seshat/store"
 )
 
-// LifecycleEvent is a change in a session's life: "created",
-// "regenerated" (Previous names the old handle), "destroyed" (Reason:
-// "logout", "revoked", "user_cap" or "corrupt") or "expired". User is the
+// LifecycleEvent is a change in a session's life: store.Created,
+// store.Regenerated (Previous names the old handle), store.Destroyed
+// (Reason: store.Logout, Revoked, UserCap or Corrupt) or store.Expired. User is the
 // user as the store keeps it: the user ID, or its keyed hash with
 // encryption on. seshat never destroys a session for its size: it refuses
 // the write instead.
@@ -65,7 +65,7 @@ func (m *Manager) Listen(ctx context.Context, fn func(LifecycleEvent), sweepEver
 		}
 	}()
 	return log.Follow(ctx, func(e LifecycleEvent) {
-		m.observe(Event{Kind: EventLifecycle, Op: e.Kind})
+		m.observe(Event{Kind: EventLifecycle, Op: string(e.Kind), Reason: e.Reason})
 		fn(e)
 	})
 }

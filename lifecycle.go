@@ -90,18 +90,13 @@ func (s *Session) Destroy() error {
 		return s.loadErr
 	}
 	if s.key != "" && s.state != stateNew {
-		err := s.m.op(s.ctx, "destroy", true, func(ctx context.Context) error {
-			return s.m.store.Destroy(ctx, s.key)
-		})
-		if err != nil {
-			return err
-		}
-		s.m.observe(Event{Kind: EventDestroyed})
 		user := ""
 		if s.rec != nil {
 			user = s.rec.User
 		}
-		s.m.publish(s.ctx, LifecycleEvent{Kind: "destroyed", Reason: "logout", Handle: s.key, User: user})
+		if err := s.m.destroy(s.ctx, s.key, user, store.Logout); err != nil {
+			return err
+		}
 	}
 	s.hadCookie = s.hadCookie || s.cookieID != ""
 	s.cleared = true
@@ -212,9 +207,9 @@ func (s *Session) create(h http.Header, now time.Time) error {
 	}
 	m.observe(Event{Kind: EventCreated})
 	if s.previous != "" {
-		m.publish(s.ctx, LifecycleEvent{Kind: "regenerated", Handle: s.key, Previous: s.previous, User: rec.User})
+		m.publish(s.ctx, LifecycleEvent{Kind: store.Regenerated, Handle: s.key, Previous: s.previous, User: rec.User})
 	} else {
-		m.publish(s.ctx, LifecycleEvent{Kind: "created", Handle: s.key, User: rec.User})
+		m.publish(s.ctx, LifecycleEvent{Kind: store.Created, Handle: s.key, User: rec.User})
 	}
 	s.rec, s.state = &rec, stateStored
 	s.set, s.user = nil, nil

@@ -176,13 +176,10 @@ func (m *Manager) enforceUserCap(ctx context.Context, user, keep string) {
 		if info.Key == keep {
 			continue
 		}
-		err := m.op(ctx, "destroy", true, func(ctx context.Context) error { return m.store.Destroy(ctx, info.Key) })
-		if err != nil {
+		if err := m.destroy(ctx, info.Key, user, store.UserCap); err != nil {
 			m.opts.Logger.Warn("seshat: cannot destroy a session beyond the user cap", "err", err)
 			return
 		}
-		m.observe(Event{Kind: EventDestroyed})
-		m.publish(ctx, LifecycleEvent{Kind: "destroyed", Reason: "user_cap", Handle: info.Key, User: user})
 		excess--
 	}
 }

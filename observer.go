@@ -1,6 +1,10 @@
 package seshat
 
-import "time"
+import (
+	"time"
+
+	"github.com/seshat-go/seshat/store"
+)
 
 // EventKind names something that happened to a session.
 type EventKind uint8
@@ -11,7 +15,8 @@ const (
 	EventStoreOp EventKind = iota
 	// EventCreated: a new session was stored.
 	EventCreated
-	// EventDestroyed: a session was destroyed by Destroy or a user cap.
+	// EventDestroyed: a session was destroyed; Reason says why (logout,
+	// revoked, user_cap, corrupt).
 	EventDestroyed
 	// EventRegenerated: a session moved to a new ID.
 	EventRegenerated
@@ -63,6 +68,8 @@ type Event struct {
 	Duration time.Duration
 	// Err is the operation's error, if any.
 	Err error
+	// Reason is why a session was destroyed, for EventDestroyed.
+	Reason store.Reason
 }
 
 // Observer is told of store operations and session events, for metrics.

@@ -130,6 +130,11 @@ type Options struct {
 	// by a later format version. Default: SkipValue for a value,
 	// FreshSession for a record; either way the user never gets a 500 for
 	// it, and the event is logged and counted (EventCorrupt).
+	//
+	// OnCorrupt runs with the session locked, like Update's callback: it
+	// must decide from the Corruption alone and not call methods of the
+	// session (they would wait forever). It may run on any request's
+	// goroutine, so it must be safe for concurrent use.
 	OnCorrupt func(Corruption) CorruptAction
 
 	// Events publishes lifecycle events (created, regenerated, destroyed)

@@ -242,11 +242,9 @@ func (s *Session) corruptValue(key string, err error) error {
 // FreshSession) and goes on with a new, empty one. s.mu is held.
 func (s *Session) restart() error {
 	if s.state == stateStored {
-		err := s.m.op(s.ctx, "destroy", true, func(ctx context.Context) error { return s.m.store.Destroy(ctx, s.key) })
-		if err != nil {
+		if err := s.m.destroy(s.ctx, s.key, s.rec.User, store.Corrupt); err != nil {
 			return err
 		}
-		s.m.publish(s.ctx, LifecycleEvent{Kind: "destroyed", Reason: "corrupt", Handle: s.key, User: s.rec.User})
 	}
 	s.hadCookie = s.hadCookie || s.cookieID != ""
 	s.fresh()

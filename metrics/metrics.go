@@ -22,6 +22,7 @@ import (
 type Collector struct {
 	events    *prometheus.CounterVec
 	lifecycle *prometheus.CounterVec
+	destroyed *prometheus.CounterVec
 	ops       *prometheus.CounterVec
 	errs      *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
@@ -42,6 +43,10 @@ func New() *Collector {
 			Name: "seshat_lifecycle_events_total",
 			Help: "Lifecycle events delivered by Manager.Listen, by kind (created, regenerated, destroyed, expired).",
 		}, []string{"kind"}),
+		destroyed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "seshat_sessions_destroyed_total",
+			Help: "Sessions destroyed by this instance, by reason (logout, revoked, user_cap, corrupt).",
+		}, []string{"reason"}),
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seshat_store_operations_total",
 			Help: "Store operations by operation (load, create, commit, incr, update, destroy, take, user_sessions) and result (ok, error).",
@@ -59,6 +64,9 @@ func New() *Collector {
 	for k := seshat.EventCreated; k <= seshat.EventRejectedCookie; k++ {
 		c.byKind[k] = c.events.WithLabelValues(k.String())
 	}
+	for _, r := range []store.Reason{store.Logout, store.Revoked, store.UserCap, store.Corrupt} {
+		c.destroyed.WithLabelValues(string(r))
+	}
 	return c
 }
 
@@ -67,6 +75,9 @@ func (c *Collector) Observe(e seshat.Event) {
 	if e.Kind == seshat.EventLifecycle {
 		c.lifecycle.WithLabelValues(e.Op).Inc()
 		return
+	}
+	if e.Kind == seshat.EventDestroyed && e.Reason != "" {
+		c.destroyed.WithLabelValues(string(e.Reason)).Inc()
 	}
 	if e.Kind != seshat.EventStoreOp {
 		if int(e.Kind) < len(c.byKind) && c.byKind[e.Kind] != nil {
@@ -106,6 +117,7 @@ func Kind(err error) string {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	c.events.Describe(ch)
 	c.lifecycle.Describe(ch)
+	c.destroyed.Describe(ch)
 	c.ops.Describe(ch)
 	c.errs.Describe(ch)
 	c.duration.Describe(ch)
@@ -115,6 +127,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.events.Collect(ch)
 	c.lifecycle.Collect(ch)
+	c.destroyed.Collect(ch)
 	c.ops.Collect(ch)
 	c.errs.Collect(ch)
 	c.duration.Collect(ch)

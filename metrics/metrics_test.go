@@ -2,6 +2,9 @@ package metrics_test
 
 import (
 	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/memstore"
 	"github.com/seshat-go/seshat/metrics"
 	"github.com/seshat-go/seshat/store"
 )
@@ -50,5 +54,92 @@ seshat_store_operations_total{op="load",result="ok"} 1
 	}
 	if n, _ := testutil.GatherAndCount(reg, "seshat_store_operation_duration_seconds"); n != 2 {
 		t.Fatalf("%d latency histograms; want one per operation (2)", n)
+	}
+}
+
+// Every path that destroys a session is counted, by reason: a logout, a
+// revocation, a user's cap, corrupt data replaced by a fresh session.
+func TestDestroysFromEveryPathAreCounted(t *testing.T) {
+	c := metrics.New()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	st := memstore.New()
+	m, err := seshat.New(seshat.Options{Store: st, Secrets: [][]byte{[]byte("metrics-test-secret-0123456789abcdef")}, Observer: c,
+		MaxSessionsPerUser: 1, OnCorrupt: func(seshat.Corruption) seshat.CorruptAction { return seshat.FreshSession },
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(cookie string, fn func(s *seshat.Session)) string {
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fn(m.Session(r)) }))
+		req := httptest.NewRequest("POST", "/", nil)
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: "seshat", Value: cookie})
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		for _, ck := range rec.Result().Cookies() {
+			if ck.Name == "seshat" {
+				return ck.Value
+			}
+		}
+		return cookie
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	login := func(user string) string {
+		return serve("", func(s *seshat.Session) { must(s.Regenerate()); must(s.SetUser(user)) })
+	}
+	// logout
+	serve(login("ann"), func(s *seshat.Session) { must(s.Destroy()) })
+	// revoked
+	k, _ := m.StoreKey(login("bob"))
+	must(m.Revoke(t.Context(), k))
+	// user_cap: a second session of cid's ends the first
+	login("cid")
+	login("cid")
+	// corrupt
+	c4 := serve("", func(s *seshat.Session) { must(s.Set("n", 1)) })
+	k4, _ := m.StoreKey(c4)
+	if _, err := st.Commit(t.Context(), k4, &store.Delta{Now: time.Now(), Set: map[string][]byte{"n": []byte("not a number")}}); err != nil {
+		t.Fatal(err)
+	}
+	serve(c4, func(s *seshat.Session) {
+		if _, err := s.Incr("n", 1); err != nil {
+			t.Fatal(err)
+		}
+	})
+	err = testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP seshat_sessions_destroyed_total Sessions destroyed by this instance, by reason (logout, revoked, user_cap, corrupt).
+# TYPE seshat_sessions_destroyed_total counter
+seshat_sessions_destroyed_total{reason="corrupt"} 1
+seshat_sessions_destroyed_total{reason="logout"} 1
+seshat_sessions_destroyed_total{reason="revoked"} 1
+seshat_sessions_destroyed_total{reason="user_cap"} 1
+`), "seshat_sessions_destroyed_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	destroyed := -1.0
+	for _, f := range families {
+		for _, mt := range f.GetMetric() {
+			if f.GetName() == "seshat_session_events_total" && mt.GetLabel()[0].GetValue() == "destroyed" {
+				destroyed = mt.GetCounter().GetValue()
+			}
+		}
+	}
+	if destroyed != 4 {
+		t.Fatalf("seshat_session_events_total{event=destroyed} = %v; want 4", destroyed)
 	}
 }

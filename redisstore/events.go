@@ -24,7 +24,7 @@ func (s *Store) eventsKey() string { return s.prefix + "events" }
 func (s *Store) Publish(ctx context.Context, e store.LifecycleEvent) error {
 	err := s.client.XAdd(ctx, &redis.XAddArgs{
 		Stream: s.eventsKey(), MaxLen: eventLogLength, Approx: true,
-		Values: []any{"k", e.Kind, "r", e.Reason, "h", e.Handle, "p", e.Previous, "u", e.User, "t", e.At.UnixMilli()},
+		Values: []any{"k", string(e.Kind), "r", string(e.Reason), "h", e.Handle, "p", e.Previous, "u", e.User, "t", e.At.UnixMilli()},
 	}).Err()
 	return s.fail("publish", err)
 }
@@ -73,7 +73,7 @@ func sleep(ctx context.Context, d time.Duration) {
 func parseEvent(v map[string]any) store.LifecycleEvent {
 	str := func(k string) string { s, _ := v[k].(string); return s }
 	ms, _ := strconv.ParseInt(str("t"), 10, 64)
-	return store.LifecycleEvent{Kind: str("k"), Reason: str("r"), Handle: str("h"), Previous: str("p"), User: str("u"), At: time.UnixMilli(ms)}
+	return store.LifecycleEvent{Kind: store.Kind(str("k")), Reason: store.Reason(str("r")), Handle: str("h"), Previous: str("p"), User: str("u"), At: time.UnixMilli(ms)}
 }
 
 // SweepExpired implements store.EventLog. Under a lock ("<prefix>sweeper",
@@ -144,7 +144,7 @@ func (s *Store) sweepIndex(ctx context.Context, ikey string, now time.Time) erro
 			}
 		}
 		// Report first, then forget: at least once.
-		if err := s.Publish(ctx, store.LifecycleEvent{Kind: "expired", Handle: k, User: user, At: now}); err != nil {
+		if err := s.Publish(ctx, store.LifecycleEvent{Kind: store.Expired, Handle: k, User: user, At: now}); err != nil {
 			return err
 		}
 		gone = append(gone, k)

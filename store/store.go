@@ -277,13 +277,42 @@ type StatsReporter interface {
 	Stats(ctx context.Context, now time.Time) (Stats, error)
 }
 
+// Kind is what happened to a session, in a LifecycleEvent.
+type Kind string
+
+// The kinds of LifecycleEvent.
+const (
+	Created     Kind = "created"
+	Regenerated Kind = "regenerated"
+	Destroyed   Kind = "destroyed"
+	Expired     Kind = "expired"
+)
+
+// Reason is why a session was destroyed, in a LifecycleEvent of kind
+// Destroyed (and in seshat's Observer events and metrics).
+type Reason string
+
+// The reasons a session is destroyed.
+const (
+	// Logout: Session.Destroy.
+	Logout Reason = "logout"
+	// Revoked: an administrative revocation (Manager.Revoke, RevokeUser,
+	// RevokeOthers, the command's sessions revoke).
+	Revoked Reason = "revoked"
+	// UserCap: the user went over Options.MaxSessionsPerUser; the oldest
+	// sessions go.
+	UserCap Reason = "user_cap"
+	// Corrupt: the session's data could not be read and OnCorrupt chose a
+	// fresh session.
+	Corrupt Reason = "corrupt"
+)
+
 // LifecycleEvent is a change in a session's life.
 type LifecycleEvent struct {
-	// Kind is "created", "regenerated", "destroyed" or "expired".
-	Kind string `json:"kind"`
-	// Reason qualifies "destroyed": "logout", "revoked", "user_cap" or
-	// "corrupt".
-	Reason string `json:"reason,omitempty"`
+	// Kind is Created, Regenerated, Destroyed or Expired.
+	Kind Kind `json:"kind"`
+	// Reason qualifies Destroyed.
+	Reason Reason `json:"reason,omitempty"`
 	// Handle is the session's store key; Previous is the handle a
 	// regenerated session had before.
 	Handle   string `json:"handle"`

@@ -662,9 +662,9 @@ func TestLifecycleEventsReachAnotherInstance(t *testing.T) {
 		mu.Lock()
 		seen := map[string]seshat.LifecycleEvent{}
 		for _, e := range got {
-			key := e.Kind + " " + e.Handle
+			key := string(e.Kind) + " " + e.Handle
 			if e.Reason != "" {
-				key = e.Kind + "/" + e.Reason + " " + e.Handle
+				key = string(e.Kind) + "/" + string(e.Reason) + " " + e.Handle
 			}
 			seen[key] = e
 		}
