@@ -509,16 +509,12 @@ func (s *Session) pending(now time.Time) *store.Delta {
 func (s *Session) applied(d *store.Delta, res store.Result) {
 	local := *d
 	local.Expect, local.MaxSize, local.Incr = nil, 0, nil
-	if d.Incr != nil {
-		local.Set = maps.Clone(d.Set)
-		if local.Set == nil {
-			local.Set = make(map[string][]byte, 1)
-		}
-		local.Set[d.Incr.Name] = strconv.AppendInt(nil, res.Value, 10)
-	}
 	// Only ErrNotFound can come back, and only if the view had expired by
 	// the manager's clock while the store took the commit: keep the view.
 	_, _ = store.Apply(s.rec, &local)
+	if d.Incr != nil { // applies last: the value the store answered
+		s.rec.Values[d.Incr.Name] = strconv.AppendInt(nil, res.Value, 10)
+	}
 	s.set, s.del, s.user, s.expiry = nil, nil, nil, nil
 }
 

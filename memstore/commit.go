@@ -35,7 +35,8 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		return res, fmt.Errorf("memstore: commit: %w", err)
 	}
 	if len(d.Set) > 0 || len(d.Delete) > 0 || d.Incr != nil {
-		e.data = pack(rec.Values)
+		sh.buf = appendRepacked(sh.buf[:0], e.data, rec.Values)
+		e.data = string(sh.buf)
 	}
 	e.touched, e.idle, e.deadline = nanos(rec.Touched), int64(rec.IdleTimeout), nanos(rec.Deadline)
 	if rec.User != e.user {

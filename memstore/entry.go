@@ -118,6 +118,35 @@ func pack(values map[string][]byte) string {
 	return b.String()
 }
 
+// appendRepacked appends values packed as pack does, into a buffer the
+// caller reuses (string(buf) then makes the one allocation, of the exact
+// size): the names packed in old first, in their order, then the new ones.
+// Most commits add no name, and then the map is never iterated.
+func appendRepacked(buf []byte, old string, values map[string][]byte) []byte {
+	kept := 0
+	for name := range pairs(old) {
+		if v, ok := values[name]; ok {
+			buf = appendPair(buf, name, v)
+			kept++
+		}
+	}
+	if kept < len(values) {
+		for name, v := range values {
+			if _, was := find(old, name); !was {
+				buf = appendPair(buf, name, v)
+			}
+		}
+	}
+	return buf
+}
+
+func appendPair(buf []byte, name string, value []byte) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(name)))
+	buf = append(buf, name...)
+	buf = binary.AppendUvarint(buf, uint64(len(value)))
+	return append(buf, value...)
+}
+
 func pairLen(name, value string) int {
 	return uvarintLen(len(name)) + len(name) + uvarintLen(len(value)) + len(value)
 }

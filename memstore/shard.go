@@ -19,8 +19,10 @@ type shard struct {
 	markers int // entries that are markers
 	peak    int // the most entries since entries was last rebuilt
 	walkers int // walks in progress: entries must not be rebuilt under them
-	// scratch is the record a commit applies its delta to (see view).
+	// scratch is the record a commit applies its delta to (see view), buf
+	// where it packs the result.
 	scratch store.Record
+	buf     []byte
 }
 
 func (sh *shard) init() {

@@ -20,7 +20,9 @@ import (
 // Apply never writes into the bytes of a value, of rec or of d: it only
 // replaces entries of rec.Values, so a store may fill rec.Values with
 // slices that share memory it must not change. The slices of d.Set become
-// values of rec as they are (a store copies what it keeps).
+// values of rec as they are (a store copies what it keeps), and so does the
+// value an increment stores, which is held in rec itself (Apply makes no
+// allocation for it): it is valid until rec is next applied to.
 func Apply(rec *Record, d *Delta) (Result, error) {
 	// 1. A session that does not exist, or has expired by d.Now, takes no
 	//    commit: a commit never brings a session back (G3).
@@ -61,7 +63,7 @@ func Apply(rec *Record, d *Delta) (Result, error) {
 		if (d.Incr.By > 0 && sum < n) || (d.Incr.By < 0 && sum > n) {
 			return Result{}, fmt.Errorf("incr %q: %d%+d overflows: %w", d.Incr.Name, n, d.Incr.By, ErrNotInteger)
 		}
-		incr = strconv.AppendInt(nil, sum, 10)
+		incr = strconv.AppendInt(rec.digits[:0], sum, 10)
 		res.Value = sum
 	}
 

@@ -79,6 +79,9 @@ type Record struct {
 	IdleTimeout time.Duration
 	// Deadline is the absolute end of the session's life.
 	Deadline time.Time
+
+	// digits holds the value Apply's increment stored (see Apply).
+	digits [20]byte
 }
 
 // ExpiresAt is when the record expires: the earlier of its idle expiry and
