@@ -79,6 +79,7 @@ connections wait in the kernel's accept queue until one closes.`,
 			o.MaxBodyBytes = maxBody
 			o.IdleTimeout, o.Lifetime, o.MaxSessionBytes, o.MaxSessionsPerUser = idle, life, maxBytes, maxPerUser
 			o.Observer = col
+			o.ErrorHandler = demo.ErrorHandler(maxBytes)
 			m, err := seshat.New(o)
 			if err != nil {
 				return err

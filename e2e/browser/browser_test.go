@@ -165,7 +165,7 @@ func (l *logouts) seen() []bool {
 // site is the demo on one store, served on 127.0.0.1.
 func site(t *testing.T, st store.Store) (string, *logouts) {
 	m, err := seshat.New(seshat.Options{Store: st, Secrets: [][]byte{[]byte("browser-test-secret-0123456789abcdef")},
-		MaxSessionBytes: 4096, Logger: slog.New(slog.DiscardHandler)})
+		MaxSessionBytes: 4096, ErrorHandler: demo.ErrorHandler(4096), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

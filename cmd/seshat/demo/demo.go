@@ -190,17 +190,29 @@ func (a *app) note(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := a.m.Session(r)
+	// A request that only writes does not read the session first, so the
+	// store may refuse a note too large at the commit: ErrorHandler then
+	// answers, with the same page.
 	if err := s.Set("note", text[0]); err != nil {
-		if wantsHTML(r) && errors.Is(err, seshat.ErrTooLarge) {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			errorTmpl.Execute(w, a.limit)
-			return
-		}
-		fail(w, err)
+		ErrorHandler(a.limit)(w, r, err)
 		return
 	}
 	done(w, r, "/", "Saved\n")
+}
+
+// ErrorHandler is the demo's seshat.Options.ErrorHandler: a browser whose
+// change would take the session over the size limit (limit, 0 if unknown)
+// gets a page that says so; everything else gets seshat's default answer.
+func ErrorHandler(limit int) func(http.ResponseWriter, *http.Request, error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if wantsHTML(r) && errors.Is(err, seshat.ErrTooLarge) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			errorTmpl.Execute(w, limit)
+			return
+		}
+		seshat.DefaultErrorHandler(w, r, err)
+	}
 }
 
 // sessions lists the logged-in user's sessions: HTML for browsers, JSON
