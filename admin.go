@@ -9,10 +9,6 @@ import (
 	"github.com/seshat-go/seshat/store"
 )
 
-// ErrNotSupported means the store lacks an optional capability an
-// operation needs (see the interfaces in package store).
-var ErrNotSupported = errors.New("seshat: the store does not support this")
-
 // RekeyStats reports what Rekey did.
 type RekeyStats struct {
 	Sessions int // sessions visited
@@ -113,9 +109,6 @@ func (m *Manager) rekeyOne(ctx context.Context, key string, current func([]byte)
 	}
 	return 0, 0, fmt.Errorf("%w: rekey of one session", ErrContended)
 }
-
-// ErrNoSuchSession means no live session has the handle given.
-var ErrNoSuchSession = errors.New("seshat: no such session")
 
 // SessionInfo describes a stored session for administration.
 type SessionInfo struct {
@@ -326,25 +319,4 @@ func (m *Manager) Inspect(ctx context.Context, handle string) (Snapshot, error) 
 	snap.SessionInfo = m.info(ctx, store.SessionInfo{Key: handle, User: rec.User, Created: rec.Created,
 		Touched: rec.Touched, Deadline: rec.Deadline, ExpiresAt: rec.ExpiresAt()}, user)
 	return snap, nil
-}
-
-// Handle returns the session's handle (see SessionInfo), or "" while the
-// session is not stored yet.
-func (s *Session) Handle() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.state == stateNew || s.state == stateFailed {
-		return ""
-	}
-	return s.key
-}
-
-// RevokeOthers destroys every other session of this session's user ("log
-// out other devices") and returns how many.
-func (s *Session) RevokeOthers() (int, error) {
-	user, err := s.User()
-	if err != nil || user == "" {
-		return 0, err
-	}
-	return s.m.revokeUser(s.ctx, user, s.Handle())
 }

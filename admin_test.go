@@ -38,7 +38,7 @@ func TestUserSessionsAndRevocation(t *testing.T) {
 		t.Fatalf("UserSessions(bob) = %d, %v", len(infos), err)
 	}
 	for i, in := range infos {
-		if k, _ := e.m.StoreKey(bob[i]); in.Handle != k || in.User != "bob" || in.ExpiresAt.IsZero() || in.LastSeen.IsZero() {
+		if k, _ := e.m.HandleOf(bob[i]); in.Handle != k || in.User != "bob" || in.ExpiresAt.IsZero() || in.LastSeen.IsZero() {
 			t.Errorf("info %d = %+v", i, in)
 		}
 		if _, _, ok := e.m.signer.verify(in.Handle); ok || in.Handle == bob[i][:idLen] {
@@ -91,7 +91,7 @@ func TestRevokeOthers(t *testing.T) {
 func TestEditRacingRequests(t *testing.T) {
 	e := newEnv(t, Options{})
 	c := login(e, "bob")
-	handle, _ := e.m.StoreKey(c)
+	handle, _ := e.m.HandleOf(c)
 	h := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := e.m.Session(r)
 		if _, err := s.Incr("n", 1); err != nil {

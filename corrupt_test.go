@@ -18,7 +18,7 @@ import (
 // would leave.
 func (e *env) overwrite(cookie, name, raw string) {
 	e.t.Helper()
-	k, ok := e.m.StoreKey(cookie)
+	k, ok := e.m.HandleOf(cookie)
 	if !ok {
 		e.t.Fatal("cookie does not verify")
 	}
@@ -146,7 +146,7 @@ func TestEmptyNamesAndValues(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	k, _ := e.m.StoreKey(c)
+	k, _ := e.m.HandleOf(c)
 	e.overwrite(c, "empty", "")
 	snap, err := e.m.Inspect(context.Background(), k)
 	if err != nil {
@@ -194,7 +194,7 @@ func FuzzStoredRecord(f *testing.F) {
 		c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("a", "x") }, "")).Value
 		e.overwrite(c, n1, v1)
 		e.overwrite(c, n2, v2)
-		k, _ := e.m.StoreKey(c)
+		k, _ := e.m.HandleOf(c)
 		if _, err := e.m.Inspect(context.Background(), k); err != nil {
 			t.Fatalf("Inspect: %v", err)
 		}

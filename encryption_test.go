@@ -42,7 +42,7 @@ func TestNothingReadableAtRest(t *testing.T) {
 		s.Incr("views", 41)
 	}, "")
 	c := sessionCookie(resp)
-	key, _ := e.m.StoreKey(c.Value)
+	key, _ := e.m.HandleOf(c.Value)
 	rec, err := e.store.Load(t.Context(), key, store.LoadOptions{Now: e.clock.now()})
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestCiphertextMovedToAnotherSessionFails(t *testing.T) {
 	e := encryptedEnv(t, nil, seal.NewKey())
 	mk := func(role string) (string, string) {
 		c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("role", role) }, ""))
-		k, _ := e.m.StoreKey(c.Value)
+		k, _ := e.m.HandleOf(c.Value)
 		return c.Value, k
 	}
 	_, adminKey := mk("admin")
@@ -135,7 +135,7 @@ func TestEncryptionKeyRotation(t *testing.T) {
 		}
 		s.Set("b", "second")
 	}, c.Value)
-	key, _ := e2.m.StoreKey(c.Value)
+	key, _ := e2.m.HandleOf(c.Value)
 	rec, _ := e2.store.Load(t.Context(), key, store.LoadOptions{Now: time.Now()})
 	ring := e2.m.opts.Encryption.(*seal.Ring)
 	if ring.Current(rec.Values["a"]) || !ring.Current(rec.Values["b"]) {

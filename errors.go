@@ -49,6 +49,20 @@ var (
 	ErrContended = errors.New("seshat: too much contention")
 )
 
+// ErrNotSupported means the store lacks an optional capability an
+// operation needs (see the interfaces in package store).
+var ErrNotSupported = errors.New("seshat: the store does not support this")
+
+// ErrNoSuchSession means no live session has the handle given.
+var ErrNoSuchSession = errors.New("seshat: no such session")
+
+// ErrExpiry means SetExpiry asked for more than Options.MaxIdleTimeout or
+// Options.MaxLifetime.
+var ErrExpiry = errors.New("seshat: expiry beyond the configured maximum")
+
+// ErrInvalidOptions is wrapped by the errors New returns.
+var ErrInvalidOptions = errors.New("seshat: invalid options")
+
 // StatusCode maps an error returned by seshat to the HTTP status a server
 // should answer with: 413 for ErrTooLarge and a request body over
 // Options.MaxBodyBytes (*http.MaxBytesError), 409 for ErrEnded and ErrMoved, 507 for a

@@ -184,11 +184,11 @@ func (m *Manager) enforceUserCap(ctx context.Context, user, keep string) {
 	}
 }
 
-// StoreKey returns the store key of the session a cookie value names: the
-// session's handle in the store and in administration tools, which cannot
-// be turned back into a cookie. ok is false when the cookie does not
-// verify.
-func (m *Manager) StoreKey(cookieValue string) (key string, ok bool) {
+// HandleOf returns the handle of the session a cookie value names: its key
+// in the store and its name in administration (SessionInfo.Handle,
+// Revoke, Inspect), which cannot be turned back into a cookie. ok is false
+// when the cookie does not verify.
+func (m *Manager) HandleOf(cookieValue string) (handle string, ok bool) {
 	id, _, ok := m.format.Decode(cookieValue)
 	if !ok {
 		return "", false

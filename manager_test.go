@@ -356,7 +356,7 @@ func TestDestroyThenWrite(t *testing.T) {
 func TestCommitAfterConcurrentDestroy(t *testing.T) {
 	e := newEnv(t, Options{})
 	c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("a", 1) }, ""))
-	key, _ := e.m.StoreKey(c.Value)
+	key, _ := e.m.HandleOf(c.Value)
 	resp := e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		Get[int](s, "a")                      // loaded
 		e.store.Destroy(t.Context(), key)     // logout elsewhere

@@ -1,7 +1,6 @@
 package seshat
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -156,9 +155,6 @@ const (
 	defaultStoreTimeout    = time.Second
 	minSecretLen           = 32
 )
-
-// ErrInvalidOptions is wrapped by the errors New returns.
-var ErrInvalidOptions = errors.New("seshat: invalid options")
 
 func (o Options) withDefaults() (Options, error) {
 	if len(o.Secrets) == 0 && o.Cookies == nil {

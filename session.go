@@ -251,6 +251,17 @@ func (s *Session) restart() error {
 	return nil
 }
 
+// Handle returns the session's handle (see SessionInfo), or "" while the
+// session is not stored yet.
+func (s *Session) Handle() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateNew || s.state == stateFailed {
+		return ""
+	}
+	return s.key
+}
+
 // Keys returns the names of the session's values, sorted.
 func (s *Session) Keys() ([]string, error) {
 	s.mu.Lock()
@@ -447,10 +458,6 @@ type expiry struct {
 	idle     time.Duration
 	deadline time.Time
 }
-
-// ErrExpiry means SetExpiry asked for more than Options.MaxIdleTimeout or
-// Options.MaxLifetime.
-var ErrExpiry = errors.New("seshat: expiry beyond the configured maximum")
 
 // SetExpiry gives this session its own idle timeout and lifetime (counted
 // from now), for example "remember me for 30 days" at login; zero keeps the

@@ -100,14 +100,14 @@ func TestDestroysFromEveryPathAreCounted(t *testing.T) {
 	// logout
 	serve(login("ann"), func(s *seshat.Session) { must(s.Destroy()) })
 	// revoked
-	k, _ := m.StoreKey(login("bob"))
+	k, _ := m.HandleOf(login("bob"))
 	must(m.Revoke(t.Context(), k))
 	// user_cap: a second session of cid's ends the first
 	login("cid")
 	login("cid")
 	// corrupt
 	c4 := serve("", func(s *seshat.Session) { must(s.Set("n", 1)) })
-	k4, _ := m.StoreKey(c4)
+	k4, _ := m.HandleOf(c4)
 	if _, err := st.Commit(t.Context(), k4, &store.Delta{Now: time.Now(), Set: map[string][]byte{"n": []byte("not a number")}}); err != nil {
 		t.Fatal(err)
 	}

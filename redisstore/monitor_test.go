@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/redisstore/redistest"
 	"github.com/seshat-go/seshat/store"
+	"github.com/seshat-go/seshat/watchdog"
 )
 
 type syncBuffer struct {
@@ -50,7 +50,7 @@ func TestWatchdogWarnsAboveThreshold(t *testing.T) {
 	var logs syncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	go seshat.WatchMemory(ctx, st, seshat.WatchOptions{Threshold: 0.8, Interval: 20 * time.Millisecond,
+	go watchdog.Watch(ctx, st, watchdog.Options{Threshold: 0.8, Interval: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	time.Sleep(100 * time.Millisecond) // a few quiet checks below the threshold
 	if strings.Contains(logs.String(), "memory is high") {
@@ -86,7 +86,7 @@ func TestWatchdogWarnsWithoutLimit(t *testing.T) {
 	var logs syncBuffer
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	seshat.WatchMemory(ctx, st, seshat.WatchOptions{Interval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	watchdog.Watch(ctx, st, watchdog.Options{Interval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if !strings.Contains(logs.String(), "no memory limit") {
 		t.Fatalf("no warning about maxmemory 0: %q", logs.String())
 	}

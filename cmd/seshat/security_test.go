@@ -104,7 +104,7 @@ func redisKeyOf(t *testing.T, cookie string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, ok := m.StoreKey(cookie)
+	k, ok := m.HandleOf(cookie)
 	if !ok {
 		t.Fatalf("cookie %q does not verify", cookie)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/seshat-go/seshat/cmd/seshat/demo"
 	"github.com/seshat-go/seshat/metrics"
 	"github.com/seshat-go/seshat/store"
+	"github.com/seshat-go/seshat/watchdog"
 )
 
 func newServe() *cobra.Command {
@@ -72,7 +73,7 @@ connections wait in the kernel's accept queue until one closes.`,
 			if sr, ok := su.opts.Store.(store.StatsReporter); ok {
 				reg.MustRegister(metrics.NewStoreCollector(sr, time.Second))
 				if su.redis != nil {
-					go seshat.WatchMemory(cmd.Context(), sr, seshat.WatchOptions{Threshold: memWarn})
+					go watchdog.Watch(cmd.Context(), sr, watchdog.Options{Threshold: memWarn})
 				}
 			}
 			o := su.opts

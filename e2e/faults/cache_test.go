@@ -22,7 +22,7 @@ func TestCacheAcrossFailover(t *testing.T) {
 	t.Run("cluster", func(t *testing.T) {
 		c := redistest.StartCluster(t, 3, 1)
 		cacheAcrossFailover(t, c.URL(), func(a *app, cookie string) *redistest.Server {
-			k, _ := a.m.StoreKey(cookie)
+			k, _ := a.m.HandleOf(cookie)
 			node, err := c.Client(t).MasterForKey(t.Context(), a.store.SessionKey(k))
 			if err != nil {
 				t.Fatal(err)

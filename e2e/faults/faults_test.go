@@ -157,7 +157,7 @@ func TestClusterFailover(t *testing.T) {
 	cc := c.Client(t)
 	onVictim := map[int]bool{}
 	for i, ck := range cookies {
-		k, _ := a.m.StoreKey(ck)
+		k, _ := a.m.HandleOf(ck)
 		node, err := cc.MasterForKey(t.Context(), a.store.SessionKey(k))
 		if err != nil {
 			t.Fatal(err)

@@ -72,7 +72,7 @@ func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 }
 
 func (in *instance) redisKey(cookie string) string {
-	k, ok := in.m.StoreKey(cookie)
+	k, ok := in.m.HandleOf(cookie)
 	if !ok {
 		in.t.Fatalf("cookie %q does not verify", cookie)
 	}
@@ -301,7 +301,7 @@ func TestBadDataUnderASessionKey(t *testing.T) {
 			before, _ := admin.Dump(ctx, key).Result()
 
 			// Through the store: a clear error, never a panic.
-			k, _ := in.m.StoreKey(c)
+			k, _ := in.m.HandleOf(c)
 			_, err := in.store.Load(ctx, k, store.LoadOptions{Now: time.Now(), TouchAfter: time.Hour})
 			if name != "value of the wrong type" && !errors.Is(err, store.ErrCorrupt) {
 				t.Errorf("Load = %v; want store.ErrCorrupt", err)
@@ -504,7 +504,7 @@ func TestBackgroundEditRacingRequests(t *testing.T) {
 			d := top.Start(t)
 			a, job := newInstance(t, d.Client(t)), newInstance(t, d.Client(t))
 			_, _, c := a.Do("POST", "/login", "", url.Values{"user": {"bob"}})
-			handle, _ := a.m.StoreKey(c)
+			handle, _ := a.m.HandleOf(c)
 			var wg sync.WaitGroup
 			for i := range 51 {
 				wg.Add(1)
@@ -652,7 +652,7 @@ func TestLifecycleEventsReachAnotherInstance(t *testing.T) {
 	_, _, idle := s.Do("POST", "/login", "", url.Values{"user": {"ivy"}}) // expires in 1 s
 	idleAt := time.Now().Add(time.Second)
 
-	k := func(c string) string { h, _ := actor.StoreKey(c); return h }
+	k := func(c string) string { h, _ := actor.HandleOf(c); return h }
 	want := []string{
 		"created " + k(anon), "regenerated " + k(g1), "destroyed/user_cap " + k(g1), "destroyed/logout " + k(g2),
 		"destroyed/revoked " + k(h1), "expired " + k(idle),

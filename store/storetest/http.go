@@ -299,7 +299,7 @@ func parallelViews(h *harness, encrypted bool) {
 
 // storeKeyOf returns the store key of a cookie.
 func (a *app) storeKeyOf(cookie string) string {
-	k, ok := a.m.StoreKey(cookie)
+	k, ok := a.m.HandleOf(cookie)
 	if !ok {
 		a.h.t.Fatalf("cookie %q does not verify", cookie)
 	}

@@ -1,4 +1,7 @@
-package seshat
+// Package watchdog warns in the logs when a session store is about to lose
+// or refuse sessions for lack of memory: for deployments without
+// Prometheus (which should use the alert rules in deploy/prometheus).
+package watchdog
 
 import (
 	"context"
@@ -8,8 +11,8 @@ import (
 	"github.com/seshat-go/seshat/store"
 )
 
-// WatchOptions configures WatchMemory.
-type WatchOptions struct {
+// Options configures Watch.
+type Options struct {
 	// Threshold is the fraction of the store's memory limit above which a
 	// warning is logged. Default: 0.8.
 	Threshold float64
@@ -19,13 +22,13 @@ type WatchOptions struct {
 	Logger *slog.Logger
 }
 
-// WatchMemory checks the store's memory every interval until ctx ends and
+// Watch checks the store's memory every interval until ctx ends and
 // logs a warning when it is above the threshold of its limit, when it has
 // no limit, and when it has started evicting keys: the signs that sessions
 // are about to be lost or refused. It is for deployments without
 // Prometheus (which should use the alert rules in deploy/prometheus). It
 // logs each condition once when it starts and once when it clears.
-func WatchMemory(ctx context.Context, r store.StatsReporter, o WatchOptions) {
+func Watch(ctx context.Context, r store.StatsReporter, o Options) {
 	if o.Threshold <= 0 || o.Threshold >= 1 {
 		o.Threshold = 0.8
 	}
