@@ -4,29 +4,39 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seshat-go/seshat/store"
 )
 
-// FuzzParseRecord: what Redis returns is untrusted (anyone with write
-// access can put anything under a key); decoding must never panic and
-// must either fail with ErrCorrupt or give a record with its metadata.
-func FuzzParseRecord(f *testing.F) {
-	f.Add("@v\x001\x00@c\x001700000000000\x00@t\x001700000000000\x00@i\x001800000\x00@d\x001700086400000\x00views\x003")
-	f.Add("@t\x00x")
+// FuzzReply: what Redis returns is untrusted (anyone with write access can
+// put anything under a key); reading a script's reply must never panic,
+// and must fail with ErrCorrupt (ErrNotFound for an expired or moved-away
+// session, ErrMoved for a fresh marker) or give a record with its
+// metadata.
+func FuzzReply(f *testing.F) {
+	meta := formatMeta(&store.Record{Created: time.UnixMilli(1700000000000), Touched: time.UnixMilli(1700000000000),
+		IdleTimeout: time.Hour, Deadline: time.UnixMilli(1800000000000)}, 5)
+	f.Add("OK\x00@\x00" + meta + "\x00views\x003")
+	f.Add("OK\x00@m\x001700000000001")
+	f.Add("OK\x00@\x00x")
+	f.Add("MOVED")
 	f.Add("a")
+	now := time.UnixMilli(1700000000000)
 	f.Fuzz(func(t *testing.T, flat string) {
 		parts := strings.Split(flat, "\x00")
 		arr := make([]any, len(parts))
 		for i, p := range parts {
 			arr[i] = p
 		}
-		if rec, err := parseRecord("fuzz", arr); err != nil && !errors.Is(err, store.ErrCorrupt) {
-			t.Fatalf("parseRecord error %v is not store.ErrCorrupt", err)
-		} else if err == nil && rec.Values == nil {
+		rec, err := reply("fuzz", arr, now)
+		switch {
+		case err != nil && !errors.Is(err, store.ErrCorrupt) && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrMoved):
+			t.Fatalf("reply error %v is none of ErrCorrupt, ErrNotFound, ErrMoved", err)
+		case err == nil && rec.Values == nil:
 			t.Fatal("a parsed record has no value map")
 		}
-		if _, err := parseRecord("fuzz", flat); err == nil {
+		if _, err := reply("fuzz", flat, now); err == nil {
 			t.Fatal("a non-array reply parsed")
 		}
 	})

@@ -236,7 +236,7 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 			return nil, s.fail("load", err)
 		}
 	}
-	rec, err := recordOf(h, opts.Now)
+	rec, err := recordOf("load", h, opts.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -266,12 +266,12 @@ func (s *Store) loadTouching(ctx context.Context, key string, opts store.LoadOpt
 		if err != nil {
 			return nil, s.fail("load", err)
 		}
-		return recordOf(h, opts.Now)
+		return recordOf("load", h, opts.Now)
 	}
 	if err != nil {
 		return nil, s.fail("load", err)
 	}
-	rec, err := parseRecord("load", res)
+	rec, err := reply("load", res, opts.Now)
 	if err == nil {
 		s.touches.saw(key, rec.Touched)
 	}
@@ -335,26 +335,26 @@ func (s *Store) fetch(ctx context.Context, rkey string) (map[string]string, erro
 	return h, err
 }
 
-// recordOf reads a session hash as HGETALL returned it, with the checks
-// load.lua makes: a moved marker, missing metadata, expiry by the caller's
-// clock.
-func recordOf(h map[string]string, now time.Time) (*store.Record, error) {
+// recordOf reads a session hash (as HGETALL, load.lua or take.lua returned
+// it): the one parser of a stored session, with the checks the scripts
+// make: a moved marker, missing metadata, expiry by the caller's clock.
+func recordOf(op string, h map[string]string, now time.Time) (*store.Record, error) {
 	if len(h) == 0 {
-		return nil, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
+		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
 	}
 	if until, ok := h["@m"]; ok {
 		if u, err := strconv.ParseInt(until, 10, 64); err == nil && now.UnixMilli() < u {
-			return nil, fmt.Errorf("redisstore: load: %w", store.ErrMoved)
+			return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrMoved)
 		}
-		return nil, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
+		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
 	}
 	raw, ok := h["@"]
 	if !ok {
-		return nil, fmt.Errorf("redisstore: load: metadata missing: %w", store.ErrCorrupt)
+		return nil, fmt.Errorf("redisstore: %s: metadata missing: %w", op, store.ErrCorrupt)
 	}
 	rec, err := parseMeta(raw)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: load: %w", err)
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	n := 0
 	for _, v := range h {
@@ -377,7 +377,7 @@ func recordOf(h map[string]string, now time.Time) (*store.Record, error) {
 		}
 	}
 	if !now.Before(rec.ExpiresAt()) {
-		return nil, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
+		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
 	}
 	return rec, nil
 }
@@ -390,20 +390,11 @@ func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Rec
 	if !validKey(key) {
 		return nil, fmt.Errorf("redisstore: take: %w", store.ErrNotFound)
 	}
-	res, err := s.write(ctx, takeScript, s.keys(key), now.UnixMilli(), store.MovedGrace.Milliseconds(), opID()).Slice()
+	res, err := s.write(ctx, takeScript, s.keys(key), now.UnixMilli(), store.MovedGrace.Milliseconds(), opID()).Result()
 	if err != nil {
 		return nil, s.fail("take", err)
 	}
-	switch status, _ := first(res); status {
-	case "OK":
-	case "NOTFOUND":
-		return nil, fmt.Errorf("redisstore: take: %w", store.ErrNotFound)
-	case "MOVED":
-		return nil, fmt.Errorf("redisstore: take: %w", store.ErrMoved)
-	default:
-		return nil, fmt.Errorf("redisstore: take: unexpected reply %v: %w", status, store.ErrCorrupt)
-	}
-	rec, err := parseRecord("take", res[1:])
+	rec, err := reply("take", res, now)
 	if err == nil && rec.User != "" {
 		// Best effort: a dead index entry is pruned when the index is read.
 		s.client.ZRem(ctx, s.UserKey(rec.User), key)
@@ -671,41 +662,32 @@ func parseMeta(raw string) (*store.Record, error) {
 	}, nil
 }
 
-// parseRecord turns a script's flat hash reply into a Record.
-func parseRecord(op string, res any) (*store.Record, error) {
+// reply reads the answer of a script that returns a session (load.lua,
+// take.lua): a status first, {'OK', name, value, ...}, {'NOTFOUND'} or
+// {'MOVED'}, as every script answers.
+func reply(op string, res any, now time.Time) (*store.Record, error) {
 	arr, ok := res.([]any)
-	if !ok || len(arr)%2 != 0 {
+	status, _ := first(arr)
+	switch {
+	case !ok:
 		return nil, fmt.Errorf("redisstore: %s: reply of type %T: %w", op, res, store.ErrCorrupt)
+	case status == "NOTFOUND":
+		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
+	case status == "MOVED":
+		return nil, fmt.Errorf("redisstore: %s: %w", op, store.ErrMoved)
+	case status != "OK" || len(arr)%2 != 1:
+		return nil, fmt.Errorf("redisstore: %s: unexpected reply %.40q: %w", op, status, store.ErrCorrupt)
 	}
-	var rec *store.Record
-	values := make(map[string][]byte, len(arr)/2)
-	var user string
-	for i := 0; i < len(arr); i += 2 {
+	h := make(map[string]string, len(arr)/2)
+	for i := 1; i < len(arr); i += 2 {
 		name, ok1 := arr[i].(string)
 		val, ok2 := arr[i+1].(string)
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("redisstore: %s: field of type %T: %w", op, arr[i+1], store.ErrCorrupt)
 		}
-		switch {
-		case name == "@":
-			m, err := parseMeta(val)
-			if err != nil {
-				return nil, fmt.Errorf("redisstore: %s: %w", op, err)
-			}
-			rec = m
-		case name == "@u":
-			user = val
-		case name != "" && name[0] == '@':
-			// Metadata of a later version we do not know: ignore.
-		default:
-			values[name] = []byte(val)
-		}
+		h[name] = val
 	}
-	if rec == nil {
-		return nil, fmt.Errorf("redisstore: %s: metadata missing: %w", op, store.ErrCorrupt)
-	}
-	rec.Values, rec.User = values, user
-	return rec, nil
+	return recordOf(op, h, now)
 }
 
 func first(res []any) (string, bool) {
@@ -729,32 +711,45 @@ func str(res []any, i int) string {
 	return ""
 }
 
+// replyErrors maps the prefixes of Redis error replies to the store's
+// errors: data the store cannot read, a full Redis, and the replies that
+// mean "not now" (loading, a failover, a slot moving, a busy script).
+var replyErrors = []struct {
+	prefix string
+	err    error
+}{
+	{"CORRUPT", store.ErrCorrupt}, // the scripts' own reply for unreadable metadata
+	{"WRONGTYPE", store.ErrCorrupt},
+	{"OOM", store.ErrFull},
+	{"LOADING", store.ErrUnavailable},
+	{"CLUSTERDOWN", store.ErrUnavailable},
+	{"MASTERDOWN", store.ErrUnavailable},
+	{"READONLY", store.ErrUnavailable},
+	{"TRYAGAIN", store.ErrUnavailable},
+	{"BUSY", store.ErrUnavailable},
+	{"NOREPLICAS", store.ErrUnavailable},
+}
+
 // fail maps a go-redis error to the store's errors.
 func (s *Store) fail(op string, err error) error {
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
-	}
-	if errors.Is(err, redis.Nil) {
+	case errors.Is(err, redis.Nil):
 		return fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
-	}
-	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		msg := rerr.Error()
-		switch {
-		case strings.Contains(msg, "CORRUPT"), strings.HasPrefix(msg, "WRONGTYPE"):
-			return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrCorrupt, err)
-		case strings.HasPrefix(msg, "SESHATMOVED"):
-			return fmt.Errorf("redisstore: %s: %w", op, store.ErrMoved)
-		case strings.HasPrefix(msg, "OOM"):
-			return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrFull, err)
-		case strings.HasPrefix(msg, "LOADING"), strings.HasPrefix(msg, "CLUSTERDOWN"), strings.HasPrefix(msg, "MASTERDOWN"),
-			strings.HasPrefix(msg, "READONLY"), strings.HasPrefix(msg, "TRYAGAIN"), strings.HasPrefix(msg, "BUSY"),
-			strings.HasPrefix(msg, "NOREPLICAS"):
-			return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err)
-		}
+	case errors.Is(err, store.ErrUnavailable): // a WAIT that fell short, say
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err)
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err) // the network, a timeout
+	}
+	for _, e := range replyErrors {
+		if redis.HasErrorPrefix(err, e.prefix) {
+			return fmt.Errorf("redisstore: %s: %w: %w", op, e.err, err)
+		}
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
 }
 
 // ACL is the least privilege seshat needs, as the rules of a Redis ACL
@@ -933,17 +928,12 @@ func (s *Store) write(ctx context.Context, sc *redis.Script, keys []string, args
 	if n, err := wait.Result(); err != nil || n < int64(s.minReplicas) {
 		cmd := redis.NewCmd(ctx)
 		if err == nil {
-			err = fmt.Errorf("NOREPLICAS the write reached %d of %d replicas within %v", n, s.minReplicas, s.replicaTimeout)
-			err = redisError{err.Error()}
+			err = fmt.Errorf("the write reached %d of %d replicas within %v: %w", n, s.minReplicas, s.replicaTimeout, store.ErrUnavailable)
+		} else {
+			err = fmt.Errorf("WAIT for %d replicas: %w: %w", s.minReplicas, store.ErrUnavailable, err)
 		}
 		cmd.SetErr(err)
 		return cmd
 	}
 	return res
 }
-
-// redisError makes a message look like a Redis error reply to fail().
-type redisError struct{ msg string }
-
-func (e redisError) Error() string { return e.msg }
-func (redisError) RedisError()     {}

@@ -5,22 +5,20 @@
 -- KEYS[2]  its bucket's count hash
 -- ARGV[1]  now, Unix milliseconds
 -- ARGV[2]  touch after, milliseconds: touch when now - touched >= this
--- Returns  the session hash as a flat array (name, value, ...), or nil when there is
---          no live session. Error "CORRUPT ..." when the metadata cannot be read,
---          "SESHATMOVED ..." when take.lua left its marker.
+-- Returns  as every script, a status first: {'OK', name, value, ...} the session hash;
+--          {'NOTFOUND'}: no live session; {'MOVED'}: take.lua moved it moments ago.
+--          Error "CORRUPT ..." when the metadata cannot be read.
 -- Writes   only when a touch is due: "@", the key's expiry and the count.
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then
-  return false
+  return {'NOTFOUND'}
 end
 local at
 for j = 1, #h, 2 do
   if h[j] == '@' then at = j + 1 end
   if h[j] == '@m' then
-    if tonumber(ARGV[1]) < tonumber(h[j + 1]) then
-      return redis.error_reply('SESHATMOVED the session moved to a new ID')
-    end
-    return false
+    if tonumber(ARGV[1]) < tonumber(h[j + 1]) then return {'MOVED'} end
+    return {'NOTFOUND'}
   end
 end
 if not at then
@@ -31,7 +29,7 @@ if not c then return t end
 local now = tonumber(ARGV[1])
 local old = math.min(t + i, d)
 if now >= old then
-  return false
+  return {'NOTFOUND'}
 end
 if now - t >= tonumber(ARGV[2]) then
   local L = lib()
@@ -41,4 +39,5 @@ if now - t >= tonumber(ARGV[2]) then
   redis.call('PEXPIREAT', KEYS[1], L.ms(exp))
   pcall(L.count_move, KEYS[2], old, exp, now)
 end
+table.insert(h, 1, 'OK')
 return h
