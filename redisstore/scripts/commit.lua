@@ -14,7 +14,8 @@
 -- ARGV[13]  touch after, milliseconds: refresh the idle expiry when now - touched >= this
 -- ARGV[14]  the operation's ID; ARGV[15] how long the operation log keeps it, ms
 -- ARGV[16…] E triples (name, '1' present / '0' absent, value), S pairs (name, value), D names
--- Returns   {'OK', incremented value or '', previous user or ''}; a replay of an applied
+-- Returns   {'OK', incremented value or '', previous user or ''} (the value an integer, a
+--           decimal string beyond 2^53, as in incr.lua); a replay of an applied
 --           operation (same ID) answers {'OK', its recorded value, ''} and changes nothing
 --           {'NOTFOUND'}: no live session; nothing is ever created here
 --           {'MOVED'}: take.lua moved the session to a new ID moments ago
@@ -154,13 +155,16 @@ if incr then
     end
     return r -- OOM when Redis is full, for one: the error it is
   end
-  -- Lua numbers are doubles: beyond 2^53 read the exact value back.
+  -- An integer, as incr.lua answers; Lua numbers are doubles, so beyond 2^53 the
+  -- exact value read back, as a decimal string.
+  local digits
   if r > -9007199254740992 and r < 9007199254740992 then
-    result = string.format('%d', r)
+    result, digits = r, string.format('%d', r)
   else
     result = redis.call('HGET', key, iname)
+    digits = result
   end
-  newsize = newsize - stored(iname) + #iname + #result
+  newsize = newsize - stored(iname) + #iname + #digits
   if max > 0 and newsize > max and newsize > size then
     restore()
     return {'TOOLARGE', tostring(newsize)}

@@ -9,7 +9,7 @@
 -- ARGV[4]  touch after, milliseconds: refresh the idle expiry when now - touched >= this
 -- ARGV[5]  maximum size in bytes (names plus values), 0 for none
 -- ARGV[6]  the operation's ID; ARGV[7] how long the operation log keeps it, ms
--- Returns  as commit.lua, the value as an integer: {'OK', value} | {'NOTFOUND'} | {'MOVED'} | {'TOOLARGE', size}
+-- Returns  as commit.lua (the value an integer, a decimal string beyond 2^53): {'OK', value} | {'NOTFOUND'} | {'MOVED'} | {'TOOLARGE', size}
 --          | {'NOTINT'}; error "CORRUPT …" when the metadata cannot be read. A replay of an
 --          applied operation (same ID) answers {'OK', its recorded value} and changes nothing.
 -- Calls    HGET (the log), HMGET, HINCRBY, HSET and PEXPIREAT (the log); HSET of "@" only
