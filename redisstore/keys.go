@@ -1,0 +1,62 @@
+package redisstore
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// buckets is the number of hash-tag buckets sessions are spread over; each
+// has a count hash in the same slot (see scripts/prelude.lua). 256 spread
+// evenly over the slots of a Cluster and keep Count to 256 small scripts.
+const buckets = 256
+
+// bucket returns the hash tag of a store key: two hex digits of its FNV-1a.
+func bucket(key string) string {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	const hex = "0123456789abcdef"
+	return string([]byte{hex[h>>4&0xf], hex[h&0xf]})
+}
+
+// errKey: a store key that cannot name a session.
+var errKey = errors.New("invalid store key (empty, starting with '#', or with a brace)")
+
+// validKey reports whether a store key can name a session: keys starting
+// with "#" after the hash tag are the bucket's own (count hash, operation
+// logs), and a brace would change the hash tag. A handle given to an
+// administrative call comes from outside: "#" must not reach a count hash.
+func validKey(key string) bool {
+	return key != "" && key[0] != '#' && !strings.ContainsAny(key, "{}")
+}
+
+// SessionKey returns the Redis key of the session under a store key:
+// "<prefix>{<bucket>}<key>".
+func (s *Store) SessionKey(key string) string { return s.prefix + "{" + bucket(key) + "}" + key }
+
+// keys returns the KEYS of a session script: the session and its bucket's
+// count hash, which share a hash slot.
+func (s *Store) keys(key string) []string {
+	b := bucket(key)
+	return []string{s.prefix + "{" + b + "}" + key, s.prefix + "{" + b + "}#"}
+}
+
+// keysWith returns the KEYS of a session script that also writes another
+// key of the session's bucket (its operation log).
+func (s *Store) keysWith(key, other string) []string {
+	b := bucket(key)
+	return []string{s.prefix + "{" + b + "}" + key, s.prefix + "{" + b + "}#", other}
+}
+
+// UserKey returns the Redis key of a user's index.
+func (s *Store) UserKey(user string) string {
+	sum := sha256.Sum256([]byte(user))
+	return s.prefix + "u:{" + base64.RawURLEncoding.EncodeToString(sum[:16]) + "}"
+}
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
