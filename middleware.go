@@ -240,10 +240,14 @@ func (s *Session) create(h http.Header, now time.Time) error {
 		return nil
 	}
 	rec := *s.rec
-	rec.Values = nil
-	// The store's rules, the size limit among them, on the empty record.
-	d := &store.Delta{Now: now, Set: s.set, User: s.user, MaxSize: m.opts.MaxSessionBytes}
-	if _, err := store.Apply(&rec, d); err != nil {
+	rec.Values = s.set
+	if s.user != nil {
+		rec.User = *s.user
+	}
+	rec.Touched = now
+	// Values set without a read (see blind) were not checked against the
+	// size limit: the store's rule, from nothing.
+	if err := store.CheckSize(0, rec.Size(), m.opts.MaxSessionBytes); err != nil {
 		return err
 	}
 	s.ensureID()

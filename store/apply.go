@@ -72,9 +72,8 @@ func Apply(rec *Record, d *Delta) (Result, error) {
 	//    limit (the limit was lowered) can still shrink.
 	if d.MaxSize > 0 {
 		before := rec.Size()
-		after := before + growth(rec, d, incr)
-		if after > d.MaxSize && after > before {
-			return Result{}, fmt.Errorf("%d bytes, limit %d: %w", after, d.MaxSize, ErrTooLarge)
+		if err := CheckSize(before, before+growth(rec, d, incr), d.MaxSize); err != nil {
+			return Result{}, err
 		}
 	}
 
@@ -108,6 +107,17 @@ func Apply(rec *Record, d *Delta) (Result, error) {
 		rec.Deadline = d.Deadline
 	}
 	return res, nil
+}
+
+// CheckSize is Apply's size rule: a change that takes a session from
+// before to after bytes (Record.Size) is refused with ErrTooLarge when
+// after is above max and above before. max 0 means no limit. A new
+// session's before is 0.
+func CheckSize(before, after, max int) error {
+	if max > 0 && after > max && after > before {
+		return fmt.Errorf("%d bytes, limit %d: %w", after, max, ErrTooLarge)
+	}
+	return nil
 }
 
 // Touch refreshes rec's idle expiry as Store.Load must: when at least
