@@ -344,8 +344,8 @@ func (s *Session) setLocal(key string, b []byte) error {
 		if old, ok := s.lookup(key); ok {
 			size -= len(key) + len(old)
 		}
-		if size > limit && size > before {
-			return fmt.Errorf("%w: setting %q would make it %d bytes, limit %d", ErrTooLarge, key, size, limit)
+		if err := store.CheckSize(before, size, limit); err != nil {
+			return fmt.Errorf("setting %q: %w", key, err)
 		}
 	}
 	s.setPending(key, b)
