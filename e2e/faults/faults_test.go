@@ -328,7 +328,11 @@ func TestSoak(t *testing.T) {
 	if l.failed > 0 || l.total == 0 {
 		t.Fatalf("%d of %d requests failed during the soak", l.failed, l.total)
 	}
-	if g1 > g0+5 || float64(heap1) > 1.5*float64(heap0)+4<<20 {
+	// A sample under load counts the goroutines of the requests and
+	// connections in flight at that instant (CI saw 70 -> 77 with nothing
+	// leaking); a leak of even one goroutine per thousand requests grows by
+	// thousands over the soak, so the slack is wide and still catches it.
+	if g1 > g0+max(20, g0/4) || float64(heap1) > 1.5*float64(heap0)+4<<20 {
 		t.Fatalf("not flat over %v: heap %d -> %d bytes, goroutines %d -> %d", d, heap0, heap1, g0, g1)
 	}
 	t.Logf("soak %v: %d requests (%.0f/s), none failed; heap %d KiB -> %d KiB, goroutines %d -> %d",
