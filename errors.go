@@ -90,9 +90,12 @@ func StatusCode(err error) int {
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	code := StatusCode(err)
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	switch {
+	case errors.As(err, &tooLarge):
 		http.Error(w, fmt.Sprintf("request body too large: at most %d bytes; nothing was changed", tooLarge.Limit), code)
-		return
+	case errors.Is(err, ErrTooLarge):
+		http.Error(w, "session too large: the change would take the session over its size limit; nothing was changed", code)
+	default:
+		http.Error(w, http.StatusText(code), code)
 	}
-	http.Error(w, http.StatusText(code), code)
 }

@@ -498,3 +498,39 @@ func TestTwoManagersInOneChain(t *testing.T) {
 		t.Fatalf("Session outside the middleware: %v; want ErrNoSession", err)
 	}
 }
+
+// A request that only writes makes one store call; a value that takes the
+// session over the limit is then refused by the commit: the error handler
+// answers 413 instead of the handler, and nothing of it is stored.
+func TestWriteOnlySetIsOneCallAndTheCommitEnforcesTheLimit(t *testing.T) {
+	cs := &countingStore{Store: memstore.New()}
+	e := newEnv(t, Options{Store: cs, MaxSessionBytes: 100})
+	c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("a", "x") }, "")).Value
+	cs.calls.Store(0)
+	resp := e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if err := s.Set("b", "y"); err != nil {
+			t.Errorf("Set: %v", err)
+		}
+	}, c)
+	if n := cs.calls.Load(); resp.StatusCode != 200 || n != 1 {
+		t.Fatalf("a write-only Set: status %d, %d store calls; want 200 and 1 (no load)", resp.StatusCode, n)
+	}
+	resp = e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if err := s.Set("big", strings.Repeat("x", 200)); err != nil {
+			t.Errorf("Set of a value over the limit, not read first: %v (the commit refuses it)", err)
+		}
+		w.Write([]byte("handler body"))
+	}, c)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "session too large") || strings.Contains(string(body), "handler body") {
+		t.Fatalf("a write-only Set over the limit: %d %q; want 413 from the error handler", resp.StatusCode, body)
+	}
+	e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if _, err := Get[string](s, "big"); !errors.Is(err, ErrNoValue) {
+			t.Errorf("the refused value was stored: %v", err)
+		}
+		if v, _ := Get[string](s, "b"); v != "y" {
+			t.Errorf("b = %q; want y", v)
+		}
+	}, c)
+}
