@@ -1,0 +1,252 @@
+// Package pgtest starts real PostgreSQL servers for tests, the way
+// redisstore/redistest starts redis-server: initdb and pg_ctl on a
+// temporary directory and a free loopback port, stopped when the test ends.
+// PostgreSQL refuses to run as root, so when the tests run as root (as CI
+// does) the server runs as the unprivileged user "postgres" (runuser).
+// There are no fakes: if PostgreSQL is not installed the test fails and
+// says how to install it.
+package pgtest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const installHint = "install PostgreSQL: apt-get install -y postgresql (the README's test command does this)"
+
+// Server is one running PostgreSQL cluster.
+type Server struct {
+	// Port is its TCP port on 127.0.0.1.
+	Port int
+	// Dir is its data directory.
+	Dir string
+
+	bin  string
+	as   string // the user the server runs as ("" for the current one)
+	args []string
+	proc *exec.Cmd     // the server (or runuser over it), a child of the test so that it is reaped
+	done chan struct{} // closed when proc has exited
+}
+
+// URL is a connection URL for the cluster's "postgres" database as its
+// superuser "seshat", without TLS.
+func (s *Server) URL() string {
+	return fmt.Sprintf("postgres://seshat@127.0.0.1:%d/postgres?sslmode=disable", s.Port)
+}
+
+// Binary returns the path of a PostgreSQL program (initdb, pg_ctl,
+// postgres), from the newest /usr/lib/postgresql/*/bin or the PATH, or
+// fails the test with the install hint.
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if p := filepath.Join(d, name); executable(p) {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	t.Fatalf("pgtest: %s not found: %s", name, installHint)
+	return ""
+}
+
+func version(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+func executable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pgtest: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Start initializes and starts a cluster that listens on 127.0.0.1 only,
+// with trust authentication for the superuser "seshat". settings are extra
+// server settings ("name=value", passed as -c name=value). It is stopped
+// and its directory removed when the test ends.
+func Start(t testing.TB, settings ...string) *Server {
+	t.Helper()
+	s := &Server{Port: FreePort(t), bin: filepath.Dir(Binary(t, "initdb"))}
+	if os.Geteuid() == 0 {
+		s.as = "postgres"
+		if _, err := user.Lookup(s.as); err != nil {
+			t.Fatalf("pgtest: running as root needs the user %q to run PostgreSQL as: %v (%s)", s.as, err, installHint)
+		}
+	}
+	dir, err := os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Dir = dir
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if s.as != "" {
+		u, _ := user.Lookup(s.as)
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatalf("pgtest: chown %s: %v", dir, err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := s.run("initdb", "-D", data, "-U", "seshat", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
+		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+	}
+	s.args = []string{"-p", strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + dir,
+		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"}
+	for _, kv := range settings {
+		s.args = append(s.args, "-c", kv)
+	}
+	if err := s.start(); err != nil {
+		t.Fatalf("pgtest: %v\n%s", err, s.LogTail())
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// command returns a PostgreSQL program as the server's user.
+func (s *Server) command(name string, args ...string) *exec.Cmd {
+	prog := filepath.Join(s.bin, name)
+	var cmd *exec.Cmd
+	if s.as != "" {
+		cmd = exec.Command("runuser", append([]string{"-u", s.as, "--", prog}, args...)...)
+	} else {
+		cmd = exec.Command(prog, args...)
+	}
+	cmd.Dir = s.Dir
+	return cmd
+}
+
+func (s *Server) run(name string, args ...string) ([]byte, error) {
+	return s.command(name, args...).CombinedOutput()
+}
+
+// start runs the postmaster as a child of the test process (not daemonized
+// by pg_ctl): a killed server is then reaped, and a restart does not find
+// its lock file held by a zombie (containers' PID 1 often reaps nothing).
+func (s *Server) start() error {
+	log, err := os.OpenFile(filepath.Join(s.Dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd := s.command("postgres", append([]string{"-D", filepath.Join(s.Dir, "data")}, s.args...)...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("postgres: %v", err)
+	}
+	s.proc, s.done = cmd, make(chan struct{})
+	go func(done chan struct{}) { cmd.Wait(); close(done) }(s.done)
+	if err := s.waitReady(30 * time.Second); err != nil {
+		s.signal(syscall.SIGKILL)
+		return err
+	}
+	return nil
+}
+
+// waitReady waits until the server accepts connections (pg_isready: an
+// open port is not enough, the server answers "starting up" first).
+func (s *Server) waitReady(within time.Duration) error {
+	deadline := time.Now().Add(within)
+	isready := filepath.Join(s.bin, "pg_isready")
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return fmt.Errorf("PostgreSQL exited at start")
+		default:
+		}
+		if exec.Command(isready, "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-U", "seshat", "-d", "postgres").Run() == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("PostgreSQL on port %d not ready within %v", s.Port, within)
+}
+
+// signal sends sig to the postmaster (whose PID is the first line of its
+// lock file: with runuser in between, the child of the test is runuser)
+// and waits until it has exited.
+func (s *Server) signal(sig syscall.Signal) {
+	if s.proc == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	target := s.proc.Process.Pid
+	if b, err := os.ReadFile(filepath.Join(s.Dir, "data", "postmaster.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])); err == nil && pid > 0 {
+			target = pid
+		}
+	}
+	_ = syscall.Kill(target, sig)
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		_ = syscall.Kill(target, syscall.SIGKILL)
+		_ = s.proc.Process.Kill()
+		<-s.done
+	}
+}
+
+// Stop stops the server at once (PostgreSQL's immediate shutdown);
+// stopping a stopped server does nothing.
+func (s *Server) Stop() { s.signal(syscall.SIGQUIT) }
+
+// Kill kills the server as a crash would: SIGKILL, no shutdown, no
+// checkpoint. Restart brings it back (crash recovery replays the WAL).
+func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
+
+// Restart starts a stopped or killed server again, on the same port.
+// After a Kill the old server's processes take a moment to notice and
+// leave its shared memory; until they have, PostgreSQL refuses to start
+// ("pre-existing shared memory block is still in use"), so Restart tries
+// again for up to 30 seconds, as a supervisor would.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := s.start()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pgtest: restart: %v\n%s", err, s.LogTail())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// LogTail returns the end of the server's log, for failure messages.
+func (s *Server) LogTail() string {
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "log"))
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
