@@ -1,0 +1,216 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seshat-go/seshat/store"
+)
+
+// Store is a seshat store on PostgreSQL. Create it with New; it implements
+// store.Store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a store on pool, migrating the schema first (Migrate).
+func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+	if _, err := Migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	return &Store{pool: pool}, nil
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// record builds a Record from the columns the functions return.
+func record(user *string, created, touched, idle, deadline int64, names, vals [][]byte) *store.Record {
+	rec := &store.Record{Values: make(map[string][]byte, len(names)), Created: time.UnixMilli(created),
+		Touched: time.UnixMilli(touched), IdleTimeout: time.Duration(idle) * time.Millisecond, Deadline: time.UnixMilli(deadline)}
+	if user != nil {
+		rec.User = *user
+	}
+	for i, n := range names {
+		if i < len(vals) {
+			rec.Values[string(n)] = vals[i]
+		}
+	}
+	return rec
+}
+
+// status maps a function's status to the store's errors.
+func status(op, st string) error {
+	switch st {
+	case "OK":
+		return nil
+	case "NOTFOUND":
+		return fmt.Errorf("pgstore: %s: %w", op, store.ErrNotFound)
+	case "MOVED":
+		return fmt.Errorf("pgstore: %s: %w", op, store.ErrMoved)
+	case "EXISTS":
+		return fmt.Errorf("pgstore: %s: %w", op, store.ErrExists)
+	case "NOTINT":
+		return fmt.Errorf("pgstore: %s: %w", op, store.ErrNotInteger)
+	}
+	return fmt.Errorf("pgstore: %s: unexpected status %q: %w", op, st, store.ErrCorrupt)
+}
+
+// fail maps a pgx error to the store's errors.
+func fail(op string, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code[:2] {
+		case "53", "57", "08", "40": // resources, shutdown, connection, a serialization failure
+			return fmt.Errorf("pgstore: %s: %w: %w", op, store.ErrUnavailable, err)
+		}
+		return fmt.Errorf("pgstore: %s: %w", op, err)
+	}
+	return fmt.Errorf("pgstore: %s: %w: %w", op, store.ErrUnavailable, err)
+}
+
+func (s *Store) readRecord(ctx context.Context, op, sql string, args ...any) (*store.Record, error) {
+	var st string
+	var user *string
+	var created, touched, idle, deadline *int64
+	var names, vals [][]byte
+	err := s.pool.QueryRow(ctx, sql, args...).Scan(&st, &user, &created, &touched, &idle, &deadline, &names, &vals)
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	if err := status(op, st); err != nil {
+		return nil, err
+	}
+	if created == nil || touched == nil || idle == nil || deadline == nil {
+		return nil, fmt.Errorf("pgstore: %s: a session without its times: %w", op, store.ErrCorrupt)
+	}
+	return record(user, *created, *touched, *idle, *deadline, names, vals), nil
+}
+
+// Load implements store.Store, in one round trip.
+func (s *Store) Load(ctx context.Context, key string, o store.LoadOptions) (*store.Record, error) {
+	return s.readRecord(ctx, "load", `SELECT * FROM seshat_load($1, $2, $3)`, key, ms(o.Now), o.TouchAfter.Milliseconds())
+}
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error {
+	names := make([][]byte, 0, len(rec.Values))
+	vals := make([][]byte, 0, len(rec.Values))
+	for n, v := range rec.Values {
+		names = append(names, []byte(n))
+		vals = append(vals, nonNil(v))
+	}
+	var st string
+	err := s.pool.QueryRow(ctx, `SELECT seshat_create($1, $2, $3, $4, $5, $6, $7, $8, $9)`, key, ms(time.Now()), rec.User,
+		ms(rec.Created), ms(rec.Touched), rec.IdleTimeout.Milliseconds(), ms(rec.Deadline), names, vals).Scan(&st)
+	if err != nil {
+		return fail("create", err)
+	}
+	if st == "EXPIRED" {
+		return nil // already past its end: nothing to keep
+	}
+	return status("create", st)
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// Commit implements store.Store, in one round trip: seshat_commit applies
+// store.Apply's rules in the database.
+func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
+	var expNames, expVals [][]byte
+	var expAbsent []bool
+	for _, e := range d.Expect {
+		expNames = append(expNames, []byte(e.Name))
+		expVals = append(expVals, nonNil(e.Value))
+		expAbsent = append(expAbsent, e.Absent)
+	}
+	setNames := make([][]byte, 0, len(d.Set))
+	setVals := make([][]byte, 0, len(d.Set))
+	for n, v := range d.Set {
+		setNames = append(setNames, []byte(n))
+		setVals = append(setVals, nonNil(v))
+	}
+	delNames := make([][]byte, 0, len(d.Delete))
+	for _, n := range d.Delete {
+		delNames = append(delNames, []byte(n))
+	}
+	var incrName []byte
+	var incrBy int64
+	if d.Incr != nil {
+		incrName, incrBy = []byte(d.Incr.Name), d.Incr.By
+	}
+	user := ""
+	if d.User != nil {
+		user = *d.User
+	}
+	var deadline *int64
+	if !d.Deadline.IsZero() {
+		v := ms(d.Deadline)
+		deadline = &v
+	}
+	var st string
+	var result *string
+	var curNames, curVals [][]byte
+	var size *int
+	err := s.pool.QueryRow(ctx, `SELECT * FROM seshat_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		key, ms(d.Now), d.TouchAfter.Milliseconds(), d.MaxSize, expNames, expVals, expAbsent, setNames, setVals, delNames,
+		incrName, incrBy, d.User != nil, user, d.IdleTimeout.Milliseconds(), deadline).Scan(&st, &result, &curNames, &curVals, &size)
+	if err != nil {
+		return store.Result{}, fail("commit", err)
+	}
+	switch st {
+	case "CONFLICT":
+		cur := make(map[string][]byte, len(curNames))
+		for i, n := range curNames {
+			if i < len(curVals) {
+				cur[string(n)] = curVals[i]
+			}
+		}
+		return store.Result{Current: cur}, fmt.Errorf("pgstore: commit: %w", store.ErrConflict)
+	case "TOOLARGE":
+		n := 0
+		if size != nil {
+			n = *size
+		}
+		return store.Result{}, fmt.Errorf("pgstore: commit: %d bytes, limit %d: %w", n, d.MaxSize, store.ErrTooLarge)
+	}
+	if err := status("commit", st); err != nil {
+		return store.Result{}, err
+	}
+	var res store.Result
+	if d.Incr != nil {
+		if result == nil {
+			return res, fmt.Errorf("pgstore: commit: no incremented value: %w", store.ErrCorrupt)
+		}
+		if _, err := fmt.Sscan(*result, &res.Value); err != nil {
+			return res, fmt.Errorf("pgstore: commit: incremented value %q: %w", *result, store.ErrCorrupt)
+		}
+	}
+	return res, nil
+}
+
+// Destroy implements store.Store.
+func (s *Store) Destroy(ctx context.Context, key string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM seshat_sessions WHERE key = $1`, key); err != nil {
+		return fail("destroy", err)
+	}
+	return nil
+}
+
+// Take implements store.Store: it returns the session and leaves a marker
+// for store.MovedGrace, in one round trip.
+func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
+	return s.readRecord(ctx, "take", `SELECT * FROM seshat_take($1, $2, $3)`, key, ms(now), store.MovedGrace.Milliseconds())
+}
+
