@@ -213,4 +213,3 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
 	return s.readRecord(ctx, "take", `SELECT * FROM seshat_take($1, $2, $3)`, key, ms(now), store.MovedGrace.Milliseconds())
 }
-
