@@ -13,6 +13,35 @@ import (
 
 var databases atomic.Int64
 
+// outage is a store whose connections go through a proxy that can make
+// PostgreSQL unreachable (storetest.Outage).
+type outage struct {
+	*pgstore.Store
+	proxy *pgtest.Proxy
+}
+
+func (o outage) Unreachable(on bool) { o.proxy.Blackhole(on) }
+
+// Through a proxy that can swallow everything: G10 (a store that does not
+// answer fails requests fast with 503, and they succeed again once it
+// does) on PostgreSQL.
+func TestConformanceThroughProxy(t *testing.T) {
+	srv := pgtest.Start(t)
+	admin := pool(t, srv.URL())
+	proxy := pgtest.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", srv.Port))
+	storetest.Run(t, func(t *testing.T) store.Store {
+		db := fmt.Sprintf("t%d", databases.Add(1))
+		if _, err := admin.Exec(t.Context(), "CREATE DATABASE "+db); err != nil {
+			t.Fatal(err)
+		}
+		st, err := pgstore.New(t.Context(), pool(t, fmt.Sprintf("postgres://seshat@%s/%s?sslmode=disable&connect_timeout=1", proxy.Addr(), db)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return outage{st, proxy}
+	})
+}
+
 func TestConformance(t *testing.T) {
 	srv := pgtest.Start(t)
 	admin := pool(t, srv.URL())
