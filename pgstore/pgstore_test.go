@@ -14,7 +14,8 @@ import (
 var databases atomic.Int64
 
 // outage is a store whose connections go through a proxy that can make
-// PostgreSQL unreachable (storetest.Outage).
+// PostgreSQL unreachable (storetest.Outage) and lose replies
+// (storetest.Faults).
 type outage struct {
 	*pgstore.Store
 	proxy *pgtest.Proxy
@@ -22,9 +23,17 @@ type outage struct {
 
 func (o outage) Unreachable(on bool) { o.proxy.Blackhole(on) }
 
-// Through a proxy that can swallow everything: G10 (a store that does not
-// answer fails requests fast with 503, and they succeed again once it
-// does) on PostgreSQL.
+// LoseReplies implements storetest.Faults: every nth write (a commit, a
+// creation, a take, a destroy) runs and its reply is lost; retries are
+// spared.
+func (o outage) LoseReplies(n int) {
+	o.proxy.LoseReplies(n, "seshat_commit(", "seshat_create(", "seshat_take(", "DELETE FROM seshat_sessions")
+}
+
+// Through a proxy that can swallow everything or lose replies: G10 (a store
+// that does not answer fails requests fast with 503, and they succeed again
+// once it does) and exactly-once writes (G2, G4 with lost replies) on
+// PostgreSQL.
 func TestConformanceThroughProxy(t *testing.T) {
 	srv := pgtest.Start(t)
 	admin := pool(t, srv.URL())
@@ -40,6 +49,10 @@ func TestConformanceThroughProxy(t *testing.T) {
 		}
 		return outage{st, proxy}
 	})
+	if proxy.Cuts() == 0 {
+		t.Fatal("the proxy lost no reply: the lost-reply cases tested nothing")
+	}
+	t.Logf("replies lost after PostgreSQL ran the write: %d", proxy.Cuts())
 }
 
 func TestConformance(t *testing.T) {

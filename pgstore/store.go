@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -29,6 +30,31 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// opID returns a fresh operation id: every write carries one, so that a
+// retry after a lost reply answers what the first run did (seshat_ops).
+func opID() []byte {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return b
+}
+
+// lost reports whether err may have lost the reply of a statement the
+// server ran: the connection failed, not the statement.
+func lost(ctx context.Context, err error) bool {
+	var pe *pgconn.PgError
+	return err != nil && ctx.Err() == nil && !errors.As(err, &pe)
+}
+
+// retried runs a write, and once more (with the same operation id) when
+// its reply was lost: the write is applied at most once either way.
+func retried(ctx context.Context, f func() error) error {
+	err := f()
+	if lost(ctx, err) {
+		err = f()
+	}
+	return err
+}
 
 // record builds a Record from the columns the functions return.
 func record(user *string, created, touched, idle, deadline int64, names, vals [][]byte) *store.Record {
@@ -80,7 +106,9 @@ func (s *Store) readRecord(ctx context.Context, op, sql string, args ...any) (*s
 	var user *string
 	var created, touched, idle, deadline *int64
 	var names, vals [][]byte
-	err := s.pool.QueryRow(ctx, sql, args...).Scan(&st, &user, &created, &touched, &idle, &deadline, &names, &vals)
+	err := retried(ctx, func() error {
+		return s.pool.QueryRow(ctx, sql, args...).Scan(&st, &user, &created, &touched, &idle, &deadline, &names, &vals)
+	})
 	if err != nil {
 		return nil, fail(op, err)
 	}
@@ -107,8 +135,11 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 		vals = append(vals, nonNil(v))
 	}
 	var st string
-	err := s.pool.QueryRow(ctx, `SELECT seshat_create($1, $2, $3, $4, $5, $6, $7, $8, $9)`, key, ms(time.Now()), rec.User,
-		ms(rec.Created), ms(rec.Touched), rec.IdleTimeout.Milliseconds(), ms(rec.Deadline), names, vals).Scan(&st)
+	op := opID()
+	err := retried(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT seshat_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, key, ms(time.Now()), rec.User,
+			ms(rec.Created), ms(rec.Touched), rec.IdleTimeout.Milliseconds(), ms(rec.Deadline), names, vals, op).Scan(&st)
+	})
 	if err != nil {
 		return fail("create", err)
 	}
@@ -163,9 +194,12 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	var result *string
 	var curNames, curVals [][]byte
 	var size *int
-	err := s.pool.QueryRow(ctx, `SELECT * FROM seshat_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		key, ms(d.Now), d.TouchAfter.Milliseconds(), d.MaxSize, expNames, expVals, expAbsent, setNames, setVals, delNames,
-		incrName, incrBy, d.User != nil, user, d.IdleTimeout.Milliseconds(), deadline).Scan(&st, &result, &curNames, &curVals, &size)
+	op := opID()
+	err := retried(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT * FROM seshat_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			key, ms(d.Now), d.TouchAfter.Milliseconds(), d.MaxSize, expNames, expVals, expAbsent, setNames, setVals, delNames,
+			incrName, incrBy, d.User != nil, user, d.IdleTimeout.Milliseconds(), deadline, op).Scan(&st, &result, &curNames, &curVals, &size)
+	})
 	if err != nil {
 		return store.Result{}, fail("commit", err)
 	}
@@ -202,7 +236,10 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 
 // Destroy implements store.Store.
 func (s *Store) Destroy(ctx context.Context, key string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM seshat_sessions WHERE key = $1`, key); err != nil {
+	if err := retried(ctx, func() error {
+		_, err := s.pool.Exec(ctx, `DELETE FROM seshat_sessions WHERE key = $1`, key)
+		return err
+	}); err != nil {
 		return fail("destroy", err)
 	}
 	return nil
@@ -211,5 +248,5 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 // Take implements store.Store: it returns the session and leaves a marker
 // for store.MovedGrace, in one round trip.
 func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
-	return s.readRecord(ctx, "take", `SELECT * FROM seshat_take($1, $2, $3)`, key, ms(now), store.MovedGrace.Milliseconds())
+	return s.readRecord(ctx, "take", `SELECT * FROM seshat_take($1, $2, $3, $4)`, key, ms(now), store.MovedGrace.Milliseconds(), opID())
 }

@@ -33,3 +33,13 @@ CREATE TABLE seshat_events (
 	at    bigint    NOT NULL,
 	event jsonb     NOT NULL
 );
+
+-- Operations applied, for exactly-once writes: a write whose reply was lost
+-- is retried by the store with the same id, and the retry answers what the
+-- first run did. Kept a minute by the database's clock, then pruned.
+CREATE TABLE seshat_ops (
+	id     bytea  PRIMARY KEY,
+	at     bigint NOT NULL,
+	result text
+);
+CREATE INDEX seshat_ops_at ON seshat_ops (at);

@@ -21,6 +21,24 @@ BEGIN
 	RETURN t::numeric;
 END $$;
 
+-- seshat_db_ms is the database's clock in Unix milliseconds: the
+-- operation log ages by it, so skewed application clocks cannot keep it
+-- forever or end it early.
+CREATE FUNCTION seshat_db_ms() RETURNS bigint
+LANGUAGE sql VOLATILE AS $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
+
+-- seshat_applied records an applied write (its result) and now and then
+-- prunes what is older than a minute.
+CREATE FUNCTION seshat_applied(p_op bytea, p_result text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF p_op IS NULL THEN RETURN; END IF;
+	INSERT INTO seshat_ops (id, at, result) VALUES (p_op, seshat_db_ms(), p_result) ON CONFLICT (id) DO NOTHING;
+	IF random() < 0.01 THEN
+		DELETE FROM seshat_ops WHERE at < seshat_db_ms() - 60000;
+	END IF;
+END $$;
+
 CREATE FUNCTION seshat_load(p_key text, p_now bigint, p_touch_after bigint,
 	OUT status text, OUT user_key text, OUT created bigint, OUT touched bigint, OUT idle bigint, OUT deadline bigint,
 	OUT names bytea[], OUT vals bytea[])
@@ -46,12 +64,15 @@ BEGIN
 END $$;
 
 CREATE FUNCTION seshat_create(p_key text, p_now bigint, p_user text, p_created bigint, p_touched bigint, p_idle bigint,
-	p_deadline bigint, p_names bytea[], p_vals bytea[]) RETURNS text
+	p_deadline bigint, p_names bytea[], p_vals bytea[], p_op bytea) RETURNS text
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
 	n integer;
 BEGIN
+	IF EXISTS (SELECT 1 FROM seshat_ops WHERE id = p_op) THEN
+		RETURN 'OK'; -- a retry of a creation that was applied
+	END IF;
 	IF least(p_touched + p_idle, p_deadline) <= p_now OR p_idle <= 0 THEN
 		RETURN 'EXPIRED';
 	END IF;
@@ -65,29 +86,44 @@ BEGIN
 		RETURN 'EXISTS';
 	END IF;
 	INSERT INTO seshat_values (key, name, value) SELECT p_key, a, b FROM unnest(p_names, p_vals) AS t(a, b);
+	PERFORM seshat_applied(p_op, NULL);
 	RETURN 'OK';
 END $$;
 
-CREATE FUNCTION seshat_take(p_key text, p_now bigint, p_grace bigint,
+CREATE FUNCTION seshat_take(p_key text, p_now bigint, p_grace bigint, p_op bytea,
 	OUT status text, OUT user_key text, OUT created bigint, OUT touched bigint, OUT idle bigint, OUT deadline bigint,
 	OUT names bytea[], OUT vals bytea[])
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
 	s seshat_sessions;
+	r text[];
 BEGIN
 	SELECT * INTO s FROM seshat_sessions WHERE key = p_key FOR UPDATE;
+	IF FOUND AND s.idle = 0 THEN
+		-- A marker: a retry of the take that left it answers what it took
+		-- (kept with the marker), any other take finds the session moved.
+		SELECT string_to_array(o.result, ' ') INTO r FROM seshat_ops o WHERE o.id = p_op;
+		IF FOUND AND p_now < s.deadline THEN
+			created := r[1]::bigint; touched := r[2]::bigint; idle := r[3]::bigint; deadline := r[4]::bigint;
+			user_key := nullif(array_to_string(r[5:], ' '), '');
+			SELECT array_agg(v.name), array_agg(v.value) INTO names, vals FROM seshat_values v WHERE v.key = p_key;
+			status := 'OK'; RETURN;
+		END IF;
+		IF p_now < s.deadline THEN
+			status := 'MOVED'; RETURN;
+		END IF;
+		status := 'NOTFOUND'; RETURN;
+	END IF;
 	IF NOT FOUND OR p_now >= s.expires THEN
 		status := 'NOTFOUND'; RETURN;
 	END IF;
-	IF s.idle = 0 THEN
-		status := 'MOVED'; RETURN;
-	END IF;
 	SELECT array_agg(v.name), array_agg(v.value) INTO names, vals FROM seshat_values v WHERE v.key = p_key;
-	DELETE FROM seshat_values v WHERE v.key = p_key;
-	-- The session becomes its own marker until p_now + p_grace.
+	-- The session becomes its own marker until p_now + p_grace; its values
+	-- stay with it for a retry of this take, read by nothing else.
 	UPDATE seshat_sessions SET user_key = NULL, touched = p_now, idle = 0, deadline = p_now + p_grace, size = 0
 		WHERE key = p_key;
+	PERFORM seshat_applied(p_op, concat_ws(' ', s.created, s.touched, s.idle, s.deadline, coalesce(s.user_key, '')));
 	status := 'OK';
 	user_key := s.user_key; created := s.created; touched := s.touched; idle := s.idle; deadline := s.deadline;
 END $$;
@@ -95,7 +131,7 @@ END $$;
 CREATE FUNCTION seshat_commit(p_key text, p_now bigint, p_touch_after bigint, p_max integer,
 	p_exp_names bytea[], p_exp_vals bytea[], p_exp_absent boolean[],
 	p_set_names bytea[], p_set_vals bytea[], p_del_names bytea[],
-	p_incr_name bytea, p_incr_by bigint, p_set_user boolean, p_user text, p_idle bigint, p_deadline bigint,
+	p_incr_name bytea, p_incr_by bigint, p_set_user boolean, p_user text, p_idle bigint, p_deadline bigint, p_op bytea,
 	OUT status text, OUT result text, OUT cur_names bytea[], OUT cur_vals bytea[], OUT new_size integer)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -112,6 +148,11 @@ DECLARE
 	touch boolean;
 	i integer;
 BEGIN
+	-- 0. A retry of a commit that was applied answers what it did.
+	SELECT o.result INTO result FROM seshat_ops o WHERE o.id = p_op;
+	IF FOUND THEN
+		status := 'OK'; RETURN;
+	END IF;
 	-- 1. A live session, locked for the rest of the commit.
 	SELECT * INTO s FROM seshat_sessions WHERE key = p_key FOR UPDATE;
 	IF NOT FOUND OR (s.idle = 0 AND p_now >= s.deadline) OR (s.idle > 0 AND p_now >= s.expires) THEN
@@ -194,5 +235,6 @@ BEGIN
 		UPDATE seshat_sessions SET user_key = s.user_key, touched = s.touched, idle = s.idle, deadline = s.deadline,
 			size = new_size WHERE key = p_key;
 	END IF;
+	PERFORM seshat_applied(p_op, result);
 	status := 'OK';
 END $$;

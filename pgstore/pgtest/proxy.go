@@ -1,17 +1,16 @@
 package pgtest
 
 import (
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 )
 
-// Proxy is a TCP proxy in front of a server that can make it unreachable:
-// with Blackhole on, what clients send is swallowed and nothing comes
-// back (a hung server, a partition), so only the clients' own timeouts
-// answer. It knows nothing of the protocol.
+// Proxy is a TCP proxy in front of a PostgreSQL server that can make it
+// unreachable (with Blackhole on, what clients send is swallowed and nothing comes
+// back: a hung server, a partition, so only the clients' own timeouts
+// answer) and lose replies (LoseReplies).
 type Proxy struct {
 	target string
 	ln     net.Listener
@@ -19,6 +18,13 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
+
+	cut       sync.Mutex // guards the LoseReplies rule
+	cutEvery  int
+	cutWrites []string
+	cutCount  int
+	cutSeen   map[[32]byte]bool
+	cuts      atomic.Int64
 }
 
 // StartProxy starts a proxy to target (host:port) on a free loopback port,
@@ -79,34 +85,18 @@ func (p *Proxy) accept() {
 		p.mu.Lock()
 		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
 		p.mu.Unlock()
-		go p.pipe(c, s)
-		go p.pipe(s, c)
+		verdicts := make(chan bool, 1024)
+		go func() { p.frontend(c, s, verdicts); p.drop(c, s) }()
+		go func() { p.backend(c, s, verdicts); p.drop(c, s) }()
 	}
 }
 
-// pipe copies from src to dst, swallowing while the hole is on.
-func (p *Proxy) pipe(src, dst net.Conn) {
-	defer func() {
-		src.Close()
-		dst.Close()
-		p.mu.Lock()
-		delete(p.conns, src)
-		delete(p.conns, dst)
-		p.mu.Unlock()
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !p.hole.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if err != io.EOF {
-				return
-			}
-			return
-		}
-	}
+// drop closes a connection pair and forgets it.
+func (p *Proxy) drop(c, s net.Conn) {
+	c.Close()
+	s.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, s)
+	p.mu.Unlock()
 }
