@@ -12,7 +12,7 @@ import (
 	"github.com/seshat-go/seshat/pgstore/pgtest"
 )
 
-func pool(t *testing.T, url string) *pgxpool.Pool {
+func pool(t testing.TB, url string) *pgxpool.Pool {
 	t.Helper()
 	p, err := pgxpool.New(context.Background(), url)
 	if err != nil {

@@ -1,0 +1,47 @@
+package pgstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/seshat-go/seshat/pgstore"
+	"github.com/seshat-go/seshat/pgstore/pgtest"
+)
+
+// BenchmarkCount1M: the exact live count at 1,000,000 sessions (the target
+// is under 10 ms).
+func BenchmarkCount1M(b *testing.B) {
+	srv := pgtest.Start(b)
+	p := pool(b, srv.URL())
+	st, err := pgstore.New(b.Context(), p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	// A bulk load in one transaction: the counter triggers (one update per
+	// row, fine for one creation per transaction) are set aside, and the
+	// counters set once.
+	if _, err := p.Exec(b.Context(), `ALTER TABLE seshat_sessions DISABLE TRIGGER seshat_count`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := p.Exec(b.Context(), `INSERT INTO seshat_sessions (key, created, touched, idle, deadline)
+		SELECT 'k' || i, $1::bigint, $1::bigint, 3600000, $1::bigint + 86400000 FROM generate_series(1, 1000000) AS i`, now); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := p.Exec(b.Context(), `UPDATE seshat_counts SET n = CASE bucket WHEN 0 THEN 1000000 ELSE 0 END`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := p.Exec(b.Context(), `ALTER TABLE seshat_sessions ENABLE TRIGGER seshat_count`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := p.Exec(b.Context(), `VACUUM ANALYZE seshat_sessions`); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		n, err := st.Count(b.Context(), time.Now())
+		if err != nil || n != 1000000 {
+			b.Fatalf("Count = %d, %v", n, err)
+		}
+	}
+}
