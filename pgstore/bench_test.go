@@ -13,7 +13,7 @@ import (
 func BenchmarkCount1M(b *testing.B) {
 	srv := pgtest.Start(b)
 	p := pool(b, srv.URL())
-	st, err := pgstore.New(b.Context(), p)
+	st, err := pgstore.New(b.Context(), p, pgstore.Options{SweepEvery: -1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -43,10 +43,11 @@ func TestConformanceThroughProxy(t *testing.T) {
 		if _, err := admin.Exec(t.Context(), "CREATE DATABASE "+db); err != nil {
 			t.Fatal(err)
 		}
-		st, err := pgstore.New(t.Context(), pool(t, fmt.Sprintf("postgres://seshat@%s/%s?sslmode=disable&connect_timeout=1", proxy.Addr(), db)))
+		st, err := pgstore.New(t.Context(), pool(t, fmt.Sprintf("postgres://seshat@%s/%s?sslmode=disable&connect_timeout=1", proxy.Addr(), db)), pgstore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { st.Close() })
 		return outage{st, proxy}
 	})
 	if proxy.Cuts() == 0 {
@@ -64,10 +65,11 @@ func TestConformance(t *testing.T) {
 		if _, err := admin.Exec(t.Context(), "CREATE DATABASE "+db); err != nil {
 			t.Fatal(err)
 		}
-		st, err := pgstore.New(t.Context(), pool(t, fmt.Sprintf("postgres://seshat@127.0.0.1:%d/%s?sslmode=disable", srv.Port, db)))
+		st, err := pgstore.New(t.Context(), pool(t, fmt.Sprintf("postgres://seshat@127.0.0.1:%d/%s?sslmode=disable", srv.Port, db)), pgstore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { st.Close() })
 		return st
 	})
 }

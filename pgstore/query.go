@@ -15,7 +15,7 @@ var (
 	_ store.Iterator  = (*Store)(nil)
 )
 
-const infoColumns = `key, coalesce(user_key, ''), created, touched, deadline, expires`
+const infoColumns = `key, coalesce(user_key, ''::bytea), created, touched, deadline, expires`
 
 func scanInfos(rows pgx.Rows) ([]store.SessionInfo, error) {
 	defer rows.Close()
@@ -23,9 +23,11 @@ func scanInfos(rows pgx.Rows) ([]store.SessionInfo, error) {
 	for rows.Next() {
 		var in store.SessionInfo
 		var created, touched, deadline, expires int64
-		if err := rows.Scan(&in.Key, &in.User, &created, &touched, &deadline, &expires); err != nil {
+		var user []byte
+		if err := rows.Scan(&in.Key, &user, &created, &touched, &deadline, &expires); err != nil {
 			return nil, err
 		}
+		in.User = string(user)
 		in.Created, in.Touched = time.UnixMilli(created), time.UnixMilli(touched)
 		in.Deadline, in.ExpiresAt = time.UnixMilli(deadline), time.UnixMilli(expires)
 		out = append(out, in)
@@ -37,7 +39,7 @@ func scanInfos(rows pgx.Rows) ([]store.SessionInfo, error) {
 // user, oldest first (an index on user_key).
 func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]store.SessionInfo, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+infoColumns+` FROM seshat_sessions
-		WHERE user_key = $1 AND idle > 0 AND expires > $2 ORDER BY created, key`, user, ms(now))
+		WHERE user_key = $1 AND idle > 0 AND expires > $2 ORDER BY created, key`, []byte(user), ms(now))
 	if err != nil {
 		return nil, fail("user sessions", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -13,20 +14,106 @@ import (
 	"github.com/seshat-go/seshat/store"
 )
 
-// Store is a seshat store on PostgreSQL. Create it with New; it implements
-// store.Store.
+// Store is a seshat store on PostgreSQL. Create it with New or Open; it
+// implements store.Store and every optional capability: UserIndex,
+// Counter, Iterator, StatsReporter and EventLog.
 type Store struct {
 	pool *pgxpool.Pool
+	opts Options
+
+	stop      context.CancelFunc // ends the sweeper
+	swept     chan struct{}      // closed when the sweeper has returned
+	closePool bool               // Open made the pool: Close closes it
+	closeOnce sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
 
-// New returns a store on pool, migrating the schema first (Migrate).
-func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+// Options configure a Store. The zero value is ready to use.
+type Options struct {
+	// SweepEvery is how often this instance removes expired rows (and
+	// publishes an "expired" event for each expired session that was bound
+	// to a user), in batches of SweepBatch rows. Any number of instances
+	// may sweep at once: a row is removed, and its event published, by
+	// exactly one of them. 0 means a minute; negative means never (call
+	// Sweep yourself). Expired rows are never read as sessions either
+	// way: expiry is enforced on read.
+	SweepEvery time.Duration
+	// SweepBatch bounds the rows one sweep statement removes, so that a
+	// sweep never holds many locks at once. 0 means 1000.
+	SweepBatch int
+	// EventsKept is how long lifecycle events stay in the event table for
+	// Follow to deliver to instances that were briefly away. 0 means an
+	// hour.
+	EventsKept time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.SweepEvery == 0 {
+		o.SweepEvery = time.Minute
+	}
+	if o.SweepBatch <= 0 {
+		o.SweepBatch = 1000
+	}
+	if o.EventsKept <= 0 {
+		o.EventsKept = time.Hour
+	}
+	return o
+}
+
+// New returns a store on pool, migrating the schema first (Migrate), and
+// starts its sweeper (Options.SweepEvery). Close stops the sweeper; the
+// pool stays the caller's.
+func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
 	if _, err := Migrate(ctx, pool); err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool, opts: opts.withDefaults(), swept: make(chan struct{})}
+	var sctx context.Context
+	sctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
+	if s.opts.SweepEvery > 0 {
+		go s.sweepLoop(sctx)
+	} else {
+		close(s.swept)
+	}
+	return s, nil
+}
+
+// Open connects to the database a URL names (postgres:// or
+// postgresql://, with pgx's parameters: pool_max_conns, sslmode, …),
+// migrates it and returns a store that owns the pool: Close closes it.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	s, err := New(ctx, pool, opts)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.closePool = true
+	return s, nil
+}
+
+// Pool returns the store's connection pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close stops the sweeper and, for a store made by Open, closes the pool.
+// It always returns nil.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.stop()
+		<-s.swept
+		if s.closePool {
+			s.pool.Close()
+		}
+	})
+	return nil
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -57,12 +144,10 @@ func retried(ctx context.Context, f func() error) error {
 }
 
 // record builds a Record from the columns the functions return.
-func record(user *string, created, touched, idle, deadline int64, names, vals [][]byte) *store.Record {
+func record(user []byte, created, touched, idle, deadline int64, names, vals [][]byte) *store.Record {
 	rec := &store.Record{Values: make(map[string][]byte, len(names)), Created: time.UnixMilli(created),
 		Touched: time.UnixMilli(touched), IdleTimeout: time.Duration(idle) * time.Millisecond, Deadline: time.UnixMilli(deadline)}
-	if user != nil {
-		rec.User = *user
-	}
+	rec.User = string(user)
 	for i, n := range names {
 		if i < len(vals) {
 			rec.Values[string(n)] = vals[i]
@@ -103,7 +188,7 @@ func fail(op string, err error) error {
 
 func (s *Store) readRecord(ctx context.Context, op, sql string, args ...any) (*store.Record, error) {
 	var st string
-	var user *string
+	var user []byte
 	var created, touched, idle, deadline *int64
 	var names, vals [][]byte
 	err := retried(ctx, func() error {
@@ -137,7 +222,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 	var st string
 	op := opID()
 	err := retried(ctx, func() error {
-		return s.pool.QueryRow(ctx, `SELECT seshat_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, key, ms(time.Now()), rec.User,
+		return s.pool.QueryRow(ctx, `SELECT seshat_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, key, ms(time.Now()), []byte(rec.User),
 			ms(rec.Created), ms(rec.Touched), rec.IdleTimeout.Milliseconds(), ms(rec.Deadline), names, vals, op).Scan(&st)
 	})
 	if err != nil {
@@ -181,9 +266,9 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	if d.Incr != nil {
 		incrName, incrBy = []byte(d.Incr.Name), d.Incr.By
 	}
-	user := ""
+	user := []byte{}
 	if d.User != nil {
-		user = *d.User
+		user = []byte(*d.User)
 	}
 	var deadline *int64
 	if !d.Deadline.IsZero() {

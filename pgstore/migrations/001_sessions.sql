@@ -8,7 +8,7 @@
 -- compared with the application's clock, which every call passes.
 CREATE TABLE seshat_sessions (
 	key         text     PRIMARY KEY,           -- a keyed hash of the session ID, never the ID
-	user_key    text,                           -- the user as the manager gives it (a keyed hash with encryption)
+	user_key    bytea,                          -- the user as the manager gives it (a keyed hash with encryption): any bytes
 	created     bigint   NOT NULL,
 	touched     bigint   NOT NULL,
 	idle        bigint   NOT NULL,              -- idle timeout, ms; 0 for a moved marker
@@ -27,11 +27,17 @@ CREATE TABLE seshat_values (
 	PRIMARY KEY (key, name)
 );
 
--- Lifecycle events, for Manager.Listen on every instance (polled by id).
+-- Lifecycle events, for Manager.Listen on every instance (polled by id;
+-- NOTIFY wakes the followers). Columns, not JSON: a user may hold bytes
+-- that JSON in PostgreSQL cannot (NUL).
 CREATE TABLE seshat_events (
-	id    bigserial PRIMARY KEY,
-	at    bigint    NOT NULL,
-	event jsonb     NOT NULL
+	id       bigserial PRIMARY KEY,
+	at       bigint    NOT NULL,
+	kind     text      NOT NULL,
+	reason   text      NOT NULL DEFAULT '',
+	handle   text      NOT NULL,
+	previous text      NOT NULL DEFAULT '',
+	user_key bytea
 );
 
 -- Operations applied, for exactly-once writes: a write whose reply was lost

@@ -27,20 +27,21 @@ END $$;
 CREATE FUNCTION seshat_db_ms() RETURNS bigint
 LANGUAGE sql VOLATILE AS $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
 
--- seshat_applied records an applied write (its result) and now and then
--- prunes what is older than a minute.
+-- seshat_applied records an applied write (its result). One write in a
+-- hundred also prunes up to 200 records older than a minute, which keeps
+-- the log bounded even when no sweeper runs (the sweeper prunes too).
 CREATE FUNCTION seshat_applied(p_op bytea, p_result text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
 	IF p_op IS NULL THEN RETURN; END IF;
 	INSERT INTO seshat_ops (id, at, result) VALUES (p_op, seshat_db_ms(), p_result) ON CONFLICT (id) DO NOTHING;
 	IF random() < 0.01 THEN
-		DELETE FROM seshat_ops WHERE at < seshat_db_ms() - 60000;
+		DELETE FROM seshat_ops WHERE id IN (SELECT id FROM seshat_ops WHERE at < seshat_db_ms() - 60000 LIMIT 200);
 	END IF;
 END $$;
 
 CREATE FUNCTION seshat_load(p_key text, p_now bigint, p_touch_after bigint,
-	OUT status text, OUT user_key text, OUT created bigint, OUT touched bigint, OUT idle bigint, OUT deadline bigint,
+	OUT status text, OUT user_key bytea, OUT created bigint, OUT touched bigint, OUT idle bigint, OUT deadline bigint,
 	OUT names bytea[], OUT vals bytea[])
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -63,7 +64,7 @@ BEGIN
 	user_key := s.user_key; created := s.created; touched := s.touched; idle := s.idle; deadline := s.deadline;
 END $$;
 
-CREATE FUNCTION seshat_create(p_key text, p_now bigint, p_user text, p_created bigint, p_touched bigint, p_idle bigint,
+CREATE FUNCTION seshat_create(p_key text, p_now bigint, p_user bytea, p_created bigint, p_touched bigint, p_idle bigint,
 	p_deadline bigint, p_names bytea[], p_vals bytea[], p_op bytea) RETURNS text
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -80,7 +81,7 @@ BEGIN
 	DELETE FROM seshat_sessions WHERE key = p_key AND expires <= p_now;
 	SELECT coalesce(sum(octet_length(a) + octet_length(b)), 0) INTO n FROM unnest(p_names, p_vals) AS t(a, b);
 	INSERT INTO seshat_sessions (key, user_key, created, touched, idle, deadline, size)
-		VALUES (p_key, nullif(p_user, ''), p_created, p_touched, p_idle, p_deadline, n)
+		VALUES (p_key, nullif(p_user, ''::bytea), p_created, p_touched, p_idle, p_deadline, n)
 		ON CONFLICT (key) DO NOTHING;
 	IF NOT FOUND THEN
 		RETURN 'EXISTS';
@@ -91,7 +92,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION seshat_take(p_key text, p_now bigint, p_grace bigint, p_op bytea,
-	OUT status text, OUT user_key text, OUT created bigint, OUT touched bigint, OUT idle bigint, OUT deadline bigint,
+	OUT status text, OUT user_key bytea, OUT created bigint, OUT touched bigint, OUT idle bigint, OUT deadline bigint,
 	OUT names bytea[], OUT vals bytea[])
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -106,7 +107,7 @@ BEGIN
 		SELECT string_to_array(o.result, ' ') INTO r FROM seshat_ops o WHERE o.id = p_op;
 		IF FOUND AND p_now < s.deadline THEN
 			created := r[1]::bigint; touched := r[2]::bigint; idle := r[3]::bigint; deadline := r[4]::bigint;
-			user_key := nullif(array_to_string(r[5:], ' '), '');
+			user_key := nullif(decode(coalesce(r[5], ''), 'hex'), ''::bytea);
 			SELECT array_agg(v.name), array_agg(v.value) INTO names, vals FROM seshat_values v WHERE v.key = p_key;
 			status := 'OK'; RETURN;
 		END IF;
@@ -123,7 +124,7 @@ BEGIN
 	-- stay with it for a retry of this take, read by nothing else.
 	UPDATE seshat_sessions SET user_key = NULL, touched = p_now, idle = 0, deadline = p_now + p_grace, size = 0
 		WHERE key = p_key;
-	PERFORM seshat_applied(p_op, concat_ws(' ', s.created, s.touched, s.idle, s.deadline, coalesce(s.user_key, '')));
+	PERFORM seshat_applied(p_op, concat_ws(' ', s.created, s.touched, s.idle, s.deadline, encode(coalesce(s.user_key, ''::bytea), 'hex')));
 	status := 'OK';
 	user_key := s.user_key; created := s.created; touched := s.touched; idle := s.idle; deadline := s.deadline;
 END $$;
@@ -131,7 +132,7 @@ END $$;
 CREATE FUNCTION seshat_commit(p_key text, p_now bigint, p_touch_after bigint, p_max integer,
 	p_exp_names bytea[], p_exp_vals bytea[], p_exp_absent boolean[],
 	p_set_names bytea[], p_set_vals bytea[], p_del_names bytea[],
-	p_incr_name bytea, p_incr_by bigint, p_set_user boolean, p_user text, p_idle bigint, p_deadline bigint, p_op bytea,
+	p_incr_name bytea, p_incr_by bigint, p_set_user boolean, p_user bytea, p_idle bigint, p_deadline bigint, p_op bytea,
 	OUT status text, OUT result text, OUT cur_names bytea[], OUT cur_vals bytea[], OUT new_size integer)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -228,7 +229,7 @@ BEGIN
 	IF touch THEN s.touched := p_now; END IF;
 	IF p_idle > 0 THEN s.idle := p_idle; END IF;
 	IF p_deadline IS NOT NULL THEN s.deadline := p_deadline; END IF;
-	IF p_set_user THEN s.user_key := nullif(p_user, ''); END IF;
+	IF p_set_user THEN s.user_key := nullif(p_user, ''::bytea); END IF;
 	IF least(s.touched + s.idle, s.deadline) <= p_now THEN
 		DELETE FROM seshat_sessions WHERE key = p_key;
 	ELSE

@@ -612,6 +612,30 @@ var contract = []testCase{
 			h.t.Fatalf("after unbinding and expiry, UserSessions = %v, %v; want none", infos, err)
 		}
 	}},
+	{"a user of any bytes is kept and indexed as given", func(h *harness) {
+		for _, u := range []string{"nul\x00inside", "\xff\xfe not UTF-8", "line\nbreak", "ü"} {
+			k := key()
+			rec := h.record(map[string]string{"a": "1"})
+			rec.User = u
+			if err := h.s.Create(h.ctx(), k, rec); err != nil {
+				h.t.Fatalf("Create with user %q: %v", u, err)
+			}
+			if got := h.load(k).User; got != u {
+				h.t.Fatalf("user %q loaded as %q", u, got)
+			}
+			other := h.create(nil)
+			h.mustCommit(other, &store.Delta{User: &u})
+			if got := h.load(other).User; got != u {
+				h.t.Fatalf("user %q committed, loaded as %q", u, got)
+			}
+			if idx, ok := h.s.(store.UserIndex); ok {
+				infos, err := idx.UserSessions(h.ctx(), u, h.now)
+				if err != nil || len(infos) != 2 || infos[0].User != u {
+					h.t.Fatalf("UserSessions(%q) = %+v, %v; want both sessions", u, infos, err)
+				}
+			}
+		}
+	}},
 	{"count counts live sessions", func(h *harness) {
 		c, ok := h.s.(store.Counter)
 		if !ok {

@@ -74,7 +74,7 @@ func guarantees() []guarantee {
 		{"G9_limits", g9},
 		{"G10_store_failure", g10},
 		{"G11_nothing_useful_at_rest", g11},
-		{"contract", concat(contract, differential)},
+		{"contract", concat(contract, events, differential)},
 	}
 }
 
