@@ -2,8 +2,8 @@
 # Runs every test of seshat on a fresh machine: installs what is missing
 # (Debian packages), then, in every module of the workspace, the tidiness
 # check and go vet; gofmt, the Prometheus alert rules' unit tests, the
-# race-enabled Go tests (which start their own redis-server
-# processes on free loopback ports; the express interop test installs
+# race-enabled Go tests (which start their own redis-server and
+# PostgreSQL processes on free loopback ports; the express interop test installs
 # express-session and connect-redis from the npm registry into a temporary
 # folder), the reliability scenarios, one short pass of every benchmark
 # so they keep working, and a one-second pass of the peer comparison.
@@ -17,6 +17,9 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
 command -v npm >/dev/null || need+=(npm)
 command -v wrk >/dev/null || need+=(wrk)
+# PostgreSQL's server programs (initdb, pg_ctl, postgres) live outside the
+# PATH, in /usr/lib/postgresql/VERSION/bin; pgstore/pgtest finds them there.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
@@ -26,7 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # The modules of the workspace (go.work), root first; e2e/ and bench/ last.
-modules=(. redisstore metrics expresscompat cmd/seshat e2e bench)
+modules=(. redisstore pgstore metrics expresscompat cmd/seshat e2e bench)
 # Every module is tidy: `go mod tidy` would change no go.mod or go.sum.
 scripts/tidy.sh -check
 for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
@@ -49,7 +52,7 @@ for d in "${dirs[@]}"; do
 done
 env PATH="$nored" go test -race -count=1 ./...
 rm -rf "$nored"
-for m in redisstore metrics expresscompat cmd/seshat bench; do
+for m in redisstore pgstore metrics expresscompat cmd/seshat bench; do
   (cd "$m" && go test -race -count=1 ./...)
 done
 # The end-to-end scenarios: the browser, the express interop and the
@@ -60,7 +63,7 @@ done
 (cd e2e && go test -race -count=1 -v -run . ./faults | grep -vE '^=== (RUN|PAUSE|CONT)')
 # One short pass of every benchmark so they keep working, and the
 # allocation budget of a request, which the race detector would distort.
-for m in . redisstore cmd/seshat; do
+for m in . redisstore pgstore cmd/seshat; do
   (cd "$m" && go test -run '^TestRequestAllocations$' -bench . -benchtime 1x -short ./... >/dev/null)
 done
 # The peer comparison (bench/), in a one-second version: every app builds,
