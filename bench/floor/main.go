@@ -2,6 +2,9 @@
 // go-redis, with no session library and exactly one Redis round trip per
 // request. The cookie value is a random ID used directly as the Redis key
 // (unsigned, unvalidated: a measuring stick, not something to deploy).
+//
+// With -pg URL it is the baseline on PostgreSQL instead (pg.go): bare pgx,
+// one statement (one round trip) per request.
 package main
 
 import (
@@ -25,10 +28,15 @@ const (
 
 func main() {
 	addr, redisAddr := viewcounter.Flags()
+	pgURL := viewcounter.PGFlag()
 	flag.Parse()
 
+	if *pgURL != "" {
+		viewcounter.Serve("floor", *addr, viewcounter.Backend(*redisAddr, *pgURL), newPGApp(*pgURL), nil)
+		return
+	}
 	a := &app{rdb: redis.NewClient(&redis.Options{Addr: *redisAddr})}
-	viewcounter.Serve("floor", *addr, *redisAddr, a, nil)
+	viewcounter.Serve("floor", *addr, viewcounter.Backend(*redisAddr, ""), a, nil)
 }
 
 type app struct{ rdb *redis.Client }

@@ -32,7 +32,7 @@ func main() {
 	}
 	st.SetKeyPrefix(keyPrefix)
 	a := &app{st: st}
-	viewcounter.Serve("gorilla", *addr, *redisAddr, a, nil)
+	viewcounter.Serve("gorilla", *addr, "redis "+*redisAddr, a, nil)
 }
 
 type app struct{ st *redistore.RediStore }

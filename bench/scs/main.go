@@ -1,15 +1,21 @@
 // Command scs is the benchmark's view counter on github.com/alexedwards/scs/v2
 // with its go-redis store: the default SessionManager configuration and the
-// LoadAndSave middleware.
+// LoadAndSave middleware. With -pg URL the store is scs's pgxstore on
+// PostgreSQL instead (a pgxpool with pgx's default size), its table created
+// as pgxstore's README gives it.
 package main
 
 import (
+	"context"
 	"flag"
+	"log"
 	"net/http"
 	"strings"
 
 	"github.com/alexedwards/scs/goredisstore"
+	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/seshat-go/seshat/bench/internal/viewcounter"
@@ -17,12 +23,38 @@ import (
 
 func main() {
 	addr, redisAddr := viewcounter.Flags()
+	pgURL := viewcounter.PGFlag()
 	flag.Parse()
 
 	sm := scs.New()
-	sm.Store = goredisstore.New(redis.NewClient(&redis.Options{Addr: *redisAddr}))
+	if *pgURL != "" {
+		sm.Store = pgxstore.New(pgPool(*pgURL))
+	} else {
+		sm.Store = goredisstore.New(redis.NewClient(&redis.Options{Addr: *redisAddr}))
+	}
 	a := &app{sm: sm}
-	viewcounter.Serve("scs", *addr, *redisAddr, a, sm.LoadAndSave)
+	viewcounter.Serve("scs", *addr, viewcounter.Backend(*redisAddr, *pgURL), a, sm.LoadAndSave)
+}
+
+// pgxstoreSchema is the table pgxstore's README asks for.
+const pgxstoreSchema = `CREATE TABLE IF NOT EXISTS sessions (
+	token TEXT PRIMARY KEY,
+	data BYTEA NOT NULL,
+	expiry TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry);`
+
+// pgPool connects to PostgreSQL and creates pgxstore's table.
+func pgPool(url string) *pgxpool.Pool {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, pgxstoreSchema); err != nil {
+		log.Fatal(err)
+	}
+	return pool
 }
 
 type app struct{ sm *scs.SessionManager }

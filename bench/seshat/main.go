@@ -1,6 +1,8 @@
 // Command seshat is the benchmark's view counter on this repository's
 // library: seshat.Manager with redisstore on go-redis, default options but
-// a fixed signing secret.
+// a fixed signing secret. With -pg URL the store is pgstore on
+// PostgreSQL (pgstore.Open: its pgxpool with pgx's default size, default
+// pgstore.Options) instead.
 //
 // With -cache, reads are served from redisstore's client-side cache
 // (redisstore.LocalCache). To benchmark another option, add a field to
@@ -10,6 +12,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"log"
@@ -19,7 +22,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/pgstore"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/store"
 
 	"github.com/seshat-go/seshat/bench/internal/viewcounter"
 )
@@ -28,6 +33,7 @@ import (
 type config struct {
 	addr   string // listen address
 	redis  string // Redis host:port
+	pg     string // PostgreSQL URL: pgstore instead of redisstore
 	secret string // cookie signing secret (at least 32 bytes)
 	cache  bool   // serve reads from redisstore's client-side cache
 	pprof  string // address for net/http/pprof, "" for none
@@ -36,11 +42,12 @@ type config struct {
 func parseFlags() config {
 	var c config
 	addr, redisAddr := viewcounter.Flags()
+	pgURL := viewcounter.PGFlag()
 	flag.StringVar(&c.secret, "secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret, at least 32 bytes")
 	flag.BoolVar(&c.cache, "cache", false, "serve reads from the client-side cache (redisstore.LocalCache)")
 	flag.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (to profile a run)")
 	flag.Parse()
-	c.addr, c.redis = *addr, *redisAddr
+	c.addr, c.redis, c.pg = *addr, *redisAddr, *pgURL
 	return c
 }
 
@@ -64,8 +71,13 @@ func storeOptions(c config) redisstore.Options {
 	return o
 }
 
+// pgOptions are the pgstore options: the defaults.
+func pgOptions(c config) pgstore.Options {
+	return pgstore.Options{}
+}
+
 // managerOptions are the seshat options: the defaults and the secret.
-func managerOptions(c config, st *redisstore.Store) seshat.Options {
+func managerOptions(c config, st store.Store) seshat.Options {
 	return seshat.Options{
 		Store:   st,
 		Secrets: [][]byte{[]byte(c.secret)},
@@ -74,13 +86,26 @@ func managerOptions(c config, st *redisstore.Store) seshat.Options {
 
 func main() {
 	cfg := parseFlags()
-	client, err := newClient(cfg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	st, err := redisstore.New(client, storeOptions(cfg))
-	if err != nil {
-		log.Fatal(err)
+	var st store.Store
+	if cfg.pg != "" {
+		if cfg.cache {
+			log.Fatal("-cache is redisstore's client-side cache: not with -pg")
+		}
+		ps, err := pgstore.Open(context.Background(), cfg.pg, pgOptions(cfg))
+		if err != nil {
+			log.Fatal(err)
+		}
+		st = ps
+	} else {
+		client, err := newClient(cfg)
+		if err != nil {
+			log.Fatal(err)
+		}
+		rs, err := redisstore.New(client, storeOptions(cfg))
+		if err != nil {
+			log.Fatal(err)
+		}
+		st = rs
 	}
 	m, err := seshat.New(managerOptions(cfg, st))
 	if err != nil {
@@ -90,7 +115,7 @@ func main() {
 		go func() { log.Println(http.ListenAndServe(cfg.pprof, nil)) }() // DefaultServeMux: net/http/pprof
 	}
 	a := &app{m: m}
-	viewcounter.Serve("seshat", cfg.addr, cfg.redis, a, m.Handler)
+	viewcounter.Serve("seshat", cfg.addr, viewcounter.Backend(cfg.redis, cfg.pg), a, m.Handler)
 }
 
 type app struct{ m *seshat.Manager }

@@ -20,6 +20,21 @@ func Flags() (addr, redisAddr *string) {
 	return addr, redisAddr
 }
 
+// PGFlag registers -pg (default from PG_URL): a PostgreSQL URL which, when
+// set, makes the app keep its sessions in PostgreSQL instead of Redis.
+func PGFlag() *string {
+	return flag.String("pg", os.Getenv("PG_URL"), "PostgreSQL URL (env PG_URL): keep sessions in PostgreSQL instead of Redis")
+}
+
+// Backend names where the app keeps its sessions, for the log line:
+// "postgres" when pgURL is set, else "redis ADDR".
+func Backend(redisAddr, pgURL string) string {
+	if pgURL != "" {
+		return "postgres"
+	}
+	return "redis " + redisAddr
+}
+
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -37,8 +52,9 @@ type App interface {
 }
 
 // Serve answers app's routes on addr, through wrap (the session
-// middleware, if the library has one), until the server fails.
-func Serve(name, addr, redisAddr string, app App, wrap func(http.Handler) http.Handler) {
+// middleware, if the library has one), until the server fails. backend
+// says where the sessions are kept, for the log.
+func Serve(name, addr, backend string, app App, wrap func(http.Handler) http.Handler) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", app.Index)
 	mux.HandleFunc("/read", app.Read)
@@ -50,7 +66,7 @@ func Serve(name, addr, redisAddr string, app App, wrap func(http.Handler) http.H
 		h = wrap(mux)
 	}
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("%s listening on %s (redis %s)", name, addr, redisAddr)
+	log.Printf("%s listening on %s (%s)", name, addr, backend)
 	log.Fatal(srv.ListenAndServe())
 }
 
