@@ -1,7 +1,7 @@
 #!/bin/sh
-# Runs the whole peer comparison: installs what is missing (wrk and
-# redis-server from Debian's packages, the express app's npm packages),
-# then the Go runner. Flags go to the runner: ./run.sh -d 5s -only seshat,floor
+# Runs the whole peer comparison: installs what is missing (wrk,
+# redis-server and PostgreSQL from Debian's packages, the express app's npm
+# packages), then the Go runner. Flags go to the runner: ./run.sh -d 5s -only seshat,floor
 set -eu
 cd "$(dirname "$0")"
 
@@ -18,10 +18,15 @@ apt_install() {
 
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+# PostgreSQL's server programs (initdb, postgres) live in
+# /usr/lib/postgresql/N/bin, not on the PATH.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+	apt_install postgresql
+fi
 
 # The express peer: Node and its packages (no lock file is written).
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-	for pkg in express express-session connect-redis redis; do
+	for pkg in express express-session connect-redis redis connect-pg-simple pg; do
 		if [ ! -f "express/node_modules/$pkg/package.json" ]; then
 			echo "run.sh: installing the express app's npm packages" >&2
 			(cd express && npm install --no-package-lock --no-audit --no-fund)

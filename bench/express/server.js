@@ -1,12 +1,12 @@
 // The benchmark's view counter on express 4 + express-session 1.18 +
 // connect-redis 7 + redis 4, one Node process: resave false,
-// saveUninitialized false, everything else default.
+// saveUninitialized false, everything else default. With --pg URL (or
+// PG_URL) the store is connect-pg-simple 10 on pg 8 instead (a pg.Pool of
+// its default size, createTableIfMissing: true).
 'use strict';
 
 const express = require('express');
 const session = require('express-session');
-const RedisStore = require('connect-redis').default;
-const { createClient } = require('redis');
 
 function arg(name, env, def) {
   const i = process.argv.indexOf('--' + name);
@@ -16,18 +16,32 @@ function arg(name, env, def) {
 
 const addr = arg('addr', 'BENCH_ADDR', '127.0.0.1:8080');
 const redisAddr = arg('redis', 'REDIS_ADDR', '127.0.0.1:6379');
+const pgURL = arg('pg', 'PG_URL', '');
 const secret = arg('secret', 'BENCH_SECRET', 'bench-secret-bench-secret-bench-secret');
 const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
 
-async function main() {
+async function newStore() {
+  if (pgURL) {
+    const pg = require('pg');
+    const PgStore = require('connect-pg-simple')(session);
+    const pool = new pg.Pool({ connectionString: pgURL });
+    pool.on('error', (err) => console.error('pg:', err.message));
+    return new PgStore({ pool, createTableIfMissing: true });
+  }
+  const RedisStore = require('connect-redis').default;
+  const { createClient } = require('redis');
   const client = createClient({ url: 'redis://' + redisAddr });
   client.on('error', (err) => console.error('redis:', err.message));
   await client.connect();
+  return new RedisStore({ client });
+}
 
+async function main() {
+  const store = await newStore();
   const app = express();
   app.disable('x-powered-by');
   app.use(session({
-    store: new RedisStore({ client }),
+    store,
     secret,
     resave: false,
     saveUninitialized: false,
@@ -65,7 +79,7 @@ async function main() {
     text(res, `${req.session.user}\n`);
   });
 
-  app.listen(port, host, () => console.log(`express listening on ${addr} (redis ${redisAddr})`));
+  app.listen(port, host, () => console.log(`express listening on ${addr} (${pgURL ? 'postgres' : 'redis ' + redisAddr})`));
 }
 
 main().catch((err) => { console.error(err); process.exit(1); });
