@@ -1,10 +1,12 @@
 // Command bench runs the same view-counter app on several session
-// implementations, one after the other, against one redis-server it
-// starts itself, loads each with wrk, and prints a markdown table.
+// implementations, one after the other, against one redis-server and then
+// one PostgreSQL cluster it starts itself, loads each with wrk, and prints
+// a markdown table per backend.
 //
-// Run it from bench/ (./run.sh installs wrk and the npm packages first):
+// Run it from bench/ (./run.sh installs wrk, redis-server, PostgreSQL and
+// the npm packages first):
 //
-//	go run ./cmd/bench [-d 10s] [-only floor,seshat] [-out results.md]
+//	go run ./cmd/bench [-d 10s] [-only floor,seshat] [-backend postgres] [-out results.md]
 package main
 
 import (
@@ -27,10 +29,41 @@ import (
 	"time"
 )
 
-// impls are the implementations, in the order they run and are listed.
+// backend is a server the implementations keep their sessions in, and the
+// implementations compared on it, in the order they run and are listed.
 // "seshat+cache" is seshat with its client-side cache (the seshat app's
-// -cache flag).
-var impls = []string{"floor", "seshat", "seshat+cache", "scs", "gorilla", "express"}
+// -cache flag), on Redis only.
+type backend struct {
+	name  string // the -backend value
+	title string
+	impls []string
+}
+
+var backends = []backend{
+	{"redis", "Redis", []string{"floor", "seshat", "seshat+cache", "scs", "gorilla", "express"}},
+	{"postgres", "PostgreSQL", []string{"floor", "seshat", "scs", "express"}},
+}
+
+// allImpls are the implementations of every backend, each once.
+func allImpls() []string {
+	var all []string
+	for _, b := range backends {
+		for _, name := range b.impls {
+			if !contains(all, name) {
+				all = append(all, name)
+			}
+		}
+	}
+	return all
+}
+
+func backendNames() []string {
+	var names []string
+	for _, b := range backends {
+		names = append(names, b.name)
+	}
+	return names
+}
 
 // pkg is the directory of an implementation's Go app.
 func pkg(name string) string {
@@ -45,6 +78,7 @@ type config struct {
 	warmup      time.Duration
 	rounds      int
 	only        []string
+	backends    []backend
 	out         string
 	dir         string // bench directory
 	threads     int
@@ -55,6 +89,7 @@ type config struct {
 	redisBin    string
 	wrkBin      string
 	nodeBin     string
+	pgBin       string // directory of initdb and postgres; "" to find it
 }
 
 func main() {
@@ -69,11 +104,12 @@ func main() {
 
 func parseFlags() (config, error) {
 	var c config
-	var only, seshatFlags string
+	var only, seshatFlags, backendList string
 	flag.DurationVar(&c.duration, "d", 5*time.Second, "duration of each measured wrk run (whole seconds)")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "wrk warm-up before each scenario (0: none)")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of the three scenarios over all implementations, interleaved; the table gives medians")
-	flag.StringVar(&only, "only", "", "comma-separated implementations to run (default all: "+strings.Join(impls, ",")+")")
+	flag.StringVar(&only, "only", "", "comma-separated implementations to run (default all: "+strings.Join(allImpls(), ",")+")")
+	flag.StringVar(&backendList, "backend", strings.Join(backendNames(), ","), "comma-separated backends, one table each: redis, postgres")
 	flag.StringVar(&c.out, "out", "", "markdown file for the results (default results.md in the bench directory)")
 	flag.StringVar(&c.dir, "dir", "", "the bench directory (default: found from the working directory)")
 	flag.IntVar(&c.threads, "t", 2, "wrk threads")
@@ -84,8 +120,10 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.redisBin, "redis-server", "redis-server", "redis-server binary")
 	flag.StringVar(&c.wrkBin, "wrk", "wrk", "wrk binary")
 	flag.StringVar(&c.nodeBin, "node", "node", "node binary (for express)")
+	flag.StringVar(&c.pgBin, "pg-bin", "", "directory of PostgreSQL's initdb and postgres (default: the newest /usr/lib/postgresql/*/bin)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags]\n\nRuns the view-counter app on %s against one redis-server and prints a markdown table.\n\n", strings.Join(impls, ", "))
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags]\n\nRuns the view-counter app on %s against one redis-server, then on %s against one PostgreSQL cluster, and prints a markdown table for each.\n\n",
+			strings.Join(backends[0].impls, ", "), strings.Join(backends[1].impls, ", "))
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -101,26 +139,44 @@ func parseFlags() (config, error) {
 	if c.threads < 1 || c.conns < c.threads || c.concurrent < 1 || c.sessions < 1 {
 		return c, errors.New("-t, -c, -lost and -sessions must be positive, and -c at least -t")
 	}
+	for _, name := range strings.Split(backendList, ",") {
+		name = strings.TrimSpace(name)
+		i := slices.IndexFunc(backends, func(b backend) bool { return b.name == name })
+		if i < 0 {
+			return c, fmt.Errorf("-backend: unknown backend %q (known: %s)", name, strings.Join(backendNames(), ", "))
+		}
+		if !slices.ContainsFunc(c.backends, func(b backend) bool { return b.name == name }) {
+			c.backends = append(c.backends, backends[i])
+		}
+	}
 	if only == "" {
-		c.only = impls
+		c.only = allImpls()
 	} else {
 		for _, name := range strings.Split(only, ",") {
 			name = strings.TrimSpace(name)
-			if !contains(impls, name) {
-				return c, fmt.Errorf("-only: unknown implementation %q (known: %s)", name, strings.Join(impls, ", "))
+			if !contains(allImpls(), name) {
+				return c, fmt.Errorf("-only: unknown implementation %q (known: %s)", name, strings.Join(allImpls(), ", "))
 			}
 			if !contains(c.only, name) {
 				c.only = append(c.only, name)
 			}
 		}
-		// Keep the canonical order.
-		var ordered []string
-		for _, name := range impls {
+	}
+	// Each backend keeps its implementations that -only names, in the
+	// canonical order.
+	n := 0
+	for i := range c.backends {
+		var kept []string
+		for _, name := range c.backends[i].impls {
 			if contains(c.only, name) {
-				ordered = append(ordered, name)
+				kept = append(kept, name)
 			}
 		}
-		c.only = ordered
+		c.backends[i].impls = kept
+		n += len(kept)
+	}
+	if n == 0 {
+		return c, fmt.Errorf("-only %s: none of these runs on -backend %s", only, backendList)
 	}
 	c.seshatFlags = strings.Fields(seshatFlags)
 	return c, nil
@@ -184,8 +240,15 @@ func run(ctx context.Context) error {
 	if cfg.out == "" {
 		cfg.out = filepath.Join(cfg.dir, "results.md")
 	}
-	if cfg.redisBin, err = lookTool(cfg.redisBin, "redis-server"); err != nil {
-		return err
+	if cfg.uses("redis") {
+		if cfg.redisBin, err = lookTool(cfg.redisBin, "redis-server"); err != nil {
+			return err
+		}
+	}
+	if cfg.uses("postgres") {
+		if cfg.pgBin, err = pgBinDir(cfg.pgBin); err != nil {
+			return err
+		}
 	}
 	if cfg.wrkBin, err = lookTool(cfg.wrkBin, "wrk"); err != nil {
 		return err
@@ -208,89 +271,158 @@ func run(ctx context.Context) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	results := make([]*result, 0, len(cfg.only))
+	// Build every Go app once (the same binary serves both backends).
 	bins := map[string]string{}
-	for _, name := range cfg.only {
-		res := &result{name: name}
-		results = append(results, res)
-		if name == "express" {
-			res.err = checkExpress(&cfg)
-			continue
-		}
-		bin := filepath.Join(tmp, pkg(name))
-		if _, built := bins[pkg(name)]; built {
-			bins[name] = bin
-			continue
-		}
-		logf("building %s", pkg(name))
-		cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./"+pkg(name))
-		cmd.Dir = cfg.dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			res.err = fmt.Errorf("go build ./%s: %v\n%s", name, err, strings.TrimSpace(string(out)))
-			continue
-		}
-		bins[name], bins[pkg(name)] = bin, bin
-	}
-
-	rs, err := startRedis(ctx, cfg.redisBin, tmp)
-	if err != nil {
-		return fmt.Errorf("starting redis-server: %w", err)
-	}
-	defer rs.stop()
-	logf("redis-server %s on %s", redisVersion(cfg.redisBin), rs.addr)
-
-	client := newHTTPClient()
-	w := wrkRunner{bin: cfg.wrkBin, threads: cfg.threads, conns: cfg.conns}
-	// Rounds interleave the implementations in time, so that a slow
-	// moment of a shared machine does not fall on one of them only.
-	for round := range cfg.rounds {
-		for _, res := range results {
-			if res.err != nil {
-				if round == 0 {
-					logf("%s: skipped: %v", res.name, res.err)
-				}
+	buildErr := map[string]error{}
+	expressErr := error(nil)
+	for _, b := range cfg.backends {
+		for _, name := range b.impls {
+			if name == "express" {
+				expressErr = checkExpress(&cfg)
 				continue
 			}
-			logf("== %s, round %d of %d", res.name, round+1, cfg.rounds)
-			res.err = benchOne(ctx, &cfg, rs, client, w, bins[res.name], tmp, res, round)
-			client.CloseIdleConnections()
-			if ctx.Err() != nil {
-				return fmt.Errorf("interrupted: %w", ctx.Err())
+			if _, done := bins[pkg(name)]; done || buildErr[pkg(name)] != nil {
+				continue
 			}
-			if res.err != nil {
-				logf("%s: FAILED: %v", res.name, res.err)
+			bin := filepath.Join(tmp, pkg(name))
+			logf("building %s", pkg(name))
+			cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./"+pkg(name))
+			cmd.Dir = cfg.dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				buildErr[pkg(name)] = fmt.Errorf("go build ./%s: %v\n%s", pkg(name), err, strings.TrimSpace(string(out)))
+				continue
 			}
+			bins[pkg(name)] = bin
 		}
 	}
-	for _, res := range results {
-		res.write, res.read, res.create = median(res.samples["write"]), median(res.samples["read"]), median(res.samples["create"])
-	}
-	if err := rs.flushAll(ctx); err != nil {
-		return err
+
+	var tables []table
+	var pgVersion, pgSettings string
+	for _, b := range cfg.backends {
+		if len(b.impls) == 0 {
+			continue
+		}
+		t := table{backend: b}
+		for _, name := range b.impls {
+			res := &result{name: name, bin: bins[pkg(name)], err: buildErr[pkg(name)]}
+			if name == "express" {
+				res.err = expressErr
+			}
+			t.results = append(t.results, res)
+		}
+		var db sessionDB
+		switch b.name {
+		case "redis":
+			rs, err := startRedis(ctx, cfg.redisBin, tmp)
+			if err != nil {
+				return fmt.Errorf("starting redis-server: %w", err)
+			}
+			defer rs.stop()
+			logf("redis-server %s on %s", redisVersion(cfg.redisBin), rs.addr)
+			db = rs
+		case "postgres":
+			logf("starting PostgreSQL from %s", cfg.pgBin)
+			ps, err := startPostgres(ctx, cfg.pgBin)
+			if err != nil {
+				return fmt.Errorf("starting PostgreSQL: %w", err)
+			}
+			defer ps.stop()
+			logf("PostgreSQL %s on 127.0.0.1:%d (data in %s)", ps.version, ps.port, ps.dir)
+			pgVersion, pgSettings = ps.version, ps.settings
+			db = ps
+		}
+		if err := benchTable(ctx, &cfg, db, tmp, &t); err != nil {
+			return err
+		}
+		db.stop()
+		tables = append(tables, t)
 	}
 
 	m := machine(&cfg, goBin)
 	m.loadAvg = loadAvg
-	report := render(&cfg, results, m)
+	m.pgVersion, m.pgSettings = pgVersion, pgSettings
+	report := render(&cfg, tables, m)
 	fmt.Print(report.table)
 	if err := os.WriteFile(cfg.out, []byte(report.file), 0o644); err != nil {
 		return fmt.Errorf("writing results: %w", err)
 	}
 	logf("results written to %s", cfg.out)
-	for _, r := range results {
-		if r.err != nil {
-			return fmt.Errorf("%d of %d implementations failed (see the notes)", failed(results), len(results))
-		}
+	total, nFailed := 0, 0
+	for _, t := range tables {
+		total += len(t.results)
+		nFailed += failed(t.results)
+	}
+	if nFailed > 0 {
+		return fmt.Errorf("%d of %d implementations failed (see the notes)", nFailed, total)
 	}
 	return nil
 }
 
+// table is one backend's implementations and their results.
+type table struct {
+	backend backend
+	results []*result
+}
+
+// benchTable runs the rounds of one backend's implementations.
+func benchTable(ctx context.Context, cfg *config, db sessionDB, tmp string, t *table) error {
+	client := newHTTPClient()
+	defer client.CloseIdleConnections()
+	w := wrkRunner{bin: cfg.wrkBin, threads: cfg.threads, conns: cfg.conns}
+	// Rounds interleave the implementations in time, so that a slow
+	// moment of a shared machine does not fall on one of them only.
+	for round := range cfg.rounds {
+		for _, res := range t.results {
+			if res.err != nil {
+				if round == 0 {
+					logf("%s on %s: skipped: %v", res.name, t.backend.title, res.err)
+				}
+				continue
+			}
+			logf("== %s on %s, round %d of %d", res.name, t.backend.title, round+1, cfg.rounds)
+			res.err = benchOne(ctx, cfg, db, client, w, tmp, res, round)
+			client.CloseIdleConnections()
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted: %w", ctx.Err())
+			}
+			if res.err != nil {
+				logf("%s on %s: FAILED: %v", res.name, t.backend.title, res.err)
+			}
+		}
+	}
+	for _, res := range t.results {
+		res.write, res.read, res.create = median(res.samples["write"]), median(res.samples["read"]), median(res.samples["create"])
+	}
+	return nil
+}
+
+// uses reports whether the run has implementations on the backend.
+func (c *config) uses(backendName string) bool {
+	for _, b := range c.backends {
+		if b.name == backendName && len(b.impls) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *config) hasGoApps() bool {
-	for _, name := range c.only {
-		if name != "express" {
+	for _, b := range c.backends {
+		for _, name := range b.impls {
+			if name != "express" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (c *config) hasExpress() bool {
+	for _, b := range c.backends {
+		if contains(b.impls, "express") {
 			return true
 		}
 	}
@@ -307,6 +439,9 @@ func failed(results []*result) int {
 	return n
 }
 
+// expressPackages are the npm packages the express app needs.
+var expressPackages = []string{"express", "express-session", "connect-redis", "redis", "connect-pg-simple", "pg"}
+
 // checkExpress finds node and the npm packages.
 func checkExpress(cfg *config) error {
 	bin, err := exec.LookPath(cfg.nodeBin)
@@ -314,7 +449,7 @@ func checkExpress(cfg *config) error {
 		return fmt.Errorf("node not found in PATH: install it with `apt-get install nodejs npm`")
 	}
 	cfg.nodeBin = bin
-	for _, pkg := range []string{"express", "express-session", "connect-redis", "redis"} {
+	for _, pkg := range expressPackages {
 		if _, err := os.Stat(filepath.Join(cfg.dir, "express", "node_modules", pkg, "package.json")); err != nil {
 			return fmt.Errorf("npm package %s is not installed: run ./run.sh, or `cd %s && npm install --no-package-lock`", pkg, filepath.Join(cfg.dir, "express"))
 		}
@@ -326,9 +461,10 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-// result is one implementation's figures.
+// result is one implementation's figures on one backend.
 type result struct {
 	name                string
+	bin                 string // the Go app's binary ("" for express)
 	err                 error
 	samples             map[string][]wrkResult // per scenario, one per round
 	write, read, create wrkResult              // medians of the rounds
@@ -337,10 +473,26 @@ type result struct {
 	notes               []string
 }
 
+// sessionDB is the server one table's implementations keep their
+// sessions in: redis-server or PostgreSQL.
+type sessionDB interface {
+	// reset empties it before an implementation starts.
+	reset(ctx context.Context) error
+	// appArgs are the app's flags to reach it (node: the express app).
+	appArgs(node bool) []string
+	// memoryStart empties the implementation's sessions while its app
+	// runs, and returns the bytes used then.
+	memoryStart(ctx context.Context, impl string) (int64, error)
+	// memoryEnd returns the bytes used after n sessions were created,
+	// with a note on what holds them.
+	memoryEnd(ctx context.Context, impl string, n int, start int64) (int64, string, error)
+	stop()
+}
+
 // benchOne runs every measurement on one implementation.
 // Only the first round measures lost updates and memory, and keeps notes.
-func benchOne(ctx context.Context, cfg *config, rs *redisServer, client *http.Client, w wrkRunner, bin, tmp string, res *result, round int) error {
-	if err := rs.flushAll(ctx); err != nil {
+func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Client, w wrkRunner, tmp string, res *result, round int) error {
+	if err := db.reset(ctx); err != nil {
 		return err
 	}
 	port, err := freePort()
@@ -349,22 +501,22 @@ func benchOne(ctx context.Context, cfg *config, rs *redisServer, client *http.Cl
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	base := "http://" + addr
-	env := []string{"BENCH_ADDR=" + addr, "REDIS_ADDR=" + rs.addr}
+	env := []string{"BENCH_ADDR=" + addr}
 	logPath := filepath.Join(tmp, res.name+".log")
 	var p *proc
 	switch res.name {
 	case "express":
 		p, err = startProc(res.name, filepath.Join(cfg.dir, "express"), logPath, append(env, "NODE_ENV=production"),
-			cfg.nodeBin, "server.js", "--addr", addr, "--redis", rs.addr)
+			cfg.nodeBin, append([]string{"server.js", "--addr", addr}, db.appArgs(true)...)...)
 	default:
-		args := []string{"-addr", addr, "-redis", rs.addr}
+		args := append([]string{"-addr", addr}, db.appArgs(false)...)
 		if pkg(res.name) == "seshat" {
 			args = append(args, cfg.seshatFlags...)
 		}
 		if res.name == "seshat+cache" {
 			args = append(args, "-cache")
 		}
-		p, err = startProc(res.name, cfg.dir, logPath, env, bin, args...)
+		p, err = startProc(res.name, cfg.dir, logPath, env, res.bin, args...)
 	}
 	if err != nil {
 		return err
@@ -448,29 +600,22 @@ func benchOne(ctx context.Context, cfg *config, rs *redisServer, client *http.Cl
 		res.notes = append(res.notes, fmt.Sprintf("lost updates: %d of the %d concurrent requests failed", res.lostFailed, cfg.concurrent))
 	}
 
-	// Memory: from an empty Redis (the app's connections stay open and
-	// its scripts loaded), n sessions with views=1.
-	if err := rs.flushAll(ctx); err != nil {
-		return err
-	}
-	if err := sleep(ctx, 200*time.Millisecond); err != nil {
-		return err
-	}
-	m0, err := rs.usedMemory(ctx)
+	// Memory: from no sessions (the app's connections stay open), n
+	// sessions with views=1.
+	m0, err := db.memoryStart(ctx, res.name)
 	if err != nil {
-		return err
+		return check(err)
 	}
 	if err := createSessions(ctx, client, base, cfg.sessions, 16); err != nil {
 		return check(fmt.Errorf("creating %d sessions: %w", cfg.sessions, err))
 	}
-	m1, err := rs.usedMemory(ctx)
+	m1, note, err := db.memoryEnd(ctx, res.name, cfg.sessions, m0)
 	if err != nil {
-		return err
+		return check(err)
 	}
-	keys, _ := rs.client.DBSize(ctx).Result()
 	res.bytesPerSession = float64(m1-m0) / float64(cfg.sessions)
-	logf("%s Redis bytes/session: %.0f (%d keys for %d sessions)", res.name, res.bytesPerSession, keys, cfg.sessions)
-	res.notes = append(res.notes, fmt.Sprintf("memory: %s keys in Redis for %s sessions", thousands(float64(keys)), thousands(float64(cfg.sessions))))
+	logf("%s bytes/session: %.0f (%s)", res.name, res.bytesPerSession, note)
+	res.notes = append(res.notes, note)
 	return nil
 }
 
@@ -527,6 +672,7 @@ func waitReady(ctx context.Context, client *http.Client, base string, p *proc) e
 // machineInfo describes where the run happened.
 type machineInfo struct {
 	cpu, goVersion, nodeVersion, redisVersion, wrkVersion string
+	pgVersion, pgSettings                                 string
 	loadAvg                                               string // at the start, before anything ran
 	cores                                                 int
 	date                                                  time.Time
@@ -551,13 +697,16 @@ func machine(cfg *config, goBin string) machineInfo {
 		}
 	}
 	m.nodeVersion = "not used"
-	if contains(cfg.only, "express") {
+	if cfg.hasExpress() {
 		m.nodeVersion = "not found"
 		if out, err := exec.Command(cfg.nodeBin, "--version").Output(); err == nil {
 			m.nodeVersion = strings.TrimSpace(string(out))
 		}
 	}
-	m.redisVersion = redisVersion(cfg.redisBin)
+	m.redisVersion = "not used"
+	if cfg.uses("redis") {
+		m.redisVersion = redisVersion(cfg.redisBin)
+	}
 	m.wrkVersion = wrkVersion(cfg.wrkBin)
 	return m
 }

@@ -102,3 +102,36 @@ func redisVersion(bin string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// reset empties Redis before an implementation starts.
+func (rs *redisServer) reset(ctx context.Context) error { return rs.flushAll(ctx) }
+
+// appArgs points an app at this redis-server.
+func (rs *redisServer) appArgs(node bool) []string {
+	if node {
+		return []string{"--redis", rs.addr}
+	}
+	return []string{"-redis", rs.addr}
+}
+
+// memoryStart empties Redis (the app's connections stay open and its
+// scripts loaded) and returns used_memory.
+func (rs *redisServer) memoryStart(ctx context.Context, impl string) (int64, error) {
+	if err := rs.flushAll(ctx); err != nil {
+		return 0, err
+	}
+	if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		return 0, err
+	}
+	return rs.usedMemory(ctx)
+}
+
+// memoryEnd returns used_memory, with the number of keys.
+func (rs *redisServer) memoryEnd(ctx context.Context, impl string, n int, start int64) (int64, string, error) {
+	m, err := rs.usedMemory(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	keys, _ := rs.client.DBSize(ctx).Result()
+	return m, fmt.Sprintf("memory: %s keys in Redis for %s sessions", thousands(float64(keys)), thousands(float64(n))), nil
+}

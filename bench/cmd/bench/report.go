@@ -9,14 +9,80 @@ import (
 )
 
 type report struct {
-	table string // the markdown table alone (stdout)
+	table string // the markdown tables alone (stdout)
 	file  string // the results file: machine, settings, table, notes
 }
 
-// render builds the table, with ratios to floor when floor succeeded.
-func render(cfg *config, results []*result, m machineInfo) report {
+// render builds one table per backend, with ratios to that backend's
+// floor when floor succeeded, and the results file around them.
+func render(cfg *config, tables []table, m machineInfo) report {
+	var out, body, notesAll strings.Builder
+	for _, tb := range tables {
+		t, floor := renderTable(cfg, tb)
+		fmt.Fprintf(&out, "On %s:\n\n%s\n", tb.backend.title, t)
+		fmt.Fprintf(&body, "## On %s\n\n%s\n", tb.backend.title, t)
+		if floor {
+			fmt.Fprintf(&body, "Ratios are to `floor` (%s, one round trip per request): above 1 is faster for req/s, slower for p99.\n", floorWhat[tb.backend.name])
+		}
+		fmt.Fprintf(&body, "Writes: `GET /` with one session's cookie on every connection; reads: `GET /read` with it; creates: `GET /` without a cookie. "+
+			"Lost updates: %d concurrent `GET /` on a fresh session, minus how much its counter rose. %s\n\n",
+			cfg.concurrent, bytesHow(tb.backend.name, cfg.sessions))
+		var notes []string
+		for _, r := range tb.results {
+			if r.err != nil {
+				notes = append(notes, fmt.Sprintf("- **%s failed**:\n\n  ```\n  %s\n  ```", r.name, strings.ReplaceAll(r.err.Error(), "\n", "\n  ")))
+				continue
+			}
+			for _, n := range r.notes {
+				notes = append(notes, fmt.Sprintf("- %s, %s", r.name, n))
+			}
+		}
+		if len(notes) > 0 {
+			fmt.Fprintf(&notesAll, "\n### On %s\n\n%s\n", tb.backend.title, strings.Join(notes, "\n"))
+		}
+	}
+
+	var f strings.Builder
+	f.WriteString("# Session libraries side by side\n\n")
+	fmt.Fprintf(&f, "- Date: %s\n", m.date.Format(time.RFC3339))
+	fmt.Fprintf(&f, "- Machine: %s, %d cores (wrk, the app and the server share them); load average before the run: %s\n", m.cpu, m.cores, m.loadAvg)
+	fmt.Fprintf(&f, "- Go %s, Node %s, redis-server %s (`--save \"\" --appendonly no`), wrk %s\n",
+		strings.TrimPrefix(m.goVersion, "go"), m.nodeVersion, m.redisVersion, m.wrkVersion)
+	if m.pgVersion != "" {
+		fmt.Fprintf(&f, "- PostgreSQL %s: a throwaway cluster (`initdb -A trust`) with the default settings but for the port, `listen_addresses=127.0.0.1` and the socket directory, so durability as shipped: %s\n", m.pgVersion, m.pgSettings)
+	}
+	fmt.Fprintf(&f, "- Command: `%s`\n", commandLine())
+	fmt.Fprintf(&f, "- Load: `wrk -t%d -c%d -d%ds --latency`, after a %v warm-up per scenario; %d rounds over all implementations of a table, interleaved: req/s and p99 are the medians of the rounds\n\n",
+		cfg.threads, cfg.conns, int(cfg.duration.Round(time.Second)/time.Second), cfg.warmup, cfg.rounds)
+	f.WriteString(body.String())
+	if notesAll.Len() > 0 {
+		f.WriteString("## Notes\n")
+		f.WriteString(notesAll.String())
+	}
+	return report{table: out.String(), file: f.String()}
+}
+
+// floorWhat says what each backend's floor is.
+var floorWhat = map[string]string{
+	"redis":    "bare go-redis",
+	"postgres": "bare pgx, one statement",
+}
+
+// bytesHow explains the bytes/session column.
+func bytesHow(backendName string, sessions int) string {
+	if backendName == "postgres" {
+		return fmt.Sprintf("Bytes/session: with the implementation's session tables emptied (TRUNCATE, its app still running), the growth over %s new sessions holding views=1 "+
+			"of the pages the database's tables take (`pg_relation_size` of the main fork of every table of the schema, of its indexes and of its TOAST table and index; "+
+			"the free-space and visibility maps, a few pages per relation whatever its size, left out), divided by the number of sessions: rows, index entries and the free space left in their 8 kB pages.", thousands(float64(sessions)))
+	}
+	return fmt.Sprintf("Bytes/session: Redis `used_memory` growth over %s new sessions holding views=1, from an empty Redis.", thousands(float64(sessions)))
+}
+
+// renderTable is one backend's markdown table; floor reports whether
+// the ratios are to a floor.
+func renderTable(cfg *config, tb table) (string, bool) {
 	var floor *result
-	for _, r := range results {
+	for _, r := range tb.results {
 		if r.name == "floor" && r.err == nil {
 			floor = r
 		}
@@ -28,9 +94,9 @@ func render(cfg *config, results []*result, m machineInfo) report {
 		return fmt.Sprintf(" (%.2f×)", v/base)
 	}
 	var t strings.Builder
-	fmt.Fprintf(&t, "| implementation | writes req/s | reads req/s | creates req/s | write p99 | read p99 | lost updates (of %d) | Redis bytes/session |\n", cfg.concurrent)
+	fmt.Fprintf(&t, "| implementation | writes req/s | reads req/s | creates req/s | write p99 | read p99 | lost updates (of %d) | %s bytes/session |\n", cfg.concurrent, tb.backend.title)
 	t.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range results {
+	for _, r := range tb.results {
 		if r.err != nil {
 			fmt.Fprintf(&t, "| %s | failed (see notes) | – | – | – | – | – | – |\n", r.name)
 			continue
@@ -52,41 +118,7 @@ func render(cfg *config, results []*result, m machineInfo) report {
 			fmtDur(r.read.p99), ratio(float64(r.read.p99), frp),
 			lost, thousands(r.bytesPerSession))
 	}
-
-	var f strings.Builder
-	f.WriteString("# Session libraries side by side\n\n")
-	fmt.Fprintf(&f, "- Date: %s\n", m.date.Format(time.RFC3339))
-	fmt.Fprintf(&f, "- Machine: %s, %d cores (wrk, the app and Redis share them); load average before the run: %s\n", m.cpu, m.cores, m.loadAvg)
-	fmt.Fprintf(&f, "- Go %s, Node %s, redis-server %s (`--save \"\" --appendonly no`), wrk %s\n",
-		strings.TrimPrefix(m.goVersion, "go"), m.nodeVersion, m.redisVersion, m.wrkVersion)
-	fmt.Fprintf(&f, "- Command: `%s`\n", commandLine())
-	fmt.Fprintf(&f, "- Load: `wrk -t%d -c%d -d%ds --latency`, after a %v warm-up per scenario; %d rounds over all implementations, interleaved: req/s and p99 are the medians of the rounds\n\n",
-		cfg.threads, cfg.conns, int(cfg.duration.Round(time.Second)/time.Second), cfg.warmup, cfg.rounds)
-	f.WriteString(t.String())
-	f.WriteString("\n")
-	if floor != nil {
-		f.WriteString("Ratios are to `floor` (bare go-redis, one round trip per request): above 1 is faster for req/s, slower for p99.\n")
-	}
-	fmt.Fprintf(&f, "Writes: `GET /` with one session's cookie on every connection; reads: `GET /read` with it; creates: `GET /` without a cookie. "+
-		"Lost updates: %d concurrent `GET /` on a fresh session, minus how much its counter rose. "+
-		"Bytes/session: Redis `used_memory` growth over %s new sessions holding views=1, from an empty Redis.\n",
-		cfg.concurrent, thousands(float64(cfg.sessions)))
-	var notes []string
-	for _, r := range results {
-		if r.err != nil {
-			notes = append(notes, fmt.Sprintf("- **%s failed**:\n\n  ```\n  %s\n  ```", r.name, strings.ReplaceAll(r.err.Error(), "\n", "\n  ")))
-			continue
-		}
-		for _, n := range r.notes {
-			notes = append(notes, fmt.Sprintf("- %s, %s", r.name, n))
-		}
-	}
-	if len(notes) > 0 {
-		f.WriteString("\n## Notes\n\n")
-		f.WriteString(strings.Join(notes, "\n"))
-		f.WriteString("\n")
-	}
-	return report{table: t.String(), file: f.String()}
+	return t.String(), floor != nil
 }
 
 // fmtDur formats a latency as "850 µs", "1.23 ms" or "1.05 s".
