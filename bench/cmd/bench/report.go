@@ -46,8 +46,12 @@ func render(cfg *config, tables []table, m machineInfo) report {
 	f.WriteString("# Session libraries side by side\n\n")
 	fmt.Fprintf(&f, "- Date: %s\n", m.date.Format(time.RFC3339))
 	fmt.Fprintf(&f, "- Machine: %s, %d cores (wrk, the app and the server share them); load average before the run: %s\n", m.cpu, m.cores, m.loadAvg)
-	fmt.Fprintf(&f, "- Go %s, Node %s, redis-server %s (`--save \"\" --appendonly no`), wrk %s\n",
-		strings.TrimPrefix(m.goVersion, "go"), m.nodeVersion, m.redisVersion, m.wrkVersion)
+	redis := "redis-server " + m.redisVersion + " (`--save \"\" --appendonly no`)"
+	if m.redisVersion == "not used" {
+		redis = "redis-server not used"
+	}
+	fmt.Fprintf(&f, "- Go %s, Node %s, %s, wrk %s\n",
+		strings.TrimPrefix(m.goVersion, "go"), m.nodeVersion, redis, m.wrkVersion)
 	if m.pgVersion != "" {
 		fmt.Fprintf(&f, "- PostgreSQL %s: a throwaway cluster (`initdb -A trust`) with the default settings but for the port, `listen_addresses=127.0.0.1` and the socket directory, so durability as shipped: %s\n", m.pgVersion, m.pgSettings)
 	}
