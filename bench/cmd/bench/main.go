@@ -115,7 +115,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.threads, "t", 2, "wrk threads")
 	flag.IntVar(&c.conns, "c", 64, "wrk connections")
 	flag.IntVar(&c.concurrent, "lost", 200, "concurrent increments in the lost-update check")
-	flag.IntVar(&c.sessions, "sessions", 10000, "sessions created for the Redis memory measurement")
+	flag.IntVar(&c.sessions, "sessions", 10000, "sessions created for the bytes-per-session measurement")
 	flag.StringVar(&seshatFlags, "seshat-flags", "", "extra flags for the seshat app, space-separated (e.g. \"-cache\")")
 	flag.StringVar(&c.redisBin, "redis-server", "redis-server", "redis-server binary")
 	flag.StringVar(&c.wrkBin, "wrk", "wrk", "wrk binary")
