@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"flag"
+	"log"
 	"net/http"
 	"strings"
 	"time"
@@ -59,7 +60,10 @@ func setCookie(w http.ResponseWriter, id string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
+// fail answers 503, and logs the error (the runner shows the log's end
+// when an app answered anything but 2xx).
 func fail(w http.ResponseWriter, err error) {
+	log.Printf("answered 503: %v", err)
 	http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 }
 

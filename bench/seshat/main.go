@@ -120,8 +120,11 @@ func main() {
 
 type app struct{ m *seshat.Manager }
 
+// fail answers an error, and logs it (the runner shows the log's end when
+// an app answered anything but 2xx).
 func fail(w http.ResponseWriter, err error) {
 	code := seshat.StatusCode(err)
+	log.Printf("answered %d: %v", code, err)
 	http.Error(w, http.StatusText(code)+": "+err.Error(), code)
 }
 

@@ -574,7 +574,11 @@ func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Clien
 		res.samples[s.name] = append(res.samples[s.name], r)
 		logf("%s %-6s %10.0f req/s  p99 %s  (%d requests)", res.name, s.name, r.rps, fmtDur(r.p99), r.requests)
 		if r.non2xx > 0 || r.sockErrs != "" {
-			res.notes = append(res.notes, fmt.Sprintf("%s: %d non-2xx answers, socket errors: %s", s.name, r.non2xx, orNone(r.sockErrs)))
+			note := fmt.Sprintf("%s: %d non-2xx answers, socket errors: %s", s.name, r.non2xx, orNone(r.sockErrs))
+			if r.non2xx > 0 {
+				note += "; the app's log ends with:\n\n  ```\n  " + strings.ReplaceAll(p.tailLines(3), "\n", "\n  ") + "\n  ```"
+			}
+			res.notes = append(res.notes, note)
 		}
 		if s.name == "write" && round == 0 {
 			after, _, err := count(ctx, client, base, "/read", cookie)

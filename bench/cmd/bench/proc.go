@@ -74,15 +74,18 @@ func (p *proc) stop() {
 }
 
 // tail is the end of the process's log, for error messages.
-func (p *proc) tail() string {
+func (p *proc) tail() string { return p.tailLines(15) }
+
+// tailLines is the last n lines of the process's log.
+func (p *proc) tailLines(n int) string {
 	b, err := os.ReadFile(p.log)
 	if err != nil {
 		return ""
 	}
 	b = bytes.TrimSpace(b)
 	lines := strings.Split(string(b), "\n")
-	if len(lines) > 15 {
-		lines = lines[len(lines)-15:]
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
 }
