@@ -486,6 +486,8 @@ type sessionDB interface {
 	// memoryEnd returns the bytes used after n sessions were created,
 	// with a note on what holds them.
 	memoryEnd(ctx context.Context, impl string, n int, start int64) (int64, string, error)
+	// memoryWorkers is how many sessions are created at once for it.
+	memoryWorkers() int
 	stop()
 }
 
@@ -610,7 +612,7 @@ func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Clien
 	if err != nil {
 		return check(err)
 	}
-	if err := createSessions(ctx, client, base, cfg.sessions, 16); err != nil {
+	if err := createSessions(ctx, client, base, cfg.sessions, db.memoryWorkers()); err != nil {
 		return check(fmt.Errorf("creating %d sessions: %w", cfg.sessions, err))
 	}
 	m1, note, err := db.memoryEnd(ctx, res.name, cfg.sessions, m0)

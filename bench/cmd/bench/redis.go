@@ -135,3 +135,6 @@ func (rs *redisServer) memoryEnd(ctx context.Context, impl string, n int, start 
 	keys, _ := rs.client.DBSize(ctx).Result()
 	return m, fmt.Sprintf("memory: %s keys in Redis for %s sessions", thousands(float64(keys)), thousands(float64(n))), nil
 }
+
+// memoryWorkers: 16 sessions are created at once.
+func (rs *redisServer) memoryWorkers() int { return 16 }

@@ -75,7 +75,7 @@ var floorWhat = map[string]string{
 // bytesHow explains the bytes/session column.
 func bytesHow(backendName string, sessions int) string {
 	if backendName == "postgres" {
-		return fmt.Sprintf("Bytes/session: with the implementation's session tables emptied (TRUNCATE, its app still running), the growth over %s new sessions holding views=1 "+
+		return fmt.Sprintf("Bytes/session: with the implementation's session tables emptied (TRUNCATE, its app still running), the growth over %s new sessions holding views=1, created one at a time, "+
 			"of the pages the database's tables take (`pg_relation_size` of the main fork of every table of the schema, of its indexes and of its TOAST table and index; "+
 			"the free-space and visibility maps, a few pages per relation whatever its size, left out), divided by the number of sessions: rows, index entries and the free space left in their 8 kB pages.", thousands(float64(sessions)))
 	}
