@@ -220,6 +220,7 @@ func TestDoubleSubmittedLogin(t *testing.T) {
 				old := c.Cookie()
 				var wg sync.WaitGroup
 				codes := make([]int, 2)
+				locations := make([]string, 2)
 				for i := range 2 {
 					wg.Add(1)
 					go func() {
@@ -227,7 +228,8 @@ func TestDoubleSubmittedLogin(t *testing.T) {
 						req := c.Request("POST", "/login", strings.NewReader("user=ann"))
 						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 						req.Header.Set("Accept", "text/html")
-						codes[i] = c.Send(req, "").Status
+						r := c.Send(req, "")
+						codes[i], locations[i] = r.Status, r.Header.Get("Location")
 					}()
 				}
 				wg.Wait()
@@ -237,11 +239,21 @@ func TestDoubleSubmittedLogin(t *testing.T) {
 				if c.Cookie() == old {
 					t.Fatalf("round %d: the browser kept the old cookie", round)
 				}
+				// The browser follows a redirect (the loser's as well as the
+				// winner's) with the cookie it holds: each lands on the
+				// logged-in page.
+				for i, loc := range locations {
+					req := c.Request("GET", loc, nil)
+					req.Header.Set("Accept", "text/html")
+					if r := c.Send(req, ""); r.Status != 200 || !strings.Contains(r.Body, "ann") {
+						t.Fatalf("round %d: following redirect %d to %q answered %d %q; want the logged-in page", round, i, loc, r.Status, r.Body)
+					}
+				}
 				if code, body, _ := c.Do("GET", "/whoami", "", nil); code != 200 || strings.TrimSpace(body) != "ann" {
 					t.Fatalf("round %d: after a double-submitted login whoami = %d %q", round, code, body)
 				}
-				if _, body, _ := c.Do("GET", "/read", "", nil); !strings.Contains(body, "Number of views: 2") {
-					t.Fatalf("round %d: after a double-submitted login the session reads %q; want the 2 views", round, body)
+				if _, body, _ := c.Do("GET", "/read", "", nil); !strings.Contains(body, "Number of views: 4") {
+					t.Fatalf("round %d: after a double-submitted login and its two redirects the session reads %q; want 4 views (2 before, one per redirect followed)", round, body)
 				}
 			}
 		})

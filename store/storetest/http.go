@@ -232,9 +232,9 @@ var httpG3 = []testCase{
 }
 
 var httpG4 = []testCase{
-	{"through HTTP: 30 parallel logins from one cookie leave one session, with its data", func(h *harness) {
+	{"through HTTP: 30 parallel logins from one cookie leave one session, with its data, 50 rounds", func(h *harness) {
 		a := newApp(h)
-		for round := range 5 {
+		for round := range 50 {
 			c := a.login() // views = 1
 			var mu sync.Mutex
 			var ok []string
