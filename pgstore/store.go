@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -312,9 +313,11 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		if result == nil {
 			return res, fmt.Errorf("pgstore: commit: no incremented value: %w", store.ErrCorrupt)
 		}
-		if _, err := fmt.Sscan(*result, &res.Value); err != nil {
+		v, err := strconv.ParseInt(*result, 10, 64)
+		if err != nil {
 			return res, fmt.Errorf("pgstore: commit: incremented value %q: %w", *result, store.ErrCorrupt)
 		}
+		res.Value = v
 	}
 	return res, nil
 }
