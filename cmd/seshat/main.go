@@ -31,6 +31,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newSessions(), newStats(), newDoctor())
+	root.AddCommand(newServe(), newSessions(), newStats(), newDoctor(), newMigrate())
 	return root
 }
