@@ -19,6 +19,7 @@ type migration struct {
 	Message       string `json:"message"`
 }
 
+// newMigrate is the migrate command.
 func newMigrate() *cobra.Command {
 	var (
 		sf     storeFlags

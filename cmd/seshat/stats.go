@@ -30,6 +30,7 @@ func writeJSON(w io.Writer, v any) error {
 	return err
 }
 
+// newStats is the stats command.
 func newStats() *cobra.Command {
 	var (
 		sf     storeFlags
@@ -100,6 +101,7 @@ func openPostgres(ctx context.Context, u string) (*pgstore.Store, error) {
 	return st, nil
 }
 
+// newDoctor is the doctor command.
 func newDoctor() *cobra.Command {
 	var (
 		sf     storeFlags
