@@ -47,6 +47,13 @@ type Options struct {
 	// Follow to deliver to instances that were briefly away. 0 means an
 	// hour.
 	EventsKept time.Duration
+	// SkipMigrate makes New and Open leave the schema alone: for
+	// administration tools that must not change the database, and for
+	// deployments that migrate ahead (`seshat migrate`) and serve with a
+	// role that may only read and write the store's tables (Migrate
+	// itself creates nothing when the schema is current). Operations fail
+	// if the schema is missing.
+	SkipMigrate bool
 }
 
 func (o Options) withDefaults() Options {
@@ -66,8 +73,10 @@ func (o Options) withDefaults() Options {
 // starts its sweeper (Options.SweepEvery). Close stops the sweeper; the
 // pool stays the caller's.
 func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
-	if _, err := Migrate(ctx, pool); err != nil {
-		return nil, err
+	if !opts.SkipMigrate {
+		if _, err := Migrate(ctx, pool); err != nil {
+			return nil, err
+		}
 	}
 	s := &Store{pool: pool, opts: opts.withDefaults(), swept: make(chan struct{})}
 	var sctx context.Context
@@ -81,12 +90,19 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 }
 
 // Open connects to the database a URL names (postgres:// or
-// postgresql://, with pgx's parameters: pool_max_conns, sslmode, …),
-// migrates it and returns a store that owns the pool: Close closes it.
+// postgresql://, with pgx's parameters: pool_max_conns, sslmode,
+// connect_timeout (5 s when not given), …), migrates it unless
+// Options.SkipMigrate, and returns a store that owns the pool: Close
+// closes it.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// An unreachable server fails a connection in bounded time, not
+		// the system's TCP timeout (connect_timeout in the URL overrides).
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

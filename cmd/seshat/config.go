@@ -150,12 +150,13 @@ func (c *config) openRedis(url string, s *setup) error {
 	return nil
 }
 
-// openPostgres opens a PostgreSQL store, migrating its schema (as every
-// pgstore.Open does); its health check pings the pool. Only serve sweeps.
+// openPostgres opens a PostgreSQL store; its health check pings the pool.
+// Only serve sweeps and migrates the schema (as pgstore.Open does by
+// default); the administration commands change nothing but sessions.
 func (c *config) openPostgres(ctx context.Context, url string, s *setup) error {
 	var po pgstore.Options
 	if !c.sweep {
-		po.SweepEvery = -1
+		po.SweepEvery, po.SkipMigrate = -1, true
 	}
 	st, err := pgstore.Open(ctx, url, po)
 	if err != nil {

@@ -148,7 +148,7 @@ func TestSessionsCommandsOnPostgreSQL(t *testing.T) {
 	}
 
 	dead := "postgres://seshat@127.0.0.1:" + strconv.Itoa(pgtest.FreePort(t)) + "/x?sslmode=disable"
-	if _, err := run(t, "sessions", "list", "--store", dead); err == nil || !strings.Contains(err.Error(), "cannot open the PostgreSQL store") {
+	if _, err := run(t, "sessions", "list", "--store", dead); err == nil || !strings.Contains(err.Error(), "cannot reach PostgreSQL") {
 		t.Errorf("list with PostgreSQL down: %v", err)
 	}
 	if _, err := run(t, "sessions", "list", "--store", db, "--redis", "redis://127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "name different stores") {

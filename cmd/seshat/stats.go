@@ -91,10 +91,11 @@ func storeUsage(ctx context.Context, u string, kind storeKind, top int) (any, er
 	return st.Usage(ctx, time.Now(), top)
 }
 
-// openPostgres opens a PostgreSQL store for a report: no sweeper. Like
-// every pgstore.Open, it migrates the schema first.
+// openPostgres opens a PostgreSQL store for a report: no sweeper, and no
+// change to the schema (doctor reports its version; seshat migrate
+// changes it).
 func openPostgres(ctx context.Context, u string) (*pgstore.Store, error) {
-	st, err := pgstore.Open(ctx, u, pgstore.Options{SweepEvery: -1})
+	st, err := pgstore.Open(ctx, u, pgstore.Options{SweepEvery: -1, SkipMigrate: true})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the PostgreSQL store: %w", err)
 	}
