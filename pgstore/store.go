@@ -144,10 +144,22 @@ func opID() []byte {
 }
 
 // lost reports whether err may have lost the reply of a statement the
-// server ran: the connection failed, not the statement.
+// server ran: the connection failed, not the statement (or the server
+// ended the connection: a shutdown, a crash of another backend, a
+// failover), so the write is worth sending again on another connection.
 func lost(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
 	var pe *pgconn.PgError
-	return err != nil && ctx.Err() == nil && !errors.As(err, &pe)
+	if !errors.As(err, &pe) {
+		return true
+	}
+	switch pe.Code {
+	case "57P01", "57P02", "57P03": // admin shutdown, crash shutdown, cannot connect now
+		return true
+	}
+	return false
 }
 
 // retried runs a write, and once more (with the same operation id) when
@@ -196,6 +208,9 @@ func fail(op string, err error) error {
 	if errors.As(err, &pe) {
 		switch pe.Code[:2] {
 		case "53", "57", "08", "40": // resources, shutdown, connection, a serialization failure
+			return fmt.Errorf("pgstore: %s: %w: %w", op, store.ErrUnavailable, err)
+		}
+		if pe.Code == "25006" { // a read-only server: a standby (the URL should ask for target_session_attrs=read-write)
 			return fmt.Errorf("pgstore: %s: %w: %w", op, store.ErrUnavailable, err)
 		}
 		return fmt.Errorf("pgstore: %s: %w", op, err)
