@@ -33,6 +33,7 @@ type Server struct {
 
 	bin  string
 	as   string // the user the server runs as ("" for the current one)
+	name string // a standby's application name
 	args []string
 	proc *exec.Cmd     // the server (or runuser over it), a child of the test so that it is reaped
 	done chan struct{} // closed when proc has exited
@@ -90,6 +91,19 @@ func FreePort(t testing.TB) int {
 // and its directory removed when the test ends.
 func Start(t testing.TB, settings ...string) *Server {
 	t.Helper()
+	s := newServer(t)
+	data := filepath.Join(s.Dir, "data")
+	if out, err := s.run("initdb", "-D", data, "-U", "seshat", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
+		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+	}
+	s.launch(t, settings)
+	return s
+}
+
+// newServer makes a server's directory (owned by the user it runs as)
+// and picks its port; it does not start it.
+func newServer(t testing.TB) *Server {
+	t.Helper()
 	s := &Server{Port: FreePort(t), bin: filepath.Dir(Binary(t, "initdb"))}
 	if os.Geteuid() == 0 {
 		s.as = "postgres"
@@ -111,11 +125,14 @@ func Start(t testing.TB, settings ...string) *Server {
 			t.Fatalf("pgtest: chown %s: %v", dir, err)
 		}
 	}
-	data := filepath.Join(dir, "data")
-	if out, err := s.run("initdb", "-D", data, "-U", "seshat", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
-		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
-	}
-	s.args = []string{"-p", strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + dir,
+	return s
+}
+
+// launch starts the server on its data directory with pgtest's settings
+// and settings, stopped when the test ends.
+func (s *Server) launch(t testing.TB, settings []string) {
+	t.Helper()
+	s.args = []string{"-p", strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + s.Dir,
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"}
 	for _, kv := range settings {
 		s.args = append(s.args, "-c", kv)
@@ -124,7 +141,6 @@ func Start(t testing.TB, settings ...string) *Server {
 		t.Fatalf("pgtest: %v\n%s", err, s.LogTail())
 	}
 	t.Cleanup(s.Stop)
-	return s
 }
 
 // command returns a PostgreSQL program as the server's user.
