@@ -8,6 +8,7 @@
 package pgtest
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -92,12 +94,82 @@ func FreePort(t testing.TB) int {
 func Start(t testing.TB, settings ...string) *Server {
 	t.Helper()
 	s := newServer(t)
-	data := filepath.Join(s.Dir, "data")
-	if out, err := s.run("initdb", "-D", data, "-U", "seshat", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
-		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+	tpl, err := s.template()
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if out, err := exec.Command("cp", "-a", tpl, filepath.Join(s.Dir, "data")).CombinedOutput(); err != nil {
+		t.Fatalf("pgtest: copying the initdb template: %v\n%s", err, out)
 	}
 	s.launch(t, settings)
 	return s
+}
+
+var templates sync.Mutex
+
+// template returns the data directory of a cluster that initdb made and
+// no server has run, to copy: a copy takes a fraction of initdb's time.
+// It is kept in the temporary directory for every later test process,
+// one per PostgreSQL build and user to run it as (the name says which,
+// so that an upgrade makes a new one), made in a directory of its own
+// and renamed into place, so that processes that start at once never
+// see half of one.
+func (s *Server) template() (string, error) {
+	templates.Lock()
+	defer templates.Unlock()
+	fi, err := os.Stat(filepath.Join(s.bin, "postgres"))
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(fmt.Appendf(nil, "%s %d %d %s %s", s.bin, fi.Size(), fi.ModTime().UnixNano(), s.as, initdbArgs))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("pgtest-template-%d-%x", os.Geteuid(), h[:6]))
+	ready := func() bool {
+		_, err := os.Stat(filepath.Join(dir, "complete"))
+		return err == nil
+	}
+	if ready() {
+		return filepath.Join(dir, "data"), nil
+	}
+	tmp, err := os.MkdirTemp(os.TempDir(), "pgtest-template-new-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp) // after a successful rename, nothing is left there
+	if err := s.own(tmp); err != nil {
+		return "", err
+	}
+	cmd := s.command("initdb", append([]string{"-D", filepath.Join(tmp, "data")}, strings.Fields(initdbArgs)...)...)
+	cmd.Dir = tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "complete"), nil, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil && !ready() { // another process may have won the race
+		return "", fmt.Errorf("initdb template: %w", err)
+	}
+	return filepath.Join(dir, "data"), nil
+}
+
+// initdbArgs are initdb's arguments besides the data directory.
+const initdbArgs = "-U seshat --auth=trust -E UTF8 --no-sync --no-instructions"
+
+// own gives dir to the user the server runs as.
+func (s *Server) own(dir string) error {
+	if s.as == "" {
+		return nil
+	}
+	u, err := user.Lookup(s.as)
+	if err != nil {
+		return err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return fmt.Errorf("chown %s: %w", dir, err)
+	}
+	return nil
 }
 
 // newServer makes a server's directory (owned by the user it runs as)
@@ -117,13 +189,8 @@ func newServer(t testing.TB) *Server {
 	}
 	s.Dir = dir
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if s.as != "" {
-		u, _ := user.Lookup(s.as)
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatalf("pgtest: chown %s: %v", dir, err)
-		}
+	if err := s.own(dir); err != nil {
+		t.Fatalf("pgtest: %v", err)
 	}
 	return s
 }
