@@ -331,9 +331,11 @@ func standbyFailover(t *testing.T, synchronous, cut bool) failover {
 	time.Sleep(500 * time.Millisecond)
 
 	var f failover
-	cutAt := time.Now()
+	var cutAt time.Time
 	if cut {
 		proxy.Blackhole(true)
+		// A request that starts from now on commits WAL the proxy swallows.
+		cutAt = time.Now()
 		time.Sleep(1500 * time.Millisecond)
 	}
 	killed := time.Now()
