@@ -17,8 +17,10 @@ import (
 // its own on the primary (so the primary keeps the WAL it has not
 // received), started as a hot standby (it answers reads). Its Name is its
 // application name on the primary, for Synchronous. settings are extra
-// server settings, as for Start. It is stopped and its directory removed
-// when the test ends.
+// server settings, as for Start; they take precedence over the base
+// backup's, so that "primary_conninfo=host=127.0.0.1 port=P user=seshat"
+// makes it stream through a Proxy on port P (which can then cut it off).
+// It is stopped and its directory removed when the test ends.
 //
 // The standby is a copy of the primary's configuration at the time of the
 // call, ALTER SYSTEM included: call Synchronous after StartStandby, or a
