@@ -113,7 +113,8 @@ var templates sync.Mutex
 // one per PostgreSQL build and user to run it as (the name says which,
 // so that an upgrade makes a new one), made in a directory of its own
 // and renamed into place, so that processes that start at once never
-// see half of one.
+// see half of one. Its file "complete" holds its files' count and size:
+// one that no longer matches (a cleaner took files) is made again.
 func (s *Server) template() (string, error) {
 	templates.Lock()
 	defer templates.Unlock()
@@ -123,12 +124,19 @@ func (s *Server) template() (string, error) {
 	}
 	h := sha256.Sum256(fmt.Appendf(nil, "%s %d %d %s %s", s.bin, fi.Size(), fi.ModTime().UnixNano(), s.as, initdbArgs))
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("pgtest-template-%d-%x", os.Geteuid(), h[:6]))
+	data := filepath.Join(dir, "data")
 	ready := func() bool {
-		_, err := os.Stat(filepath.Join(dir, "complete"))
-		return err == nil
+		want, err := os.ReadFile(filepath.Join(dir, "complete"))
+		return err == nil && string(want) == inventory(data)
 	}
 	if ready() {
-		return filepath.Join(dir, "data"), nil
+		return data, nil
+	}
+	if _, err := os.Stat(dir); err == nil { // damaged: set aside, then made again
+		aside := fmt.Sprintf("%s-damaged-%d", dir, time.Now().UnixNano())
+		if os.Rename(dir, aside) == nil {
+			os.RemoveAll(aside)
+		}
 	}
 	tmp, err := os.MkdirTemp(os.TempDir(), "pgtest-template-new-")
 	if err != nil {
@@ -143,13 +151,27 @@ func (s *Server) template() (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "complete"), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, "complete"), []byte(inventory(filepath.Join(tmp, "data"))), 0o644); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, dir); err != nil && !ready() { // another process may have won the race
 		return "", fmt.Errorf("initdb template: %w", err)
 	}
-	return filepath.Join(dir, "data"), nil
+	return data, nil
+}
+
+// inventory is the count and total size of the regular files under dir.
+func inventory(dir string) string {
+	var files, size int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				files, size = files+1, size+fi.Size()
+			}
+		}
+		return nil
+	})
+	return fmt.Sprintf("%d files, %d bytes", files, size)
 }
 
 // initdbArgs are initdb's arguments besides the data directory.
