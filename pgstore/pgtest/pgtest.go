@@ -1,6 +1,9 @@
 // Package pgtest starts real PostgreSQL servers for tests, the way
 // redisstore/redistest starts redis-server: initdb and pg_ctl on a
 // temporary directory and a free loopback port, stopped when the test ends.
+// StartStandby adds a streaming replica of a server (synchronous with
+// Synchronous, promoted with Promote), and StartProxy a proxy that can cut
+// a server off or lose its replies.
 // PostgreSQL refuses to run as root, so when the tests run as root (as CI
 // does) the server runs as the unprivileged user "postgres" (runuser).
 // There are no fakes: if PostgreSQL is not installed the test fails and
