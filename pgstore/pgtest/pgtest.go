@@ -1,6 +1,7 @@
 // Package pgtest starts real PostgreSQL servers for tests, the way
-// redisstore/redistest starts redis-server: initdb and pg_ctl on a
-// temporary directory and a free loopback port, stopped when the test ends.
+// redisstore/redistest starts redis-server: a cluster initdb made (once:
+// later servers copy it) on a temporary directory and a free loopback
+// port, stopped when the test ends.
 // StartStandby adds a streaming replica of a server (synchronous with
 // Synchronous, promoted with Promote), and StartProxy a proxy that can cut
 // a server off or lose its replies.
