@@ -184,19 +184,56 @@ func FuzzDecodeAny(f *testing.F) {
 // administrative ones too, without a panic and without an error beyond
 // "no such value" or "cannot decode" (FailRequest not chosen).
 func FuzzStoredRecord(f *testing.F) {
-	f.Add("views", "abc", "", "")
-	f.Add("", "s", "empty", "")
-	f.Add("\x00user", "garbage", "@x", "1")
-	f.Add("n", "99999999999999999999", "j", "j{")
-	f.Add("list", "j[1,2", "t", "tnot a time")
-	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string) {
-		e := newEnv(t, Options{Logger: quietLogger()})
-		c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("a", "x") }, "")).Value
+	f.Add("views", "abc", "", "", false)
+	f.Add("", "s", "empty", "", false)
+	f.Add("\x00user", "garbage", "@x", "1", true)
+	f.Add("n", "99999999999999999999", "j", "j{", false)
+	f.Add("list", "j[1,2", "t", "tnot a time", true)
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string, encrypted bool) {
+		o := Options{Logger: quietLogger()}
+		if encrypted { // the stored values are then not even ciphertexts
+			ring, err := seal.NewRing(seal.NewKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Encryption, o.HashKey = ring, []byte("hash-key-0123456789abcdef0123456789")
+		}
+		e := newEnv(t, o)
+		c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			s.Set("a", "x")
+			s.SetUser("fuzz")
+		}, "")).Value
 		e.overwrite(c, n1, v1)
 		e.overwrite(c, n2, v2)
 		k, _ := e.m.HandleOf(c)
-		if _, err := e.m.Inspect(context.Background(), k); err != nil {
+		ctx := context.Background()
+		if _, err := e.m.Inspect(ctx, k); err != nil {
 			t.Fatalf("Inspect: %v", err)
+		}
+		if _, err := e.m.UserSessions(ctx, "fuzz"); err != nil {
+			t.Fatalf("UserSessions: %v", err)
+		}
+		if err := e.m.Sessions(ctx, func([]SessionInfo) error { return nil }); err != nil {
+			t.Fatalf("Sessions: %v", err)
+		}
+		if encrypted {
+			if _, err := e.m.Rekey(ctx); err != nil {
+				t.Fatalf("Rekey: %v", err)
+			}
+		}
+		if err := e.m.Edit(ctx, k, func(s *Session) error {
+			keys, err := s.Keys()
+			if err != nil {
+				return err
+			}
+			for _, name := range keys {
+				if _, err := Get[string](s, name); err != nil && !errors.Is(err, ErrNoValue) && !errors.Is(err, ErrInvalidKey) {
+					return err
+				}
+			}
+			return s.Set("edited", true)
+		}); err != nil && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrEnded) { // ended: OnCorrupt chose a fresh session
+			t.Fatalf("Edit: %v", err)
 		}
 		resp := e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
 			keys, err := s.Keys()
@@ -221,8 +258,11 @@ func FuzzStoredRecord(f *testing.F) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		if err := e.m.Revoke(context.Background(), k); err != nil {
+		if err := e.m.Revoke(ctx, k); err != nil {
 			t.Fatalf("Revoke: %v", err)
+		}
+		if _, err := e.m.RevokeUser(ctx, "fuzz"); err != nil {
+			t.Fatalf("RevokeUser: %v", err)
 		}
 	})
 }

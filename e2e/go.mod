@@ -5,13 +5,23 @@ go 1.26.0
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/seshat-go/seshat v0.1.0
 	github.com/seshat-go/seshat/cmd/seshat v0.1.0
 	github.com/seshat-go/seshat/expresscompat v0.1.0
 	github.com/seshat-go/seshat/metrics v0.1.0
+	github.com/seshat-go/seshat/pgstore v0.1.0
 	github.com/seshat-go/seshat/redisstore v0.1.0
+)
+
+require (
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	golang.org/x/sync v0.23.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
 )
 
 require (

@@ -3,6 +3,7 @@ package expresscompat
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -27,8 +28,9 @@ func script(name string) *redis.Script {
 }
 
 var (
-	casScript  = script("cas")
-	takeScript = script("take")
+	casScript    = script("cas")
+	takeScript   = script("take")
+	createScript = script("create")
 )
 
 // maxAttempts bounds the compare-and-set retries of one commit.
@@ -160,15 +162,31 @@ func toJSON(b []byte) (json.RawMessage, error) {
 	return json.Marshal(v)
 }
 
+// side is the key beside a session's where seshat keeps what Node must
+// not see: the operation ids applied in the last minute (so that a write
+// retried after a lost reply applies once) and the moved marker a
+// regenerate leaves. Its hash tag is the session key, so it lives in the
+// session's Cluster slot, and it does not match connect-redis's
+// "<prefix>*" scans.
+func (s *Store) side(key string) string { return "{" + s.o.Prefix + key + "}:seshat" }
+
+// opID returns a fresh operation id.
+func opID() string { return rand.Text() }
+
 func (s *Store) read(ctx context.Context, key string) (doc, string, time.Duration, error) {
 	var get *redis.StringCmd
 	var ttl *redis.DurationCmd
+	var moved *redis.BoolCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		get = p.Get(ctx, s.o.Prefix+key)
 		ttl = p.PTTL(ctx, s.o.Prefix+key)
+		moved = p.HExists(ctx, s.side(key), "moved")
 		return nil
 	})
 	if errors.Is(err, redis.Nil) || errors.Is(get.Err(), redis.Nil) {
+		if moved.Val() {
+			return nil, "", 0, fmt.Errorf("expresscompat: %w", store.ErrMoved)
+		}
 		return nil, "", 0, fmt.Errorf("expresscompat: %w", store.ErrNotFound)
 	}
 	if err != nil {
@@ -249,11 +267,11 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 	if err != nil {
 		return err
 	}
-	ok, err := s.client.SetNX(ctx, s.o.Prefix+key, body, ttl).Result()
+	n, err := createScript.Run(ctx, s.client, []string{s.o.Prefix + key, s.side(key)}, body, max(ttl.Milliseconds(), 1), opID()).Int()
 	if err != nil {
 		return fail(err)
 	}
-	if !ok {
+	if n != 1 {
 		return fmt.Errorf("expresscompat: create: %w", store.ErrExists)
 	}
 	return nil
@@ -262,7 +280,13 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 // Commit implements store.Store: read the document, apply the delta,
 // write it back only if nobody (Go or Node) changed it meanwhile; retry
 // otherwise.
+//
+// Each commit carries an operation id that the script records with the
+// write: when a reply is lost and the client sends the script again, the
+// second run answers "replaced" without writing (an increment counts
+// once).
 func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
+	op := opID()
 	for range maxAttempts {
 		cur, raw, pttl, err := s.read(ctx, key)
 		if err != nil {
@@ -281,7 +305,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		if err != nil {
 			return store.Result{}, err
 		}
-		out, err := casScript.Run(ctx, s.client, []string{s.o.Prefix + key}, raw, body, maxAge.Milliseconds()).Slice()
+		out, err := casScript.Run(ctx, s.client, []string{s.o.Prefix + key, s.side(key)}, raw, body, maxAge.Milliseconds(), op).Slice()
 		if err != nil {
 			return store.Result{}, fail(err)
 		}
@@ -290,27 +314,35 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 			return res, nil
 		case -1:
 			return store.Result{}, fmt.Errorf("expresscompat: commit: %w", store.ErrNotFound)
+		case -2:
+			return store.Result{}, fmt.Errorf("expresscompat: commit: %w", store.ErrMoved)
 		}
 		// Changed meanwhile (by a Node request, perhaps): read again.
 	}
 	return store.Result{}, fmt.Errorf("expresscompat: commit: %d attempts: %w", maxAttempts, store.ErrConflict)
 }
 
-// Destroy implements store.Store.
+// Destroy implements store.Store: the session and its side key (a moved
+// marker included).
 func (s *Store) Destroy(ctx context.Context, key string) error {
-	return fail(s.client.Del(ctx, s.o.Prefix+key).Err())
+	return fail(s.client.Del(ctx, s.o.Prefix+key, s.side(key)).Err())
 }
 
-// Take implements store.Store. (No moved marker: Node would read it as a
-// session.)
+// Take implements store.Store. The moved marker goes to the side key
+// (Node would read a marker under the session key as a session); a take
+// retried after a lost reply answers the document the first run took.
 func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Record, error) {
-	raw, err := takeScript.Run(ctx, s.client, []string{s.o.Prefix + key}).Text()
-	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("expresscompat: take: %w", store.ErrNotFound)
-	}
+	out, err := takeScript.Run(ctx, s.client, []string{s.o.Prefix + key, s.side(key)}, opID(), store.MovedGrace.Milliseconds()).Slice()
 	if err != nil {
 		return nil, fail(err)
 	}
+	switch n, _ := out[0].(int64); n {
+	case -1:
+		return nil, fmt.Errorf("expresscompat: take: %w", store.ErrNotFound)
+	case -2:
+		return nil, fmt.Errorf("expresscompat: take: %w", store.ErrMoved)
+	}
+	raw, _ := out[1].(string)
 	var d doc
 	if err := json.Unmarshal([]byte(raw), &d); err != nil {
 		return nil, fmt.Errorf("expresscompat: take: %w", store.ErrCorrupt)

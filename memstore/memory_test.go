@@ -151,3 +151,37 @@ func BenchmarkFlood(b *testing.B) {
 		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(flood), "ns/create")
 	}
 }
+
+// The background sweeper, not only an explicit sweep, returns the heap of
+// expired sessions, with no traffic at all: the store goes back to its
+// empty size once the sweeper's clock passes the expiry.
+func TestBackgroundSweeperReturnsHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a store with 100,000 sessions")
+	}
+	const n = 100_000
+	base := liveHeap()
+	t0 := time.Now()
+	c := &clock{t: t0}
+	s := memstore.NewWithClock(memstore.Options{SweepInterval: 20 * time.Millisecond}, c.now)
+	t.Cleanup(func() { s.Close() })
+	fill(t, s, n, t0)
+	full := liveHeap()
+	if s.Len() != n {
+		t.Fatalf("Len = %d before expiry; want %d", s.Len(), n)
+	}
+	c.set(t0.Add(2 * time.Hour)) // every session idle-expired; no request comes
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Len() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d sessions left 30 s after they expired: the background sweeper did not run", s.Len(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	left := int64(liveHeap()) - int64(base)
+	if left > int64(full-base)/20 {
+		t.Errorf("after the background sweeper: %d bytes of heap above the empty store; want at most 5%% of the %d bytes the sessions took", left, full-base)
+	}
+	runtime.KeepAlive(s)
+	t.Logf("%d bytes of sessions; %d bytes left once the background sweeper ran", full-base, left)
+}

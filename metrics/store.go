@@ -19,7 +19,7 @@ type StoreCollector struct {
 	logger  *slog.Logger
 
 	sessions, used, max, policy, conns, up *prometheus.Desc
-	foreign                                *prometheus.Desc
+	foreign, disk                          *prometheus.Desc
 	evicted, hits, misses, timeouts        *prometheus.Desc
 }
 
@@ -40,17 +40,18 @@ func NewStoreCollector(src store.StatsReporter, timeout time.Duration) *StoreCol
 		max:      d("seshat_redis_maxmemory_bytes", "Redis maxmemory (0: no limit; summed over Cluster masters)."),
 		policy:   d("seshat_redis_eviction_policy", "Redis maxmemory-policy, as a label; the value is 1.", "policy"),
 		evicted:  d("seshat_redis_evicted_keys_total", "Keys Redis evicted for memory since it started."),
-		hits:     d("seshat_redis_pool_hits_total", "Connection pool hits: a free connection was found."),
-		misses:   d("seshat_redis_pool_misses_total", "Connection pool misses: a new connection was made."),
-		timeouts: d("seshat_redis_pool_timeouts_total", "Waits for a free pool connection that timed out."),
-		conns:    d("seshat_redis_pool_connections", "Connections in the pool, by state.", "state"),
+		hits:     d("seshat_store_pool_hits_total", "Connection pool hits: a free connection was found."),
+		misses:   d("seshat_store_pool_misses_total", "Connection pool misses: a new connection was made."),
+		timeouts: d("seshat_store_pool_timeouts_total", "Waits for a free pool connection that timed out."),
+		conns:    d("seshat_store_pool_connections", "Connections in the pool, by state.", "state"),
+		disk:     d("seshat_store_disk_bytes", "Bytes the store's tables and indexes take on disk (a database store)."),
 		foreign:  d("seshat_store_foreign_keys", "Keys of the store's bookkeeping that hold something seshat did not write (seshat stats names them)."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *StoreCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.sessions, c.used, c.max, c.policy, c.evicted, c.hits, c.misses, c.timeouts, c.conns, c.foreign} {
+	for _, d := range []*prometheus.Desc{c.up, c.sessions, c.used, c.max, c.policy, c.evicted, c.hits, c.misses, c.timeouts, c.conns, c.disk, c.foreign} {
 		ch <- d
 	}
 }
@@ -73,6 +74,9 @@ func (c *StoreCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.max, prometheus.GaugeValue, float64(st.MaxMemory))
 		ch <- prometheus.MustNewConstMetric(c.evicted, prometheus.CounterValue, float64(st.EvictedKeys))
 		ch <- prometheus.MustNewConstMetric(c.policy, prometheus.GaugeValue, 1, st.EvictionPolicy)
+	}
+	if st.DiskBytes > 0 {
+		ch <- prometheus.MustNewConstMetric(c.disk, prometheus.GaugeValue, float64(st.DiskBytes))
 	}
 	if p := st.Pool; p != nil {
 		ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(p.Hits))

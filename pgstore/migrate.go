@@ -35,6 +35,14 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A database already at this schema needs no lock and no CREATE: a
+	// role that may only read and write the store's tables (as Audit
+	// advises for serving) opens the store.
+	if current, ok, err := installed(ctx, pool); err != nil {
+		return 0, err
+	} else if ok && current == len(steps) {
+		return current, nil
+	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: migrate: %w", err)
@@ -72,6 +80,28 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 		}
 	}
 	return len(steps), nil
+}
+
+// installed returns the schema version the database is at, and whether
+// it has one (the version table exists), reading only.
+func installed(ctx context.Context, pool *pgxpool.Pool) (int, bool, error) {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('seshat_schema') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return 0, false, wrapMigrate(err)
+	}
+	var v int
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM seshat_schema`).Scan(&v); err != nil {
+		return 0, false, wrapMigrate(err)
+	}
+	return v, true, nil
+}
+
+// wrapMigrate gives err Migrate's context; nil stays nil.
+func wrapMigrate(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("pgstore: migrate: %w", err)
 }
 
 // steps returns the migrations in order; their file names number them

@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -57,5 +58,27 @@ func TestMigrate(t *testing.T) {
 	}
 	if _, err := pgstore.Migrate(t.Context(), p); !errors.Is(err, pgstore.ErrSchema) {
 		t.Fatalf("Migrate on a schema from a later release: %v; want ErrSchema", err)
+	}
+}
+
+// A role that may only read and write the store's tables (no CREATE on
+// the schema) opens a store that is already migrated: Migrate then only
+// reads.
+func TestMigrateAsReadWriteRole(t *testing.T) {
+	srv := pgtest.Start(t)
+	owner := pool(t, srv.URL())
+	want, err := pgstore.Migrate(t.Context(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{`CREATE ROLE app LOGIN`, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app`,
+		`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app`} {
+		if _, err := owner.Exec(t.Context(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	app := pool(t, strings.Replace(srv.URL(), "seshat@", "app@", 1))
+	if v, err := pgstore.Migrate(t.Context(), app); err != nil || v != want {
+		t.Fatalf("Migrate as a role without CREATE on a migrated database: %d, %v; want %d", v, err, want)
 	}
 }

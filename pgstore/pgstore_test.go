@@ -43,7 +43,7 @@ func TestConformanceThroughProxy(t *testing.T) {
 		if _, err := admin.Exec(t.Context(), "CREATE DATABASE "+db); err != nil {
 			t.Fatal(err)
 		}
-		st, err := pgstore.New(t.Context(), pool(t, fmt.Sprintf("postgres://seshat@%s/%s?sslmode=disable&connect_timeout=1", proxy.Addr(), db)), pgstore.Options{})
+		st, err := pgstore.Open(t.Context(), fmt.Sprintf("postgres://seshat@%s/%s?sslmode=disable&connect_timeout=1", proxy.Addr(), db), pgstore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestConformance(t *testing.T) {
 		if _, err := admin.Exec(t.Context(), "CREATE DATABASE "+db); err != nil {
 			t.Fatal(err)
 		}
-		st, err := pgstore.New(t.Context(), pool(t, fmt.Sprintf("postgres://seshat@127.0.0.1:%d/%s?sslmode=disable", srv.Port, db)), pgstore.Options{})
+		st, err := pgstore.Open(t.Context(), fmt.Sprintf("postgres://seshat@127.0.0.1:%d/%s?sslmode=disable", srv.Port, db), pgstore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,8 +13,7 @@ var _ store.StatsReporter = (*Store)(nil)
 var tables = []string{"seshat_sessions", "seshat_values", "seshat_counts", "seshat_events", "seshat_ops"}
 
 // Stats implements store.StatsReporter: the exact live count, the bytes
-// the store's tables and their indexes take on disk (UsedMemory; a
-// database has no memory limit of its own, so MaxMemory is 0) and the
+// the store's tables and their indexes take on disk (DiskBytes) and the
 // connection pool.
 func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
 	var st store.Stats
@@ -24,7 +23,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
 	}
 	st.Sessions = n
 	if err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(pg_total_relation_size(to_regclass(t))), 0)::bigint FROM unnest($1::text[]) AS t`,
-		tables).Scan(&st.UsedMemory); err != nil {
+		tables).Scan(&st.DiskBytes); err != nil {
 		return st, fail("stats", err)
 	}
 	ps := s.pool.Stat()

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -46,6 +47,13 @@ type Options struct {
 	// Follow to deliver to instances that were briefly away. 0 means an
 	// hour.
 	EventsKept time.Duration
+	// SkipMigrate makes New and Open leave the schema alone: for
+	// administration tools that must not change the database, and for
+	// deployments that migrate ahead (`seshat migrate`) and serve with a
+	// role that may only read and write the store's tables (Migrate
+	// itself creates nothing when the schema is current). Operations fail
+	// if the schema is missing.
+	SkipMigrate bool
 }
 
 func (o Options) withDefaults() Options {
@@ -65,8 +73,10 @@ func (o Options) withDefaults() Options {
 // starts its sweeper (Options.SweepEvery). Close stops the sweeper; the
 // pool stays the caller's.
 func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
-	if _, err := Migrate(ctx, pool); err != nil {
-		return nil, err
+	if !opts.SkipMigrate {
+		if _, err := Migrate(ctx, pool); err != nil {
+			return nil, err
+		}
 	}
 	s := &Store{pool: pool, opts: opts.withDefaults(), swept: make(chan struct{})}
 	var sctx context.Context
@@ -80,12 +90,19 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 }
 
 // Open connects to the database a URL names (postgres:// or
-// postgresql://, with pgx's parameters: pool_max_conns, sslmode, …),
-// migrates it and returns a store that owns the pool: Close closes it.
+// postgresql://, with pgx's parameters: pool_max_conns, sslmode,
+// connect_timeout (5 s when not given), …), migrates it unless
+// Options.SkipMigrate, and returns a store that owns the pool: Close
+// closes it.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// An unreachable server fails a connection in bounded time, not
+		// the system's TCP timeout (connect_timeout in the URL overrides).
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -127,10 +144,22 @@ func opID() []byte {
 }
 
 // lost reports whether err may have lost the reply of a statement the
-// server ran: the connection failed, not the statement.
+// server ran: the connection failed, not the statement (or the server
+// ended the connection: a shutdown, a crash of another backend, a
+// failover), so the write is worth sending again on another connection.
 func lost(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
 	var pe *pgconn.PgError
-	return err != nil && ctx.Err() == nil && !errors.As(err, &pe)
+	if !errors.As(err, &pe) {
+		return true
+	}
+	switch pe.Code {
+	case "57P01", "57P02", "57P03": // admin shutdown, crash shutdown, cannot connect now
+		return true
+	}
+	return false
 }
 
 // retried runs a write, and once more (with the same operation id) when
@@ -179,6 +208,9 @@ func fail(op string, err error) error {
 	if errors.As(err, &pe) {
 		switch pe.Code[:2] {
 		case "53", "57", "08", "40": // resources, shutdown, connection, a serialization failure
+			return fmt.Errorf("pgstore: %s: %w: %w", op, store.ErrUnavailable, err)
+		}
+		if pe.Code == "25006" { // a read-only server: a standby (the URL should ask for target_session_attrs=read-write)
 			return fmt.Errorf("pgstore: %s: %w: %w", op, store.ErrUnavailable, err)
 		}
 		return fmt.Errorf("pgstore: %s: %w", op, err)
@@ -312,9 +344,11 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		if result == nil {
 			return res, fmt.Errorf("pgstore: commit: no incremented value: %w", store.ErrCorrupt)
 		}
-		if _, err := fmt.Sscan(*result, &res.Value); err != nil {
+		v, err := strconv.ParseInt(*result, 10, 64)
+		if err != nil {
 			return res, fmt.Errorf("pgstore: commit: incremented value %q: %w", *result, store.ErrCorrupt)
 		}
+		res.Value = v
 	}
 	return res, nil
 }

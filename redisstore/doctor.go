@@ -66,6 +66,12 @@ func Audit(ctx context.Context, rawURL string) ([]Finding, error) {
 	} else if err == nil {
 		add("foreign keys", SeverityOK, "every count hash is seshat's", "")
 	}
+	if others, err := st.foreignIndexes(ctx); err == nil && len(others) > 0 {
+		add("foreign indexes", SeverityWarning, fmt.Sprintf("%d user index(es) or operation log(s) hold a type seshat does not write (their sessions go unlisted, or writes of that window lose exactly-once): %s",
+			len(others), strings.Join(others, ", ")), "look at them (TYPE) and DEL them; seshat writes them again")
+	} else if err == nil {
+		add("foreign indexes", SeverityOK, "every user index and operation log is seshat's", "")
+	}
 
 	// Version.
 	version := info["redis_version"]

@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"testing"
@@ -95,4 +97,59 @@ func waitReplica(t *testing.T, master *redistest.Server) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("the replica did not connect within 20 s")
+}
+
+// A reply that comes later than the caller waits (a slow network, a
+// paused server): the write fails with ErrUnavailable, its outcome
+// unknown to the caller, and is applied at most once; the session stays
+// consistent and later writes count from what Redis holds.
+func TestDelayedReplyAppliesAtMostOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	p := redistest.StartProxy(t, srv.Addr())
+	o, err := redisstore.ParseURL("redis://" + p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redisstore.NewClient(o)
+	t.Cleanup(func() { client.Close() })
+	st, err := redisstore.New(client, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Millisecond)
+	rec := &store.Record{Values: map[string][]byte{"n": []byte("0")}, Created: now, Touched: now, IdleTimeout: time.Hour, Deadline: now.Add(time.Hour)}
+	if err := st.Create(t.Context(), "k", rec); err != nil {
+		t.Fatal(err)
+	}
+	incr := &store.Delta{Now: now, Incr: &store.Incr{Name: "n", By: 1}}
+	p.DelayReplies(time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	_, err = st.Commit(ctx, "k", incr)
+	cancel()
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("an increment whose reply came too late: %v; want ErrUnavailable", err)
+	}
+	p.DelayReplies(0)
+	time.Sleep(1500 * time.Millisecond) // the delayed reply has gone by
+	got, err := st.Load(t.Context(), "k", store.LoadOptions{Now: now, TouchAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := strconv.ParseInt(string(got.Values["n"]), 10, 64)
+	if err != nil || before > 1 {
+		t.Fatalf("after one increment whose reply was late the count is %q; want 0 or 1 (applied at most once)", got.Values["n"])
+	}
+	for range 10 {
+		if _, err := st.Commit(t.Context(), "k", incr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = st.Load(t.Context(), "k", store.LoadOptions{Now: now, TouchAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.FormatInt(before+10, 10); string(got.Values["n"]) != want {
+		t.Fatalf("10 increments after the late one left %q; want %s", got.Values["n"], want)
+	}
+	t.Logf("the late increment was applied: %v", before == 1)
 }

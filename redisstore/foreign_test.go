@@ -88,8 +88,37 @@ func TestForeignBookkeepingKeys(t *testing.T) {
 		t.Fatalf("UserSessions on a foreign index = %v; want an error naming %s", err, st.UserKey("mallory"))
 	}
 	u, err := st.Usage(ctx, now, 5)
-	if err != nil || len(u.ForeignKeys) != 256 {
-		t.Fatalf("Usage = %d foreign keys, %v", len(u.ForeignKeys), err)
+	if err != nil {
+		t.Fatalf("Usage beside foreign keys: %v", err)
+	}
+	// The count hashes, mallory's index and the 512 operation logs (what
+	// Stats names, and the rest, which the administration paths scan for).
+	named := map[string]bool{}
+	for _, k := range u.ForeignKeys {
+		named[k] = true
+	}
+	if len(u.ForeignKeys) != 256+1+512 || !named[st.UserKey("mallory")] || !named[fmt.Sprintf("fk:{ff}#o%d", time.Now().UnixMilli()/w)] {
+		t.Fatalf("Usage names %d foreign keys (mallory's index: %v); want 256 count hashes, mallory's index and 512 operation logs",
+			len(u.ForeignKeys), named[st.UserKey("mallory")])
+	}
+	// doctor audits the default prefix.
+	def, err := redisstore.New(client, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Set(ctx, def.UserKey("mallory"), "not a sorted set", 0)
+	findings, err := redisstore.Audit(ctx, srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, f := range findings {
+		if f.Check == "foreign indexes" && f.Severity == redisstore.SeverityWarning && strings.Contains(f.Message, def.UserKey("mallory")) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("doctor's findings %+v name no foreign user index", findings)
 	}
 }
 

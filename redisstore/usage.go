@@ -54,7 +54,11 @@ func (s *Store) Usage(ctx context.Context, now time.Time, top int) (Usage, error
 	}
 	u.Sessions, u.UsedMemory, u.MaxMemory = st.Sessions, st.UsedMemory, st.MaxMemory
 	u.EvictionPolicy, u.EvictedKeys = st.EvictionPolicy, st.EvictedKeys
-	u.ForeignKeys = st.ForeignKeys
+	others, err := s.foreignIndexes(ctx)
+	if err != nil {
+		return u, err
+	}
+	u.ForeignKeys = append(st.ForeignKeys, others...)
 
 	// Index sizes (ZCARD may count dead entries: the top candidates are
 	// then counted exactly, which also prunes them).

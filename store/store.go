@@ -251,8 +251,12 @@ type Iterator interface {
 type Stats struct {
 	// Sessions is the number of live sessions (from Counter).
 	Sessions int64
-	// UsedMemory and MaxMemory are bytes; MaxMemory 0 means no limit.
+	// UsedMemory and MaxMemory are bytes of memory, for a store that keeps
+	// its data in memory (Redis); MaxMemory 0 means no limit.
 	UsedMemory, MaxMemory int64
+	// DiskBytes is what the data takes on disk, for a store that keeps it
+	// there (a database's tables and indexes).
+	DiskBytes int64
 	// EvictedKeys counts keys the store dropped for memory since it
 	// started.
 	EvictedKeys int64

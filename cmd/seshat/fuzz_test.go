@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -164,17 +165,18 @@ func FuzzConfig(f *testing.F) {
 			}
 		}
 		t.Setenv("REDIS_URL", "")
+		t.Setenv("SESHAT_STORE", "")
 		t.Setenv("SESHAT_SECRETS", secretsEnv)
 		t.Setenv("SESHAT_ENCRYPTION_KEYS", keysEnv)
 		t.Setenv("SESHAT_HASH_KEY", "")
-		c := config{redisURL: redisURL, hashKey: hashKey}
+		c := config{store: storeFlags{redis: redisURL}, hashKey: hashKey}
 		if secretFlag != "" {
 			c.secrets = []string{secretFlag}
 		}
 		if keyFlag != "" {
 			c.encKeys = []string{keyFlag}
 		}
-		su, err := c.build(io.Discard)
+		su, err := c.build(context.Background(), io.Discard)
 		if err != nil {
 			return
 		}

@@ -47,6 +47,11 @@ func newServe() *cobra.Command {
   POST /note    form field text, stored in the session (413 beyond --max-session-bytes)
   GET /metrics  Prometheus metrics; GET /healthz
 
+Sessions live where --store says: memory (the default), a Redis URL
+(redis://, rediss://, redis+sentinel://, redis+cluster://) or a PostgreSQL URL
+(postgres://, postgresql://), whose schema is migrated on start and whose
+expired rows this process removes every minute.
+
 Hostile clients are bounded: a request body beyond --max-body-bytes is refused
 with 413 and not read further; a connection must send its headers within
 --read-header-timeout and its whole request within --read-timeout; a keep-alive
@@ -61,7 +66,8 @@ connections wait in the kernel's accept queue until one closes.`,
 			if maxBody <= 0 {
 				return fmt.Errorf("--max-body-bytes must be positive (got %d): a server without a body limit can be made to read without end", maxBody)
 			}
-			su, err := cfg.build(cmd.ErrOrStderr())
+			cfg.sweep = true
+			su, err := cfg.build(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -97,12 +103,12 @@ connections wait in the kernel's accept queue until one closes.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:3000", "address to listen on")
-	cmd.Flags().BoolVar(&cfg.localCache, "local-cache", false, "with --redis: serve reads from a client-side cache that Redis invalidates, stale for at most 100 ms")
+	cmd.Flags().BoolVar(&cfg.localCache, "local-cache", false, "with a Redis store only: serve reads from a client-side cache that Redis invalidates, stale for at most 100 ms")
 	cmd.Flags().DurationVar(&idle, "idle-timeout", 30*time.Minute, "end sessions idle this long")
 	cmd.Flags().DurationVar(&life, "lifetime", 24*time.Hour, "end sessions this long after login or creation")
 	cmd.Flags().IntVar(&maxBytes, "max-session-bytes", 64<<10, "largest session, in bytes of names and values")
 	cmd.Flags().IntVar(&maxPerUser, "max-sessions-per-user", 0, "destroy a user's oldest sessions beyond this many (0: no cap)")
-	cmd.Flags().Float64Var(&memWarn, "memory-warn-ratio", 0.8, "log a warning when Redis memory passes this fraction of maxmemory")
+	cmd.Flags().Float64Var(&memWarn, "memory-warn-ratio", 0.8, "with a Redis store: log a warning when Redis memory passes this fraction of maxmemory")
 	f := cmd.Flags()
 	f.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest request body, in bytes; a larger one is answered 413 and not read further")
 	f.DurationVar(&sc.readHeaderTimeout, "read-header-timeout", defaultServer.readHeaderTimeout, "close a connection that has not sent its request headers within this")

@@ -27,8 +27,8 @@ func newSessions() *cobra.Command {
 
 // withManager runs fn with a manager for an administration command and
 // closes the store afterwards.
-func withManager(cfg *config, fn func(*seshat.Manager) error) error {
-	m, closeFn, err := adminManager(cfg)
+func withManager(cmd *cobra.Command, cfg *config, fn func(*seshat.Manager) error) error {
+	m, closeFn, err := adminManager(cmd.Context(), cmd.CommandPath(), cfg)
 	if err != nil {
 		return err
 	}
@@ -36,9 +36,13 @@ func withManager(cfg *config, fn func(*seshat.Manager) error) error {
 	return fn(m)
 }
 
-// adminManager builds a manager for an administration command.
-func adminManager(cfg *config) (*seshat.Manager, func() error, error) {
-	su, err := cfg.build(nil)
+// adminManager builds a manager for an administration command, on an
+// external store (Redis or PostgreSQL) that is reachable.
+func adminManager(ctx context.Context, command string, cfg *config) (*seshat.Manager, func() error, error) {
+	if _, _, err := externalStore(cfg.store, command); err != nil {
+		return nil, nil, err
+	}
+	su, err := cfg.build(ctx, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -47,16 +51,12 @@ func adminManager(cfg *config) (*seshat.Manager, func() error, error) {
 		su.close()
 		return nil, nil, err
 	}
-	if su.redis == nil {
-		su.close()
-		return nil, nil, fmt.Errorf("--redis URL (or REDIS_URL) is required: the in-memory store of another process cannot be reached")
-	}
-	// Fail fast and clearly when Redis is not there.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// Fail fast and clearly when the store is not there.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := su.health(ctx); err != nil {
 		su.close()
-		return nil, nil, fmt.Errorf("cannot reach Redis: %w", err)
+		return nil, nil, fmt.Errorf("cannot reach %s: %w", su.kind, err)
 	}
 	return m, su.close, nil
 }
@@ -72,7 +72,7 @@ func newList() *cobra.Command {
 		Short: "List live sessions, all or a user's",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withManager(&cfg, func(m *seshat.Manager) error {
+			return withManager(cmd, &cfg, func(m *seshat.Manager) error {
 				var all []seshat.SessionInfo
 				var err error
 				if user != "" {
@@ -111,7 +111,7 @@ func newShow() *cobra.Command {
 		Short: "Show a session's metadata and values as JSON (decrypted when the keys are given)",
 		Args:  cobra.MatchAll(cobra.ExactArgs(1), handleArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withManager(&cfg, func(m *seshat.Manager) error {
+			return withManager(cmd, &cfg, func(m *seshat.Manager) error {
 				snap, err := m.Inspect(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -139,7 +139,7 @@ func newRevoke() *cobra.Command {
 			return handleArgs(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withManager(&cfg, func(m *seshat.Manager) error {
+			return withManager(cmd, &cfg, func(m *seshat.Manager) error {
 				ctx := cmd.Context()
 				if user != "" {
 					n, err := m.RevokeUser(ctx, user)
@@ -150,7 +150,7 @@ func newRevoke() *cobra.Command {
 					return nil
 				}
 				if _, err := m.Inspect(ctx, args[0]); err != nil {
-					return err // unknown handle, or Redis unreachable
+					return err // unknown handle, or the store unreachable
 				}
 				if err := m.Revoke(ctx, args[0]); err != nil {
 					return err
@@ -172,7 +172,7 @@ func newRekey() *cobra.Command {
 		Short: "Re-encrypt every stored value under the first --encryption-key, so older keys can be retired",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withManager(&cfg, func(m *seshat.Manager) error {
+			return withManager(cmd, &cfg, func(m *seshat.Manager) error {
 				st, err := m.Rekey(cmd.Context())
 				if err != nil {
 					return err

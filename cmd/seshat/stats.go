@@ -1,32 +1,23 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/seshat-go/seshat/pgstore"
 	"github.com/seshat-go/seshat/redisstore"
 )
 
 // errSilent makes the command exit 1 without printing an error (the
 // output already said why).
 var errSilent = errors.New("")
-
-func redisURL(flag string) (string, error) {
-	if flag == "" {
-		flag = os.Getenv("REDIS_URL")
-	}
-	if flag == "" {
-		return "", errors.New("--redis URL (or REDIS_URL) is required")
-	}
-	return flag, nil
-}
 
 // writeJSON prints v as indented JSON, terminal-safe and exact (see
 // jsonSafe).
@@ -39,27 +30,26 @@ func writeJSON(w io.Writer, v any) error {
 	return err
 }
 
+// newStats is the stats command.
 func newStats() *cobra.Command {
 	var (
-		url    string
+		sf     storeFlags
 		asJSON bool
 		top    int
 	)
 	cmd := &cobra.Command{
 		Use:   "stats",
-		Short: "Report live sessions, the users with the most sessions, and Redis memory",
-		Args:  cobra.NoArgs,
+		Short: "Report live sessions, the users with the most sessions, and the store's memory or disk use",
+		Long: "Report live sessions and the users with the most sessions; for Redis, its memory, limit and\n" +
+			"evictions; for PostgreSQL, the tables' and indexes' size, expired rows not yet swept and the\n" +
+			"schema version.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, err := redisURL(url)
+			u, kind, err := externalStore(sf, cmd.CommandPath())
 			if err != nil {
 				return err
 			}
-			st, err := redisstore.Open(u, redisstore.Options{})
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			usage, err := st.Usage(cmd.Context(), time.Now(), top)
+			usage, err := storeUsage(cmd.Context(), u, kind, top)
 			if err != nil {
 				return err
 			}
@@ -67,52 +57,135 @@ func newStats() *cobra.Command {
 			if asJSON {
 				return writeJSON(out, usage)
 			}
-			return printUsage(out, usage)
+			switch usage := usage.(type) {
+			case pgstore.Usage:
+				return printPGUsage(out, usage)
+			case redisstore.Usage:
+				return printUsage(out, usage)
+			}
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "redis", "", "Redis URL (default $REDIS_URL)")
+	sf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&top, "top", 10, "how many users with the most sessions to show")
 	return cmd
 }
 
+// storeUsage returns the store's own usage report: a redisstore.Usage or
+// a pgstore.Usage.
+func storeUsage(ctx context.Context, u string, kind storeKind, top int) (any, error) {
+	if kind == storePostgres {
+		st, err := openPostgres(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		return st.Usage(ctx, time.Now(), top)
+	}
+	st, err := redisstore.Open(u, redisstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Usage(ctx, time.Now(), top)
+}
+
+// openPostgres opens a PostgreSQL store for a report: no sweeper, and no
+// change to the schema (doctor reports its version; seshat migrate
+// changes it).
+func openPostgres(ctx context.Context, u string) (*pgstore.Store, error) {
+	st, err := pgstore.Open(ctx, u, pgstore.Options{SweepEvery: -1, SkipMigrate: true})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the PostgreSQL store: %w", err)
+	}
+	return st, nil
+}
+
+// newDoctor is the doctor command.
 func newDoctor() *cobra.Command {
 	var (
-		url    string
+		sf     storeFlags
 		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Audit the Redis seshat uses: auth, TLS, memory limit, eviction policy, persistence, latency",
-		Long: "Audit the Redis seshat uses. Each finding has a severity (ok, info, warning, severe) and a fix;\n" +
+		Short: "Audit the Redis or PostgreSQL seshat uses: access, TLS, limits, upkeep, latency",
+		Long: "Audit the store seshat uses. On Redis: authentication, TLS, protected mode, the memory limit,\n" +
+			"the eviction policy, persistence, version and latency. On PostgreSQL: version, TLS, the role\n" +
+			"(superuser) and its privileges, the schema version, autovacuum, dead rows, sizes, synchronous\n" +
+			"replication and latency. Each finding has a severity (ok, info, warning, severe) and a fix;\n" +
 			"the exit status is 1 when any finding is severe.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, err := redisURL(url)
+			u, kind, err := externalStore(sf, cmd.CommandPath())
 			if err != nil {
 				return err
 			}
-			findings, err := redisstore.Audit(cmd.Context(), u)
+			findings, err := audit(cmd.Context(), u, kind)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				if err := writeJSON(out, map[string]any{"findings": findings, "severe": redisstore.AnySevere(findings)}); err != nil {
-					return err
-				}
-			} else if err := printFindings(out, findings); err != nil {
+				err = writeJSON(out, map[string]any{"findings": findings.raw, "severe": findings.severe})
+			} else {
+				err = printFindings(out, findings.rows)
+			}
+			if err != nil {
 				return err
 			}
-			if redisstore.AnySevere(findings) {
+			if findings.severe {
 				return errSilent
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "redis", "", "Redis URL (default $REDIS_URL)")
+	sf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// report is doctor's findings: raw as the store's package returned them
+// (for --json), rows as printFindings prints them.
+type report struct {
+	raw    any
+	rows   []finding
+	severe bool
+}
+
+// finding is one finding of either store's audit.
+type finding struct {
+	severity, check, message, fix string
+}
+
+// audit runs the store's own audit.
+func audit(ctx context.Context, u string, kind storeKind) (report, error) {
+	if kind == storePostgres {
+		st, err := openPostgres(ctx, u)
+		if err != nil {
+			return report{}, err
+		}
+		defer st.Close()
+		fs, err := st.Audit(ctx)
+		if err != nil {
+			return report{}, err
+		}
+		r := report{raw: fs, severe: pgstore.AnySevere(fs)}
+		for _, f := range fs {
+			r.rows = append(r.rows, finding{string(f.Severity), f.Check, f.Message, f.Fix})
+		}
+		return r, nil
+	}
+	fs, err := redisstore.Audit(ctx, u)
+	if err != nil {
+		return report{}, err
+	}
+	r := report{raw: fs, severe: redisstore.AnySevere(fs)}
+	for _, f := range fs {
+		r.rows = append(r.rows, finding{string(f.Severity), f.Check, f.Message, f.Fix})
+	}
+	return r, nil
 }
 
 // printUsage prints stats as a table; every string from Redis goes
@@ -138,14 +211,30 @@ func printUsage(w io.Writer, usage redisstore.Usage) error {
 }
 
 // printFindings prints doctor's findings as a table; every string goes
-// through safe (messages quote what Redis reported).
-func printFindings(w io.Writer, findings []redisstore.Finding) error {
+// through safe (messages quote what the store reported). A fix is shown
+// for every finding that is not ok.
+func printFindings(w io.Writer, findings []finding) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, f := range findings {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", safe(string(f.Severity)), safe(f.Check), safe(f.Message))
-		if f.Fix != "" && f.Severity != redisstore.SeverityOK {
-			fmt.Fprintf(tw, "\t\tfix: %s\n", safe(f.Fix))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", safe(f.severity), safe(f.check), safe(f.message))
+		if f.fix != "" && f.severity != "ok" {
+			fmt.Fprintf(tw, "\t\tfix: %s\n", safe(f.fix))
 		}
+	}
+	return tw.Flush()
+}
+
+// printPGUsage prints a PostgreSQL store's stats as a table; user names
+// go through safe.
+func printPGUsage(w io.Writer, usage pgstore.Usage) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "live sessions\t%d\n", usage.Sessions)
+	fmt.Fprintf(tw, "table size\t%d bytes\n", usage.TableBytes)
+	fmt.Fprintf(tw, "index size\t%d bytes\n", usage.IndexBytes)
+	fmt.Fprintf(tw, "expired rows not yet swept\t%d\n", usage.Expired)
+	fmt.Fprintf(tw, "schema version\t%d\n", usage.SchemaVersion)
+	for _, tu := range usage.TopUsers {
+		fmt.Fprintf(tw, "user %s\t%d sessions\n", safe(tu.User), tu.Sessions)
 	}
 	return tw.Flush()
 }

@@ -138,7 +138,7 @@ func TestServeOnRedisCapsUsersAndExportsStoreMetrics(t *testing.T) {
 	_, m, _ := web.Do("GET", "/metrics", "", nil)
 	for _, want := range []string{
 		"seshat_sessions_live 2", "seshat_redis_maxmemory_bytes 6.7108864e+07", "seshat_redis_used_memory_bytes ",
-		`seshat_redis_eviction_policy{policy="noeviction"} 1`, `seshat_redis_pool_connections{state="idle"}`,
+		`seshat_redis_eviction_policy{policy="noeviction"} 1`, `seshat_store_pool_connections{state="idle"}`,
 		`seshat_store_operation_duration_seconds_bucket{op="create",le="0.001"}`, `seshat_session_events_total{event="destroyed"} 1`,
 	} {
 		if !strings.Contains(m, want) {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/pgstore"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/redisstore/redistest"
 )
@@ -130,9 +131,19 @@ func TestTablesCannotBeForged(t *testing.T) {
 	}
 
 	out.Reset()
-	printFindings(&out, []redisstore.Finding{{Check: "version", Severity: redisstore.SeverityWarning, Message: "redis_version \x1b[31m7\nsevere\tfake", Fix: "upgrade\r"}})
+	printFindings(&out, []finding{{check: "version", severity: "warning", message: "redis_version \x1b[31m7\nsevere\tfake", fix: "upgrade\r"}})
 	if n := strings.Count(out.String(), "\n"); n != 2 || !terminalSafe(out.String()) {
 		t.Fatalf("doctor: %d lines, want 2, or terminal controls:\n%q", n, out.String())
+	}
+
+	out.Reset()
+	var pgTop []pgstore.UserSessions
+	for _, name := range hostileNames {
+		pgTop = append(pgTop, pgstore.UserSessions{User: name, Sessions: 2})
+	}
+	printPGUsage(&out, pgstore.Usage{Sessions: 3, TopUsers: pgTop})
+	if n := strings.Count(out.String(), "\n"); n != 5+len(pgTop) || !terminalSafe(out.String()) {
+		t.Fatalf("stats on PostgreSQL: %d lines, want %d, or terminal controls:\n%q", n, 5+len(pgTop), out.String())
 	}
 }
 

@@ -52,7 +52,7 @@ seshat_store_up 1
 `), "seshat_sessions_live", "seshat_redis_maxmemory_bytes", "seshat_redis_eviction_policy", "seshat_store_up"); err != nil {
 		t.Fatal(err)
 	}
-	n, err := testutil.GatherAndCount(reg, "seshat_redis_used_memory_bytes", "seshat_redis_pool_connections", "seshat_redis_pool_hits_total")
+	n, err := testutil.GatherAndCount(reg, "seshat_redis_used_memory_bytes", "seshat_store_pool_connections", "seshat_store_pool_hits_total")
 	if err != nil || n != 4 {
 		t.Fatalf("memory and pool metrics: %d series, %v", n, err)
 	}

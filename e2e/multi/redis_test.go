@@ -1,6 +1,6 @@
-// Package multi holds scenarios of several demo instances on one Redis:
-// parallel requests, logouts and logins across instances, and events
-// that reach every instance.
+// Package multi holds scenarios of several demo instances on one Redis
+// or one PostgreSQL database: parallel requests, logouts and logins
+// across instances, and events that reach every instance.
 package multi_test
 
 import (

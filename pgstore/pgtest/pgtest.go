@@ -1,6 +1,10 @@
 // Package pgtest starts real PostgreSQL servers for tests, the way
-// redisstore/redistest starts redis-server: initdb and pg_ctl on a
-// temporary directory and a free loopback port, stopped when the test ends.
+// redisstore/redistest starts redis-server: a cluster initdb made (once:
+// later servers copy it) on a temporary directory and a free loopback
+// port, stopped when the test ends.
+// StartStandby adds a streaming replica of a server (synchronous with
+// Synchronous, promoted with Promote), and StartProxy a proxy that can cut
+// a server off or lose its replies.
 // PostgreSQL refuses to run as root, so when the tests run as root (as CI
 // does) the server runs as the unprivileged user "postgres" (runuser).
 // There are no fakes: if PostgreSQL is not installed the test fails and
@@ -8,6 +12,7 @@
 package pgtest
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +39,7 @@ type Server struct {
 
 	bin  string
 	as   string // the user the server runs as ("" for the current one)
+	name string // a standby's application name
 	args []string
 	proc *exec.Cmd     // the server (or runuser over it), a child of the test so that it is reaped
 	done chan struct{} // closed when proc has exited
@@ -90,6 +97,111 @@ func FreePort(t testing.TB) int {
 // and its directory removed when the test ends.
 func Start(t testing.TB, settings ...string) *Server {
 	t.Helper()
+	s := newServer(t)
+	tpl, err := s.template()
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if out, err := exec.Command("cp", "-a", tpl, filepath.Join(s.Dir, "data")).CombinedOutput(); err != nil {
+		t.Fatalf("pgtest: copying the initdb template: %v\n%s", err, out)
+	}
+	s.launch(t, settings)
+	return s
+}
+
+var templates sync.Mutex
+
+// template returns the data directory of a cluster that initdb made and
+// no server has run, to copy: a copy takes a fraction of initdb's time.
+// It is kept in the temporary directory for every later test process,
+// one per PostgreSQL build and user to run it as (the name says which,
+// so that an upgrade makes a new one), made in a directory of its own
+// and renamed into place, so that processes that start at once never
+// see half of one. Its file "complete" holds its files' count and size:
+// one that no longer matches (a cleaner took files) is made again.
+func (s *Server) template() (string, error) {
+	templates.Lock()
+	defer templates.Unlock()
+	fi, err := os.Stat(filepath.Join(s.bin, "postgres"))
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(fmt.Appendf(nil, "%s %d %d %s %s", s.bin, fi.Size(), fi.ModTime().UnixNano(), s.as, initdbArgs))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("pgtest-template-%d-%x", os.Geteuid(), h[:6]))
+	data := filepath.Join(dir, "data")
+	ready := func() bool {
+		want, err := os.ReadFile(filepath.Join(dir, "complete"))
+		return err == nil && string(want) == inventory(data)
+	}
+	if ready() {
+		return data, nil
+	}
+	if _, err := os.Stat(dir); err == nil { // damaged: set aside, then made again
+		aside := fmt.Sprintf("%s-damaged-%d", dir, time.Now().UnixNano())
+		if os.Rename(dir, aside) == nil {
+			os.RemoveAll(aside)
+		}
+	}
+	tmp, err := os.MkdirTemp(os.TempDir(), "pgtest-template-new-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp) // after a successful rename, nothing is left there
+	if err := s.own(tmp); err != nil {
+		return "", err
+	}
+	cmd := s.command("initdb", append([]string{"-D", filepath.Join(tmp, "data")}, strings.Fields(initdbArgs)...)...)
+	cmd.Dir = tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "complete"), []byte(inventory(filepath.Join(tmp, "data"))), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil && !ready() { // another process may have won the race
+		return "", fmt.Errorf("initdb template: %w", err)
+	}
+	return data, nil
+}
+
+// inventory is the count and total size of the regular files under dir.
+func inventory(dir string) string {
+	var files, size int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				files, size = files+1, size+fi.Size()
+			}
+		}
+		return nil
+	})
+	return fmt.Sprintf("%d files, %d bytes", files, size)
+}
+
+// initdbArgs are initdb's arguments besides the data directory.
+const initdbArgs = "-U seshat --auth=trust -E UTF8 --no-sync --no-instructions"
+
+// own gives dir to the user the server runs as.
+func (s *Server) own(dir string) error {
+	if s.as == "" {
+		return nil
+	}
+	u, err := user.Lookup(s.as)
+	if err != nil {
+		return err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return fmt.Errorf("chown %s: %w", dir, err)
+	}
+	return nil
+}
+
+// newServer makes a server's directory (owned by the user it runs as)
+// and picks its port; it does not start it.
+func newServer(t testing.TB) *Server {
+	t.Helper()
 	s := &Server{Port: FreePort(t), bin: filepath.Dir(Binary(t, "initdb"))}
 	if os.Geteuid() == 0 {
 		s.as = "postgres"
@@ -103,19 +215,17 @@ func Start(t testing.TB, settings ...string) *Server {
 	}
 	s.Dir = dir
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if s.as != "" {
-		u, _ := user.Lookup(s.as)
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatalf("pgtest: chown %s: %v", dir, err)
-		}
+	if err := s.own(dir); err != nil {
+		t.Fatalf("pgtest: %v", err)
 	}
-	data := filepath.Join(dir, "data")
-	if out, err := s.run("initdb", "-D", data, "-U", "seshat", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
-		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
-	}
-	s.args = []string{"-p", strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + dir,
+	return s
+}
+
+// launch starts the server on its data directory with pgtest's settings
+// and settings, stopped when the test ends.
+func (s *Server) launch(t testing.TB, settings []string) {
+	t.Helper()
+	s.args = []string{"-p", strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + s.Dir,
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"}
 	for _, kv := range settings {
 		s.args = append(s.args, "-c", kv)
@@ -124,7 +234,6 @@ func Start(t testing.TB, settings ...string) *Server {
 		t.Fatalf("pgtest: %v\n%s", err, s.LogTail())
 	}
 	t.Cleanup(s.Stop)
-	return s
 }
 
 // command returns a PostgreSQL program as the server's user.

@@ -31,3 +31,29 @@ func TestStartKillRestart(t *testing.T) {
 		t.Fatalf("not listening after restart: %v\n%s", err, s.LogTail())
 	}
 }
+
+// A synchronous standby applies every commit before the primary
+// acknowledges it, and, promoted after the primary is killed, has every
+// acknowledged row and accepts writes.
+func TestStandbySynchronousPromote(t *testing.T) {
+	p := pgtest.Start(t)
+	s := pgtest.StartStandby(t, p)
+	if s.Name() == "" || s.SQL(t, "SELECT pg_is_in_recovery()") != "t" {
+		t.Fatalf("standby %q is not in recovery", s.Name())
+	}
+	p.Synchronous(t, s)
+	p.SQL(t, "CREATE TABLE t (n int)")
+	for i := range 5 {
+		p.SQL(t, "INSERT INTO t VALUES ("+strconv.Itoa(i)+")")
+		// remote_apply: visible on the standby as soon as acknowledged.
+		if got := s.SQL(t, "SELECT count(*) FROM t"); got != strconv.Itoa(i+1) {
+			t.Fatalf("after %d acknowledged inserts the standby has %s rows", i+1, got)
+		}
+	}
+	p.Kill()
+	s.Promote(t)
+	s.SQL(t, "INSERT INTO t VALUES (5)")
+	if got := s.SQL(t, "SELECT count(*) FROM t"); got != "6" {
+		t.Fatalf("promoted standby has %s rows; want 6", got)
+	}
+}

@@ -40,7 +40,7 @@ const failFast = 10 * time.Second
 var g10 = []testCase{
 	{"an unreachable store fails requests fast with 503, and they succeed again once it answers", func(h *harness) {
 		o := h.outage()
-		a := newApp(h)
+		a := outageApp(h)
 		c := a.login() // views 1
 		o.Unreachable(true)
 		for _, req := range []struct{ name, method, path, cookie string }{
