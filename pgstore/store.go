@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -238,9 +239,46 @@ func (s *Store) readRecord(ctx context.Context, op, sql string, args ...any) (*s
 	return record(user, *created, *touched, *idle, *deadline, names, vals), nil
 }
 
-// Load implements store.Store, in one round trip.
+// loadSQL reads a session and its values in one statement.
+const loadSQL = `SELECT s.user_key, s.created, s.touched, s.idle, s.deadline, s.expires,
+	coalesce(array_agg(v.name ORDER BY v.name) FILTER (WHERE v.name IS NOT NULL), '{}'),
+	coalesce(array_agg(v.value ORDER BY v.name) FILTER (WHERE v.name IS NOT NULL), '{}')
+	FROM seshat_sessions s LEFT JOIN seshat_values v ON v.key = s.key
+	WHERE s.key = $1 GROUP BY s.key`
+
+// Load implements store.Store: one plain SELECT, which writes nothing;
+// when the touch interval has passed, an UPDATE of the session's expiry
+// follows (once per interval, as on Redis).
 func (s *Store) Load(ctx context.Context, key string, o store.LoadOptions) (*store.Record, error) {
-	return s.readRecord(ctx, "load", `SELECT * FROM seshat_load($1, $2, $3)`, key, ms(o.Now), o.TouchAfter.Milliseconds())
+	var user []byte
+	var created, touched, idle, deadline, expires int64
+	var names, vals [][]byte
+	err := retried(ctx, func() error {
+		return s.pool.QueryRow(ctx, loadSQL, key).Scan(&user, &created, &touched, &idle, &deadline, &expires, &names, &vals)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("pgstore: load: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fail("load", err)
+	}
+	now := ms(o.Now)
+	switch {
+	case idle == 0 && now < deadline:
+		return nil, fmt.Errorf("pgstore: load: %w", store.ErrMoved)
+	case idle == 0 || now >= expires:
+		return nil, fmt.Errorf("pgstore: load: %w", store.ErrNotFound)
+	}
+	if now-touched >= o.TouchAfter.Milliseconds() {
+		if err := retried(ctx, func() error {
+			_, err := s.pool.Exec(ctx, `UPDATE seshat_sessions SET touched = greatest(touched, $2) WHERE key = $1 AND idle > 0`, key, now)
+			return err
+		}); err != nil {
+			return nil, fail("touch", err)
+		}
+		touched = max(touched, now)
+	}
+	return record(user, created, touched, idle, deadline, names, vals), nil
 }
 
 // Create implements store.Store.

@@ -1,5 +1,5 @@
--- 002: the store's operations as functions, one round trip each. They
--- implement store.Apply's rules (storetest's differential case holds them
+-- 002: the store's writes as functions, one round trip each (a read is
+-- one plain SELECT, in store.go). They implement store.Apply's rules (storetest's differential case holds them
 -- to it) and answer status first, like the Redis store's scripts: 'OK',
 -- 'NOTFOUND', 'MOVED', 'CONFLICT', 'TOOLARGE', 'NOTINT', 'EXISTS'.
 -- Times are Unix milliseconds of the application's clock.
@@ -38,30 +38,6 @@ BEGIN
 	IF random() < 0.01 THEN
 		DELETE FROM seshat_ops WHERE id IN (SELECT id FROM seshat_ops WHERE at < seshat_db_ms() - 60000 LIMIT 200);
 	END IF;
-END $$;
-
-CREATE FUNCTION seshat_load(p_key text, p_now bigint, p_touch_after bigint,
-	OUT status text, OUT user_key bytea, OUT created bigint, OUT touched bigint, OUT idle bigint, OUT deadline bigint,
-	OUT names bytea[], OUT vals bytea[])
-LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-DECLARE
-	s seshat_sessions;
-BEGIN
-	SELECT * INTO s FROM seshat_sessions WHERE key = p_key;
-	IF NOT FOUND OR (s.idle = 0 AND p_now >= s.deadline) OR p_now >= s.expires THEN
-		status := 'NOTFOUND'; RETURN;
-	END IF;
-	IF s.idle = 0 THEN
-		status := 'MOVED'; RETURN;
-	END IF;
-	IF p_now - s.touched >= p_touch_after THEN
-		UPDATE seshat_sessions SET touched = greatest(seshat_sessions.touched, p_now) WHERE key = p_key
-			RETURNING seshat_sessions.touched INTO s.touched;
-	END IF;
-	SELECT array_agg(v.name), array_agg(v.value) INTO names, vals FROM seshat_values v WHERE v.key = p_key;
-	status := 'OK';
-	user_key := s.user_key; created := s.created; touched := s.touched; idle := s.idle; deadline := s.deadline;
 END $$;
 
 CREATE FUNCTION seshat_create(p_key text, p_now bigint, p_user bytea, p_created bigint, p_touched bigint, p_idle bigint,
@@ -141,11 +117,13 @@ DECLARE
 	v bytea;
 	found_v boolean;
 	old_v bytea;
-	has_old boolean;
+	has_old boolean := false;
 	sum numeric;
 	digits bytea;
-	old_sum integer;
-	new_sum integer;
+	old_sum integer := 0;
+	new_sum integer := 0;
+	n_set integer := coalesce(array_length(p_set_names, 1), 0);
+	n_del integer := coalesce(array_length(p_del_names, 1), 0);
 	touch boolean;
 	i integer;
 BEGIN
@@ -154,8 +132,9 @@ BEGIN
 	IF FOUND THEN
 		status := 'OK'; RETURN;
 	END IF;
-	-- 1. A live session, locked for the rest of the commit.
-	SELECT * INTO s FROM seshat_sessions WHERE key = p_key FOR UPDATE;
+	-- 1. A live session, locked for the rest of the commit (against
+	-- other commits, takes and destroys; inserting its values still may).
+	SELECT * INTO s FROM seshat_sessions WHERE key = p_key FOR NO KEY UPDATE;
 	IF NOT FOUND OR (s.idle = 0 AND p_now >= s.deadline) OR (s.idle > 0 AND p_now >= s.expires) THEN
 		status := 'NOTFOUND'; RETURN;
 	END IF;
@@ -176,10 +155,10 @@ BEGIN
 
 	-- 3. The increment, on what Set and Delete leave.
 	IF p_incr_name IS NOT NULL THEN
-		i := array_position(p_set_names, p_incr_name);
+		i := CASE WHEN n_set > 0 THEN array_position(p_set_names, p_incr_name) END;
 		IF i IS NOT NULL THEN
 			old_v := p_set_vals[i]; has_old := true;
-		ELSIF p_incr_name = ANY (p_del_names) THEN
+		ELSIF n_del > 0 AND p_incr_name = ANY (p_del_names) THEN
 			has_old := false;
 		ELSE
 			SELECT value INTO old_v FROM seshat_values WHERE key = p_key AND name = p_incr_name;
@@ -201,11 +180,18 @@ BEGIN
 		digits := convert_to(result, 'UTF8');
 	END IF;
 
-	-- 4. The size: what the affected names hold now, and will hold.
-	SELECT coalesce(sum(octet_length(x.name) + octet_length(x.value)), 0) INTO old_sum FROM seshat_values x
-		WHERE x.key = p_key AND (x.name = ANY (p_set_names) OR x.name = ANY (p_del_names) OR x.name = p_incr_name);
-	SELECT coalesce(sum(octet_length(a) + octet_length(b)), 0) INTO new_sum
-		FROM unnest(p_set_names, p_set_vals) AS t(a, b) WHERE p_incr_name IS NULL OR a <> p_incr_name;
+	-- 4. The size: what the affected names hold now, and will hold. (An
+	-- increment alone knows both from the value it read.)
+	IF n_set = 0 AND n_del = 0 THEN
+		IF has_old THEN
+			old_sum := octet_length(p_incr_name) + octet_length(old_v);
+		END IF;
+	ELSE
+		SELECT coalesce(sum(octet_length(x.name) + octet_length(x.value)), 0) INTO old_sum FROM seshat_values x
+			WHERE x.key = p_key AND (x.name = ANY (p_set_names) OR x.name = ANY (p_del_names) OR x.name = p_incr_name);
+		SELECT coalesce(sum(octet_length(a) + octet_length(b)), 0) INTO new_sum
+			FROM unnest(p_set_names, p_set_vals) AS t(a, b) WHERE p_incr_name IS NULL OR a <> p_incr_name;
+	END IF;
 	IF digits IS NOT NULL THEN
 		new_sum := new_sum + octet_length(p_incr_name) + octet_length(digits);
 	END IF;
@@ -215,16 +201,24 @@ BEGIN
 	END IF;
 
 	-- 5. Write: deletes, sets, the increment.
-	DELETE FROM seshat_values x WHERE x.key = p_key AND x.name = ANY (p_del_names)
-		AND NOT (x.name = ANY (coalesce(p_set_names, '{}')));
-	INSERT INTO seshat_values (key, name, value) SELECT p_key, a, b FROM unnest(p_set_names, p_set_vals) AS t(a, b)
-		ON CONFLICT (key, name) DO UPDATE SET value = EXCLUDED.value;
-	IF digits IS NOT NULL THEN
-		INSERT INTO seshat_values (key, name, value) VALUES (p_key, p_incr_name, digits)
+	IF n_del > 0 THEN
+		DELETE FROM seshat_values x WHERE x.key = p_key AND x.name = ANY (p_del_names)
+			AND NOT (x.name = ANY (coalesce(p_set_names, '{}')));
+	END IF;
+	IF n_set > 0 THEN
+		INSERT INTO seshat_values (key, name, value) SELECT p_key, a, b FROM unnest(p_set_names, p_set_vals) AS t(a, b)
 			ON CONFLICT (key, name) DO UPDATE SET value = EXCLUDED.value;
 	END IF;
+	IF digits IS NOT NULL THEN
+		UPDATE seshat_values SET value = digits WHERE key = p_key AND name = p_incr_name;
+		IF NOT FOUND THEN
+			INSERT INTO seshat_values (key, name, value) VALUES (p_key, p_incr_name, digits);
+		END IF;
+	END IF;
 
-	-- 6. User, touch, expiry. A deadline already past ends the session.
+	-- 6. User, touch, expiry: the session's row is written only when one
+	-- of them or the size changes. A deadline already past ends the
+	-- session.
 	touch := p_idle > 0 OR p_deadline IS NOT NULL OR p_now - s.touched >= p_touch_after;
 	IF touch THEN s.touched := p_now; END IF;
 	IF p_idle > 0 THEN s.idle := p_idle; END IF;
@@ -232,10 +226,16 @@ BEGIN
 	IF p_set_user THEN s.user_key := nullif(p_user, ''::bytea); END IF;
 	IF least(s.touched + s.idle, s.deadline) <= p_now THEN
 		DELETE FROM seshat_sessions WHERE key = p_key;
-	ELSE
+	ELSIF touch OR p_set_user OR new_size <> s.size THEN
 		UPDATE seshat_sessions SET user_key = s.user_key, touched = s.touched, idle = s.idle, deadline = s.deadline,
 			size = new_size WHERE key = p_key;
 	END IF;
-	PERFORM seshat_applied(p_op, result);
+	-- 7. Recorded for a retry (as seshat_applied, inline).
+	IF p_op IS NOT NULL THEN
+		INSERT INTO seshat_ops (id, at, result) VALUES (p_op, seshat_db_ms(), result) ON CONFLICT (id) DO NOTHING;
+		IF random() < 0.01 THEN
+			DELETE FROM seshat_ops WHERE id IN (SELECT id FROM seshat_ops WHERE at < seshat_db_ms() - 60000 LIMIT 200);
+		END IF;
+	END IF;
 	status := 'OK';
 END $$;
