@@ -184,10 +184,13 @@ func TestExpressExactlyOnce(t *testing.T) {
 			})
 
 			t.Run("connect-redis's scans see only sessions", func(t *testing.T) {
+				var mu sync.Mutex // ForEachMaster runs the masters at once
 				var keys []string
 				err := forEachMaster(ctx, client, func(c *redis.Client) error {
 					k, err := c.Keys(ctx, "sess:*").Result()
+					mu.Lock()
 					keys = append(keys, k...)
+					mu.Unlock()
 					return err
 				})
 				if err != nil {
