@@ -15,7 +15,8 @@ CREATE TABLE seshat_sessions (
 	deadline    bigint   NOT NULL,              -- absolute end; a marker's end for a moved marker
 	expires     bigint   GENERATED ALWAYS AS (CASE WHEN idle = 0 THEN deadline ELSE least(touched + idle, deadline) END) STORED,
 	size        integer  NOT NULL DEFAULT 0,    -- store.Record.Size: bytes of names and values
-	format      smallint NOT NULL DEFAULT 1     -- store.FormatVersion
+	format      smallint NOT NULL DEFAULT 1,    -- store.FormatVersion
+	op          bytea                           -- the creation's operation id, for its retry
 );
 CREATE INDEX seshat_sessions_expires ON seshat_sessions (expires);
 CREATE INDEX seshat_sessions_user ON seshat_sessions (user_key) WHERE user_key IS NOT NULL;
@@ -42,7 +43,9 @@ CREATE TABLE seshat_events (
 
 -- Operations applied, for exactly-once writes: a write whose reply was lost
 -- is retried by the store with the same id, and the retry answers what the
--- first run did. Kept a minute by the database's clock, then pruned.
+-- first run did. Kept a minute by the database's clock, then pruned. (A
+-- creation keeps its id in its row instead.) Ids start with the time, so
+-- inserts go to the index's last page.
 CREATE TABLE seshat_ops (
 	id     bytea  PRIMARY KEY,
 	at     bigint NOT NULL,

@@ -47,23 +47,24 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	n integer;
 BEGIN
-	IF EXISTS (SELECT 1 FROM seshat_ops WHERE id = p_op) THEN
-		RETURN 'OK'; -- a retry of a creation that was applied
-	END IF;
 	IF least(p_touched + p_idle, p_deadline) <= p_now OR p_idle <= 0 THEN
 		RETURN 'EXPIRED';
+	END IF;
+	-- A retry of a creation that was applied finds the row it made (which
+	-- nobody else can have touched: the key was not given out yet).
+	IF EXISTS (SELECT 1 FROM seshat_sessions WHERE key = p_key AND op = p_op) THEN
+		RETURN 'OK';
 	END IF;
 	-- A row past its end is no session: it gives way.
 	DELETE FROM seshat_sessions WHERE key = p_key AND expires <= p_now;
 	SELECT coalesce(sum(octet_length(a) + octet_length(b)), 0) INTO n FROM unnest(p_names, p_vals) AS t(a, b);
-	INSERT INTO seshat_sessions (key, user_key, created, touched, idle, deadline, size)
-		VALUES (p_key, nullif(p_user, ''::bytea), p_created, p_touched, p_idle, p_deadline, n)
+	INSERT INTO seshat_sessions (key, user_key, created, touched, idle, deadline, size, op)
+		VALUES (p_key, nullif(p_user, ''::bytea), p_created, p_touched, p_idle, p_deadline, n, p_op)
 		ON CONFLICT (key) DO NOTHING;
 	IF NOT FOUND THEN
 		RETURN 'EXISTS';
 	END IF;
 	INSERT INTO seshat_values (key, name, value) SELECT p_key, a, b FROM unnest(p_names, p_vals) AS t(a, b);
-	PERFORM seshat_applied(p_op, NULL);
 	RETURN 'OK';
 END $$;
 
