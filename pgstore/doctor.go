@@ -5,46 +5,19 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/seshat-go/seshat/store"
 )
-
-// Severity grades a Finding.
-type Severity string
-
-// Severities, from harmless to must-fix.
-const (
-	SeverityOK      Severity = "ok"
-	SeverityInfo    Severity = "info"
-	SeverityWarning Severity = "warning"
-	SeveritySevere  Severity = "severe"
-)
-
-// Finding is one result of Audit.
-type Finding struct {
-	Check    string   `json:"check"`
-	Severity Severity `json:"severity"`
-	Message  string   `json:"message"`
-	Fix      string   `json:"fix,omitempty"`
-}
-
-// AnySevere reports whether a finding is severe.
-func AnySevere(fs []Finding) bool {
-	for _, f := range fs {
-		if f.Severity == SeveritySevere {
-			return true
-		}
-	}
-	return false
-}
 
 // Audit checks the database the store uses for what matters to sessions:
 // the server's version, TLS on the connection, the role's privileges
 // (what the store needs, and no superuser), the schema version,
 // autovacuum on the sessions tables, dead rows, table and index sizes,
 // synchronous replication and the round-trip latency.
-func (s *Store) Audit(ctx context.Context) ([]Finding, error) {
-	var out []Finding
-	add := func(check string, sev Severity, fix, format string, args ...any) {
-		out = append(out, Finding{Check: check, Severity: sev, Message: fmt.Sprintf(format, args...), Fix: fix})
+func (s *Store) Audit(ctx context.Context) ([]store.Finding, error) {
+	var out []store.Finding
+	add := func(check string, sev store.Severity, fix, format string, args ...any) {
+		out = append(out, store.Finding{Check: check, Severity: sev, Message: fmt.Sprintf(format, args...), Fix: fix})
 	}
 
 	start := time.Now()
@@ -55,9 +28,9 @@ func (s *Store) Audit(ctx context.Context) ([]Finding, error) {
 	}
 	rtt := time.Since(start)
 	if version < 130000 {
-		add("version", SeverityWarning, "upgrade to PostgreSQL 13 or later", "PostgreSQL %s: the store is tested on 15", versionText)
+		add("version", store.SeverityWarning, "upgrade to PostgreSQL 13 or later", "PostgreSQL %s: the store is tested on 15", versionText)
 	} else {
-		add("version", SeverityOK, "", "PostgreSQL %s", versionText)
+		add("version", store.SeverityOK, "", "PostgreSQL %s", versionText)
 	}
 
 	var ssl bool
@@ -70,11 +43,11 @@ func (s *Store) Audit(ctx context.Context) ([]Finding, error) {
 	s.pool.QueryRow(ctx, `SELECT coalesce(host(inet_server_addr()), '')`).Scan(&host)
 	switch {
 	case ssl:
-		add("tls", SeverityOK, "", "the connection uses %s", sslVersion)
+		add("tls", store.SeverityOK, "", "the connection uses %s", sslVersion)
 	case host == "" || host == "127.0.0.1" || host == "::1":
-		add("tls", SeverityInfo, "", "no TLS on a local connection")
+		add("tls", store.SeverityInfo, "", "no TLS on a local connection")
 	default:
-		add("tls", SeverityWarning, "connect with sslmode=verify-full (and a server certificate)", "the connection to %s is not encrypted: values and keys cross the network in the clear", host)
+		add("tls", store.SeverityWarning, "connect with sslmode=verify-full (and a server certificate)", "the connection to %s is not encrypted: values and keys cross the network in the clear", host)
 	}
 
 	var super bool
@@ -83,9 +56,9 @@ func (s *Store) Audit(ctx context.Context) ([]Finding, error) {
 		return nil, fail("audit", err)
 	}
 	if super {
-		add("role", SeverityWarning, "run the store as a role that owns only its tables (GRANT the privileges seshat migrate needs)", "role %q is a superuser", role)
+		add("role", store.SeverityWarning, "run the store as a role that owns only its tables (GRANT the privileges seshat migrate needs)", "role %q is a superuser", role)
 	} else {
-		add("role", SeverityOK, "", "role %q is not a superuser", role)
+		add("role", store.SeverityOK, "", "role %q is not a superuser", role)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT t, p FROM unnest($1::text[]) AS t, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p
 		WHERE to_regclass(t) IS NULL OR NOT has_table_privilege(t, p)`, tables)
@@ -103,9 +76,9 @@ func (s *Store) Audit(ctx context.Context) ([]Finding, error) {
 	}
 	rows.Close()
 	if len(missing) > 0 {
-		add("privileges", SeveritySevere, "run seshat migrate as the table owner, or GRANT these to "+role, "role %q lacks %s", role, strings.Join(missing, ", "))
+		add("privileges", store.SeveritySevere, "run seshat migrate as the table owner, or GRANT these to "+role, "role %q lacks %s", role, strings.Join(missing, ", "))
 	} else {
-		add("privileges", SeverityOK, "", "role %q can read and write every store table", role)
+		add("privileges", store.SeverityOK, "", "role %q can read and write every store table", role)
 	}
 
 	var schema int
@@ -113,9 +86,9 @@ func (s *Store) Audit(ctx context.Context) ([]Finding, error) {
 		return nil, fail("audit", err)
 	}
 	if known, _ := steps(); schema != len(known) {
-		add("schema", SeveritySevere, "run seshat migrate with this release", "schema version %d, this release uses %d", schema, len(known))
+		add("schema", store.SeveritySevere, "run seshat migrate with this release", "schema version %d, this release uses %d", schema, len(known))
 	} else {
-		add("schema", SeverityOK, "", "schema version %d", schema)
+		add("schema", store.SeverityOK, "", "schema version %d", schema)
 	}
 
 	var autovacuum string
@@ -136,11 +109,11 @@ func (s *Store) Audit(ctx context.Context) ([]Finding, error) {
 	rows.Close()
 	switch {
 	case autovacuum != "on":
-		add("autovacuum", SeveritySevere, "set autovacuum = on", "autovacuum is off: the rows every commit and sweep leave dead are never reclaimed, and the tables grow without bound")
+		add("autovacuum", store.SeveritySevere, "set autovacuum = on", "autovacuum is off: the rows every commit and sweep leave dead are never reclaimed, and the tables grow without bound")
 	case len(off) > 0:
-		add("autovacuum", SeveritySevere, "ALTER TABLE … RESET (autovacuum_enabled)", "autovacuum is disabled on %s", strings.Join(off, ", "))
+		add("autovacuum", store.SeveritySevere, "ALTER TABLE … RESET (autovacuum_enabled)", "autovacuum is disabled on %s", strings.Join(off, ", "))
 	default:
-		add("autovacuum", SeverityOK, "", "autovacuum is on for the store's tables")
+		add("autovacuum", store.SeverityOK, "", "autovacuum is on for the store's tables")
 	}
 
 	var live, dead, tableBytes, indexBytes int64
@@ -150,26 +123,26 @@ func (s *Store) Audit(ctx context.Context) ([]Finding, error) {
 		return nil, fail("audit", err)
 	}
 	if dead > 10000 && dead > live {
-		add("dead rows", SeverityWarning, "check that autovacuum keeps up (pg_stat_user_tables.last_autovacuum), or VACUUM the tables", "%d dead rows against %d live ones", dead, live)
+		add("dead rows", store.SeverityWarning, "check that autovacuum keeps up (pg_stat_user_tables.last_autovacuum), or VACUUM the tables", "%d dead rows against %d live ones", dead, live)
 	} else {
-		add("dead rows", SeverityOK, "", "%d dead rows, %d live", dead, live)
+		add("dead rows", store.SeverityOK, "", "%d dead rows, %d live", dead, live)
 	}
-	add("size", SeverityInfo, "", "tables %d bytes, indexes %d bytes", tableBytes, indexBytes)
+	add("size", store.SeverityInfo, "", "tables %d bytes, indexes %d bytes", tableBytes, indexBytes)
 
 	var syncNames, syncCommit string
 	if err := s.pool.QueryRow(ctx, `SELECT current_setting('synchronous_standby_names'), current_setting('synchronous_commit')`).Scan(&syncNames, &syncCommit); err != nil {
 		return nil, fail("audit", err)
 	}
 	if syncNames == "" {
-		add("replication", SeverityInfo, "for writes that survive losing the primary, set synchronous_standby_names and synchronous_commit = remote_apply (the README's PostgreSQL section)", "no synchronous standby: a commit acknowledged just before the primary is lost may be missing after a failover")
+		add("replication", store.SeverityInfo, "for writes that survive losing the primary, set synchronous_standby_names and synchronous_commit = remote_apply (the README's PostgreSQL section)", "no synchronous standby: a commit acknowledged just before the primary is lost may be missing after a failover")
 	} else {
-		add("replication", SeverityOK, "", "synchronous standbys %q, synchronous_commit = %s", syncNames, syncCommit)
+		add("replication", store.SeverityOK, "", "synchronous standbys %q, synchronous_commit = %s", syncNames, syncCommit)
 	}
 
 	if rtt > 5*time.Millisecond {
-		add("latency", SeverityWarning, "put the application next to the database", "a round trip took %s: every request with a session waits for one or two", rtt.Round(time.Microsecond))
+		add("latency", store.SeverityWarning, "put the application next to the database", "a round trip took %s: every request with a session waits for one or two", rtt.Round(time.Microsecond))
 	} else {
-		add("latency", SeverityOK, "", "a round trip took %s", rtt.Round(time.Microsecond))
+		add("latency", store.SeverityOK, "", "a round trip took %s", rtt.Round(time.Microsecond))
 	}
 	return out, nil
 }

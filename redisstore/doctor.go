@@ -10,32 +10,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/seshat-go/seshat/store"
 )
-
-// Severity grades a Finding.
-type Severity string
-
-// Severities, from harmless to must-fix.
-const (
-	SeverityOK      Severity = "ok"
-	SeverityInfo    Severity = "info"
-	SeverityWarning Severity = "warning"
-	SeveritySevere  Severity = "severe"
-)
-
-// Finding is one result of Audit.
-type Finding struct {
-	Check    string   `json:"check"`
-	Severity Severity `json:"severity"`
-	Message  string   `json:"message"`
-	Fix      string   `json:"fix,omitempty"`
-}
 
 // Audit checks the Redis a URL names for what matters to sessions:
 // version, authentication, TLS, protected mode, memory limit, eviction
 // policy, persistence and round-trip latency. Checks that need CONFIG
 // (which managed services often refuse) say so instead of failing.
-func Audit(ctx context.Context, rawURL string) ([]Finding, error) {
+func Audit(ctx context.Context, rawURL string) ([]store.Finding, error) {
 	opts, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -54,105 +36,105 @@ func Audit(ctx context.Context, rawURL string) ([]Finding, error) {
 		info = i // the first master speaks for all; they share a configuration in practice
 		break
 	}
-	var f []Finding
-	add := func(check string, sev Severity, msg, fix string) {
-		f = append(f, Finding{Check: check, Severity: sev, Message: msg, Fix: fix})
+	var f []store.Finding
+	add := func(check string, sev store.Severity, msg, fix string) {
+		f = append(f, store.Finding{Check: check, Severity: sev, Message: msg, Fix: fix})
 	}
 
 	// Keys of seshat's own bookkeeping that something else overwrote.
 	if _, foreign, err := st.count(ctx, time.Now()); err == nil && len(foreign) > 0 {
-		add("foreign keys", SeverityWarning, fmt.Sprintf("%d count hash(es) hold data seshat did not write, so their buckets are not counted: %s",
+		add("foreign keys", store.SeverityWarning, fmt.Sprintf("%d count hash(es) hold data seshat did not write, so their buckets are not counted: %s",
 			len(foreign), strings.Join(foreign, ", ")), "look at them (TYPE, HGETALL) and DEL them; each bucket is counted again from its next new session on")
 	} else if err == nil {
-		add("foreign keys", SeverityOK, "every count hash is seshat's", "")
+		add("foreign keys", store.SeverityOK, "every count hash is seshat's", "")
 	}
 	if others, err := st.foreignIndexes(ctx); err == nil && len(others) > 0 {
-		add("foreign indexes", SeverityWarning, fmt.Sprintf("%d user index(es) or operation log(s) hold a type seshat does not write (their sessions go unlisted, or writes of that window lose exactly-once): %s",
+		add("foreign indexes", store.SeverityWarning, fmt.Sprintf("%d user index(es) or operation log(s) hold a type seshat does not write (their sessions go unlisted, or writes of that window lose exactly-once): %s",
 			len(others), strings.Join(others, ", ")), "look at them (TYPE) and DEL them; seshat writes them again")
 	} else if err == nil {
-		add("foreign indexes", SeverityOK, "every user index and operation log is seshat's", "")
+		add("foreign indexes", store.SeverityOK, "every user index and operation log is seshat's", "")
 	}
 
 	// Version.
 	version := info["redis_version"]
 	if major, minor := versionOf(version); major < 6 || (major == 6 && minor < 2) {
-		add("version", SeveritySevere, "Redis "+version+" is older than 6.2, the oldest seshat supports", "upgrade to Redis 7")
+		add("version", store.SeveritySevere, "Redis "+version+" is older than 6.2, the oldest seshat supports", "upgrade to Redis 7")
 	} else {
-		add("version", SeverityOK, "Redis "+version, "")
+		add("version", store.SeverityOK, "Redis "+version, "")
 	}
 
 	loopback := allLoopback(opts.Addrs)
 	// Authentication.
 	if opts.Password == "" {
-		sev, fix := SeverityWarning, "set a password or, better, an ACL user with redisstore.ACL, and put it in the URL"
+		sev, fix := store.SeverityWarning, "set a password or, better, an ACL user with redisstore.ACL, and put it in the URL"
 		if !loopback {
-			sev = SeveritySevere
+			sev = store.SeveritySevere
 		}
 		add("authentication", sev, "connected without a password: anyone who reaches this Redis can read and forge sessions", fix)
 	} else {
-		add("authentication", SeverityOK, "authenticated as "+cmp(opts.Username, "default"), "")
+		add("authentication", store.SeverityOK, "authenticated as "+cmp(opts.Username, "default"), "")
 	}
 	// TLS.
 	switch {
 	case opts.TLSConfig != nil:
-		add("tls", SeverityOK, "TLS on", "")
+		add("tls", store.SeverityOK, "TLS on", "")
 	case loopback:
-		add("tls", SeverityOK, "TLS off, on loopback only", "")
+		add("tls", store.SeverityOK, "TLS off, on loopback only", "")
 	default:
-		add("tls", SeveritySevere, "TLS off on a network address: session data and passwords cross the network in clear", "use rediss:// with a server that has tls-port")
+		add("tls", store.SeveritySevere, "TLS off on a network address: session data and passwords cross the network in clear", "use rediss:// with a server that has tls-port")
 	}
 	// Protected mode.
 	if v, err := configGet(ctx, st, "protected-mode"); err != nil {
-		add("protected-mode", SeverityInfo, "could not read the configuration ("+short(err)+")", "")
+		add("protected-mode", store.SeverityInfo, "could not read the configuration ("+short(err)+")", "")
 	} else if v == "no" && opts.Password == "" {
-		add("protected-mode", SeveritySevere, "protected-mode is off and there is no password: Redis answers anyone on the network", "CONFIG SET protected-mode yes, or require a password")
+		add("protected-mode", store.SeveritySevere, "protected-mode is off and there is no password: Redis answers anyone on the network", "CONFIG SET protected-mode yes, or require a password")
 	} else {
-		add("protected-mode", SeverityOK, "protected-mode "+v, "")
+		add("protected-mode", store.SeverityOK, "protected-mode "+v, "")
 	}
 	// Memory.
 	maxmem := info.Int("maxmemory")
 	policy := info["maxmemory_policy"]
 	if maxmem == 0 {
-		add("maxmemory", SeveritySevere, fmt.Sprintf("no maxmemory (using %s): sessions fill Redis until the machine runs out of memory", info["used_memory_human"]),
+		add("maxmemory", store.SeveritySevere, fmt.Sprintf("no maxmemory (using %s): sessions fill Redis until the machine runs out of memory", info["used_memory_human"]),
 			"CONFIG SET maxmemory <bytes> (and persist it in redis.conf), with alerts at 80% (deploy/prometheus/alerts.yml)")
 	} else {
 		used := info.Int("used_memory")
-		sev := SeverityOK
+		sev := store.SeverityOK
 		if float64(used) > 0.8*float64(maxmem) {
-			sev = SeverityWarning
+			sev = store.SeverityWarning
 		}
 		add("maxmemory", sev, fmt.Sprintf("maxmemory %d bytes, %.0f%% used", maxmem, 100*float64(used)/float64(maxmem)), "")
 	}
 	switch {
 	case maxmem == 0:
-		add("eviction-policy", SeverityInfo, "maxmemory-policy "+policy+" (takes effect once maxmemory is set)",
+		add("eviction-policy", store.SeverityInfo, "maxmemory-policy "+policy+" (takes effect once maxmemory is set)",
 			"with maxmemory, prefer volatile-ttl (evicts sessions nearest expiry) or noeviction (refuses writes, logs nobody out)")
 	case strings.HasPrefix(policy, "allkeys-"):
-		add("eviction-policy", SeveritySevere, policy+" evicts live sessions when memory is full: users are logged out at random", "CONFIG SET maxmemory-policy volatile-ttl (evict sessions nearest their expiry) or noeviction")
+		add("eviction-policy", store.SeveritySevere, policy+" evicts live sessions when memory is full: users are logged out at random", "CONFIG SET maxmemory-policy volatile-ttl (evict sessions nearest their expiry) or noeviction")
 	case policy == "volatile-ttl":
-		add("eviction-policy", SeverityOK, "volatile-ttl: when full, the sessions nearest their expiry go first", "")
+		add("eviction-policy", store.SeverityOK, "volatile-ttl: when full, the sessions nearest their expiry go first", "")
 	case strings.HasPrefix(policy, "volatile-"):
-		add("eviction-policy", SeverityWarning, policy+" evicts live sessions when full (every seshat key has a TTL)", "prefer volatile-ttl, which evicts the sessions closest to expiry first")
+		add("eviction-policy", store.SeverityWarning, policy+" evicts live sessions when full (every seshat key has a TTL)", "prefer volatile-ttl, which evicts the sessions closest to expiry first")
 	case policy == "noeviction":
-		add("eviction-policy", SeverityWarning, "noeviction: when full, writes are refused (logins and changes fail; reads keep working)", "alert on memory before it is full; or use volatile-ttl")
+		add("eviction-policy", store.SeverityWarning, "noeviction: when full, writes are refused (logins and changes fail; reads keep working)", "alert on memory before it is full; or use volatile-ttl")
 	default:
-		add("eviction-policy", SeverityInfo, "maxmemory-policy "+policy, "")
+		add("eviction-policy", store.SeverityInfo, "maxmemory-policy "+policy, "")
 	}
 	if ev := info.Int("evicted_keys"); ev > 0 {
-		add("evictions", SeverityWarning, fmt.Sprintf("%d keys evicted since Redis started", ev), "add memory or lower session sizes")
+		add("evictions", store.SeverityWarning, fmt.Sprintf("%d keys evicted since Redis started", ev), "add memory or lower session sizes")
 	}
 	// Persistence.
 	save, err := configGet(ctx, st, "save")
 	aof := info["aof_enabled"] == "1"
 	switch {
 	case aof:
-		add("persistence", SeverityOK, "append-only file on", "")
+		add("persistence", store.SeverityOK, "append-only file on", "")
 	case err != nil:
-		add("persistence", SeverityInfo, "AOF off; RDB schedule unknown ("+short(err)+")", "")
+		add("persistence", store.SeverityInfo, "AOF off; RDB schedule unknown ("+short(err)+")", "")
 	case strings.TrimSpace(save) == "":
-		add("persistence", SeverityWarning, "persistence off: a restart logs everyone out", "CONFIG SET appendonly yes, or a save schedule")
+		add("persistence", store.SeverityWarning, "persistence off: a restart logs everyone out", "CONFIG SET appendonly yes, or a save schedule")
 	default:
-		add("persistence", SeverityOK, "RDB snapshots ("+save+")", "")
+		add("persistence", store.SeverityOK, "RDB snapshots ("+save+")", "")
 	}
 	// Latency.
 	var rtts []time.Duration
@@ -167,18 +149,13 @@ func Audit(ctx context.Context, rawURL string) ([]Finding, error) {
 	median := rtts[len(rtts)/2]
 	switch {
 	case median > 50*time.Millisecond:
-		add("latency", SeveritySevere, "round trip "+median.String()+": every request that uses its session waits this long", "put Redis close to the application")
+		add("latency", store.SeveritySevere, "round trip "+median.String()+": every request that uses its session waits this long", "put Redis close to the application")
 	case median > 5*time.Millisecond:
-		add("latency", SeverityWarning, "round trip "+median.String(), "put Redis close to the application")
+		add("latency", store.SeverityWarning, "round trip "+median.String(), "put Redis close to the application")
 	default:
-		add("latency", SeverityOK, "round trip "+median.Round(time.Microsecond).String(), "")
+		add("latency", store.SeverityOK, "round trip "+median.Round(time.Microsecond).String(), "")
 	}
 	return f, nil
-}
-
-// AnySevere reports whether a finding is severe.
-func AnySevere(f []Finding) bool {
-	return slices.ContainsFunc(f, func(x Finding) bool { return x.Severity == SeveritySevere })
 }
 
 func configGet(ctx context.Context, s *Store, name string) (string, error) {

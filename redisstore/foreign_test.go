@@ -113,7 +113,7 @@ func TestForeignBookkeepingKeys(t *testing.T) {
 	}
 	var found bool
 	for _, f := range findings {
-		if f.Check == "foreign indexes" && f.Severity == redisstore.SeverityWarning && strings.Contains(f.Message, def.UserKey("mallory")) {
+		if f.Check == "foreign indexes" && f.Severity == store.SeverityWarning && strings.Contains(f.Message, def.UserKey("mallory")) {
 			found = true
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/seshat-go/seshat/internal/testhttp"
 	"github.com/seshat-go/seshat/pgstore"
 	"github.com/seshat-go/seshat/pgstore/pgtest"
+	"github.com/seshat-go/seshat/store"
 )
 
 // pgDatabase creates a database of its own on srv for one test and
@@ -214,16 +215,16 @@ func TestDoctorOnPostgreSQL(t *testing.T) {
 	if _, err := run(t, "migrate", "--store", db); err != nil {
 		t.Fatal(err)
 	}
-	doctor := func() (map[string]pgstore.Finding, bool, error) {
+	doctor := func() (map[string]store.Finding, bool, error) {
 		out, err := run(t, "doctor", "--store", db, "--json")
 		var report struct {
-			Findings []pgstore.Finding
+			Findings []store.Finding
 			Severe   bool
 		}
 		if err := json.Unmarshal([]byte(out), &report); err != nil {
 			t.Fatalf("doctor --json: %v\n%s", err, out)
 		}
-		found := map[string]pgstore.Finding{}
+		found := map[string]store.Finding{}
 		for _, f := range report.Findings {
 			found[f.Check] = f
 		}
@@ -233,9 +234,9 @@ func TestDoctorOnPostgreSQL(t *testing.T) {
 	if err != nil || severe {
 		t.Fatalf("doctor on a fresh database: %v, severe %v: %+v", err, severe, found)
 	}
-	for check, want := range map[string]pgstore.Severity{
-		"tls": pgstore.SeverityInfo, "role": pgstore.SeverityWarning, "privileges": pgstore.SeverityOK,
-		"schema": pgstore.SeverityOK, "autovacuum": pgstore.SeverityOK, "size": pgstore.SeverityInfo,
+	for check, want := range map[string]store.Severity{
+		"tls": store.SeverityInfo, "role": store.SeverityWarning, "privileges": store.SeverityOK,
+		"schema": store.SeverityOK, "autovacuum": store.SeverityOK, "size": store.SeverityInfo,
 	} {
 		if found[check].Severity != want {
 			t.Errorf("%s: %+v; want %s", check, found[check], want)
@@ -247,7 +248,7 @@ func TestDoctorOnPostgreSQL(t *testing.T) {
 
 	pgExec(t, db, `ALTER TABLE seshat_sessions SET (autovacuum_enabled = false)`)
 	found, severe, err = doctor()
-	if !errors.Is(err, errSilent) || !severe || found["autovacuum"].Severity != pgstore.SeveritySevere ||
+	if !errors.Is(err, errSilent) || !severe || found["autovacuum"].Severity != store.SeveritySevere ||
 		!strings.Contains(found["autovacuum"].Message, "seshat_sessions") {
 		t.Fatalf("autovacuum off on seshat_sessions: %v, severe %v: %+v", err, severe, found["autovacuum"])
 	}

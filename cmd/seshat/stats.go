@@ -13,6 +13,7 @@ import (
 
 	"github.com/seshat-go/seshat/pgstore"
 	"github.com/seshat-go/seshat/redisstore"
+	"github.com/seshat-go/seshat/store"
 )
 
 // errSilent makes the command exit 1 without printing an error (the
@@ -127,15 +128,16 @@ func newDoctor() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			severe := store.AnySevere(findings)
 			if asJSON {
-				err = writeJSON(out, map[string]any{"findings": findings.raw, "severe": findings.severe})
+				err = writeJSON(out, map[string]any{"findings": findings, "severe": severe})
 			} else {
-				err = printFindings(out, findings.rows)
+				err = printFindings(out, findings)
 			}
 			if err != nil {
 				return err
 			}
-			if findings.severe {
+			if severe {
 				return errSilent
 			}
 			return nil
@@ -146,46 +148,17 @@ func newDoctor() *cobra.Command {
 	return cmd
 }
 
-// report is doctor's findings: raw as the store's package returned them
-// (for --json), rows as printFindings prints them.
-type report struct {
-	raw    any
-	rows   []finding
-	severe bool
-}
-
-// finding is one finding of either store's audit.
-type finding struct {
-	severity, check, message, fix string
-}
-
 // audit runs the store's own audit.
-func audit(ctx context.Context, u string, kind storeKind) (report, error) {
+func audit(ctx context.Context, u string, kind storeKind) ([]store.Finding, error) {
 	if kind == storePostgres {
 		st, err := openPostgres(ctx, u)
 		if err != nil {
-			return report{}, err
+			return nil, err
 		}
 		defer st.Close()
-		fs, err := st.Audit(ctx)
-		if err != nil {
-			return report{}, err
-		}
-		r := report{raw: fs, severe: pgstore.AnySevere(fs)}
-		for _, f := range fs {
-			r.rows = append(r.rows, finding{string(f.Severity), f.Check, f.Message, f.Fix})
-		}
-		return r, nil
+		return st.Audit(ctx)
 	}
-	fs, err := redisstore.Audit(ctx, u)
-	if err != nil {
-		return report{}, err
-	}
-	r := report{raw: fs, severe: redisstore.AnySevere(fs)}
-	for _, f := range fs {
-		r.rows = append(r.rows, finding{string(f.Severity), f.Check, f.Message, f.Fix})
-	}
-	return r, nil
+	return redisstore.Audit(ctx, u)
 }
 
 // printUsage prints stats as a table; every string from Redis goes
@@ -213,12 +186,12 @@ func printUsage(w io.Writer, usage redisstore.Usage) error {
 // printFindings prints doctor's findings as a table; every string goes
 // through safe (messages quote what the store reported). A fix is shown
 // for every finding that is not ok.
-func printFindings(w io.Writer, findings []finding) error {
+func printFindings(w io.Writer, findings []store.Finding) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, f := range findings {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", safe(f.severity), safe(f.check), safe(f.message))
-		if f.fix != "" && f.severity != "ok" {
-			fmt.Fprintf(tw, "\t\tfix: %s\n", safe(f.fix))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", safe(string(f.Severity)), safe(f.Check), safe(f.Message))
+		if f.Fix != "" && f.Severity != store.SeverityOK {
+			fmt.Fprintf(tw, "\t\tfix: %s\n", safe(f.Fix))
 		}
 	}
 	return tw.Flush()

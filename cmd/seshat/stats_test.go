@@ -11,6 +11,7 @@ import (
 	"github.com/seshat-go/seshat/internal/testhttp"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/redisstore/redistest"
+	"github.com/seshat-go/seshat/store"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -77,18 +78,18 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("doctor on a default Redis: %v; want exit status 1\n%s", err, out)
 	}
 	var report struct {
-		Findings []redisstore.Finding
+		Findings []store.Finding
 		Severe   bool
 	}
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	sev := map[string]redisstore.Severity{}
+	sev := map[string]store.Severity{}
 	for _, f := range report.Findings {
 		sev[f.Check] = f.Severity
 	}
-	if sev["maxmemory"] != redisstore.SeveritySevere || sev["authentication"] != redisstore.SeverityWarning ||
-		sev["persistence"] != redisstore.SeverityWarning || sev["latency"] != redisstore.SeverityOK || !report.Severe {
+	if sev["maxmemory"] != store.SeveritySevere || sev["authentication"] != store.SeverityWarning ||
+		sev["persistence"] != store.SeverityWarning || sev["latency"] != store.SeverityOK || !report.Severe {
 		t.Fatalf("findings on a default local Redis: %v", sev)
 	}
 

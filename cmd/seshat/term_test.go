@@ -14,6 +14,7 @@ import (
 	"github.com/seshat-go/seshat/pgstore"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/redisstore/redistest"
+	"github.com/seshat-go/seshat/store"
 )
 
 // hostileNames are user names an attacker might get stored (the demo
@@ -131,7 +132,7 @@ func TestTablesCannotBeForged(t *testing.T) {
 	}
 
 	out.Reset()
-	printFindings(&out, []finding{{check: "version", severity: "warning", message: "redis_version \x1b[31m7\nsevere\tfake", fix: "upgrade\r"}})
+	printFindings(&out, []store.Finding{{Check: "version", Severity: "warning", Message: "redis_version \x1b[31m7\nsevere\tfake", Fix: "upgrade\r"}})
 	if n := strings.Count(out.String(), "\n"); n != 2 || !terminalSafe(out.String()) {
 		t.Fatalf("doctor: %d lines, want 2, or terminal controls:\n%q", n, out.String())
 	}
