@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -62,26 +63,11 @@ func (p *Proxy) frontend(client, server net.Conn, verdicts chan<- bool) {
 	cutNext := false
 	first := true
 	for {
-		var typ byte
-		if !first {
-			b, err := r.ReadByte()
-			if err != nil {
-				return
-			}
-			typ = b
-		}
-		var lenBuf [4]byte
-		if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
+		m, err := readMessage(r, !first)
+		if err != nil {
 			return
 		}
-		n := int(binary.BigEndian.Uint32(lenBuf[:])) - 4
-		if n < 0 || n > 1<<30 {
-			return
-		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(r, body); err != nil {
-			return
-		}
+		typ, body := m.typ, m.body
 		switch typ {
 		case 'P': // Parse: name, query
 			name, rest := cstring(body)
@@ -101,13 +87,7 @@ func (p *Proxy) frontend(client, server net.Conn, verdicts chan<- bool) {
 			verdicts <- p.chooseCut(q, nil)
 		}
 		if !p.hole.Load() {
-			var out []byte
-			if !first {
-				out = append(out, typ)
-			}
-			out = append(out, lenBuf[:]...)
-			out = append(out, body...)
-			if _, err := server.Write(out); err != nil {
+			if _, err := server.Write(m.appendTo(nil)); err != nil {
 				return
 			}
 		}
@@ -122,25 +102,12 @@ func (p *Proxy) backend(client, server net.Conn, verdicts <-chan bool) {
 	var pending []byte
 	started := false // the first ReadyForQuery ends the startup and answers no Sync
 	for {
-		typ, err := r.ReadByte()
+		m, err := readMessage(r, true)
 		if err != nil {
 			return
 		}
-		var lenBuf [4]byte
-		if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
-			return
-		}
-		n := int(binary.BigEndian.Uint32(lenBuf[:])) - 4
-		if n < 0 || n > 1<<30 {
-			return
-		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(r, body); err != nil {
-			return
-		}
-		pending = append(pending, typ)
-		pending = append(pending, lenBuf[:]...)
-		pending = append(pending, body...)
+		typ := m.typ
+		pending = m.appendTo(pending)
 		if typ != 'Z' && r.Buffered() > 0 {
 			continue // batch what is already here
 		}
@@ -161,6 +128,47 @@ func (p *Proxy) backend(client, server net.Conn, verdicts <-chan bool) {
 		}
 		pending = pending[:0]
 	}
+}
+
+// message is one message of PostgreSQL's protocol: a type byte (none for
+// the startup message), a length, a body.
+type message struct {
+	typed bool
+	typ   byte
+	body  []byte
+}
+
+// readMessage reads one message; the client's startup message has no type
+// byte (typed false).
+func readMessage(r *bufio.Reader, typed bool) (message, error) {
+	m := message{typed: typed}
+	if typed {
+		b, err := r.ReadByte()
+		if err != nil {
+			return m, err
+		}
+		m.typ = b
+	}
+	var lenBuf [4]byte
+	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
+		return m, err
+	}
+	n := int(binary.BigEndian.Uint32(lenBuf[:])) - 4
+	if n < 0 || n > 1<<30 {
+		return m, fmt.Errorf("pgtest: a message of %d bytes", n)
+	}
+	m.body = make([]byte, n)
+	_, err := io.ReadFull(r, m.body)
+	return m, err
+}
+
+// appendTo appends the message as it was on the wire.
+func (m message) appendTo(b []byte) []byte {
+	if m.typed {
+		b = append(b, m.typ)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.body)+4))
+	return append(b, m.body...)
 }
 
 func cstring(b []byte) (string, []byte) {
