@@ -47,7 +47,7 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 // it is returned untouched when Redis is full and refuses the script.
 func (s *Store) loadTouching(ctx context.Context, key string, opts store.LoadOptions, read *store.Record) (*store.Record, error) {
 	keys := s.keys(key)
-	res, err := loadScript.Run(ctx, s.client, keys,
+	res, err := loadScript.Run(ctx, s.fast, keys,
 		opts.Now.UnixMilli(), opts.TouchAfter.Milliseconds()).Result()
 	if s.cache != nil {
 		s.cache.invalidate(keys[0])
@@ -119,10 +119,10 @@ func (s *Store) cached(rkey string) (map[string]string, bool) {
 // there is a cache.
 func (s *Store) fetch(ctx context.Context, rkey string) (map[string]string, error) {
 	if s.cache == nil {
-		return s.client.HGetAll(ctx, rkey).Result()
+		return s.fast.HGetAll(ctx, rkey).Result()
 	}
 	s.cache.begin(rkey)
-	h, err := s.client.HGetAll(ctx, rkey).Result()
+	h, err := s.fast.HGetAll(ctx, rkey).Result()
 	if err != nil || len(h) == 0 {
 		s.cache.end(rkey, nil)
 	} else {

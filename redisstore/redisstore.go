@@ -25,6 +25,7 @@
 package redisstore
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -72,6 +73,11 @@ const DefaultPrefix = "seshat:"
 
 // Options configures a Store.
 type Options struct {
+	// AutoPipeline sends the reads and writes of concurrent requests
+	// together, through go-redis's autopipeliner (EXPERIMENTAL there), so
+	// they share round trips. Off by default while it is measured.
+	AutoPipeline bool
+
 	// Prefix starts every key. Default: DefaultPrefix. It must not contain
 	// '{' or '}', which would break the keys' hash tags.
 	Prefix string
@@ -97,6 +103,7 @@ type Options struct {
 // Store is a store.Store on Redis.
 type Store struct {
 	client redis.UniversalClient
+	fast   fastClient // client, or its autopipeliner (Options.AutoPipeline)
 	prefix string
 	owned  bool // Close closes client
 
@@ -135,6 +142,19 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		opts.ReplicaTimeout = 200 * time.Millisecond
 	}
 	s := &Store{client: client, prefix: opts.Prefix, minReplicas: opts.MinReplicas, replicaTimeout: opts.ReplicaTimeout}
+	s.fast = client
+	if opts.AutoPipeline {
+		type autoPipeliner interface {
+			AutoPipeline() (*redis.AutoPipeliner, error)
+		}
+		if c, ok := client.(autoPipeliner); ok {
+			ap, err := c.AutoPipeline()
+			if err != nil {
+				return nil, fmt.Errorf("redisstore: autopipeline: %w", err)
+			}
+			s.fast = ap
+		}
+	}
 	if opts.LocalCache != nil {
 		c, err := newCache(client, opts.Prefix+"{", *opts.LocalCache)
 		if err != nil {
@@ -177,3 +197,10 @@ const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
 	"+hgetall +hget +hmget +hset +hdel +hincrby +hlen " +
 	"+exists +del +pexpireat +pexpire +pttl +type +zadd +zrem +zrange +zcard +scan +cluster|slots +cluster|shards " +
 	"+xadd +xread +xrevrange +set +client|tracking +role +wait"
+
+// fastClient is what the request path needs of a client: scripts and
+// HGETALL.
+type fastClient interface {
+	redis.Scripter
+	HGetAll(ctx context.Context, key string) *redis.MapStringStringCmd
+}

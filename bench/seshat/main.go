@@ -36,6 +36,7 @@ type config struct {
 	pg     string // PostgreSQL URL: pgstore instead of redisstore
 	secret string // cookie signing secret (at least 32 bytes)
 	cache  bool   // serve reads from redisstore's client-side cache
+	ap     bool   // redisstore.Options.AutoPipeline
 	pprof  string // address for net/http/pprof, "" for none
 }
 
@@ -45,6 +46,7 @@ func parseFlags() config {
 	pgURL := viewcounter.PGFlag()
 	flag.StringVar(&c.secret, "secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret, at least 32 bytes")
 	flag.BoolVar(&c.cache, "cache", false, "serve reads from the client-side cache (redisstore.LocalCache)")
+	flag.BoolVar(&c.ap, "autopipeline", false, "share round trips between concurrent requests (redisstore.Options.AutoPipeline)")
 	flag.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (to profile a run)")
 	flag.Parse()
 	c.addr, c.redis, c.pg = *addr, *redisAddr, *pgURL
@@ -64,7 +66,7 @@ func newClient(c config) (redis.UniversalClient, error) {
 // storeOptions are the redisstore options: the defaults, and the
 // client-side cache with -cache.
 func storeOptions(c config) redisstore.Options {
-	var o redisstore.Options
+	o := redisstore.Options{AutoPipeline: c.ap}
 	if c.cache {
 		o.LocalCache = &redisstore.LocalCache{}
 	}
