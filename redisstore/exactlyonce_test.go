@@ -153,3 +153,15 @@ func TestDelayedReplyAppliesAtMostOnce(t *testing.T) {
 	}
 	t.Logf("the late increment was applied: %v", before == 1)
 }
+
+// Autopipelining shares round trips between concurrent calls; its
+// recovery may send a command again, which the operation IDs make safe.
+func TestExactlyOnceAutoPipelined(t *testing.T) {
+	srv := redistest.Start(t)
+	lossyConformance(t, srv.URL(), []string{srv.Addr()}, redisstore.Options{AutoPipeline: true})
+}
+
+func TestExactlyOnceAutoPipelinedCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3, 0)
+	lossyConformance(t, c.URL(), c.Addrs(), redisstore.Options{AutoPipeline: true})
+}
