@@ -39,7 +39,7 @@ func (l lossy) Unreachable(on bool) { l.proxies.Blackhole(on) }
 // lossyConformance runs the conformance suite through proxies in front of
 // the servers at addrs, on a client parsed from url (the store's default
 // timeouts and one retry) that dials through them.
-func lossyConformance(t *testing.T, url string, addrs []string, opts redisstore.Options) {
+func lossyConformance(t *testing.T, url string, addrs []string, opts redisstore.Options, tweak ...func(*redisstore.Store)) {
 	ps := redistest.StartProxies(t, addrs...)
 	o, err := redisstore.ParseURL(url)
 	if err != nil {
@@ -55,6 +55,9 @@ func lossyConformance(t *testing.T, url string, addrs []string, opts redisstore.
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
+		for _, f := range tweak {
+			f(s)
+		}
 		return lossy{s, ps}
 	})
 	if ps.Cuts() == 0 {
@@ -65,12 +68,12 @@ func lossyConformance(t *testing.T, url string, addrs []string, opts redisstore.
 
 func TestExactlyOnceStandalone(t *testing.T) {
 	srv := redistest.Start(t)
-	lossyConformance(t, srv.URL(), []string{srv.Addr()}, redisstore.Options{})
+	lossyConformance(t, srv.URL(), []string{srv.Addr()}, redisstore.Options{NoAutoPipeline: true})
 }
 
 func TestExactlyOnceCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 0)
-	lossyConformance(t, c.URL(), c.Addrs(), redisstore.Options{})
+	lossyConformance(t, c.URL(), c.Addrs(), redisstore.Options{NoAutoPipeline: true})
 }
 
 // With MinReplicas every write is the script and WAIT in one pipeline;
@@ -156,12 +159,14 @@ func TestDelayedReplyAppliesAtMostOnce(t *testing.T) {
 
 // Autopipelining shares round trips between concurrent calls; its
 // recovery may send a command again, which the operation IDs make safe.
+// Every call goes through the autopipeliner here, not only those above
+// the default threshold.
 func TestExactlyOnceAutoPipelined(t *testing.T) {
 	srv := redistest.Start(t)
-	lossyConformance(t, srv.URL(), []string{srv.Addr()}, redisstore.Options{AutoPipeline: true})
+	lossyConformance(t, srv.URL(), []string{srv.Addr()}, redisstore.Options{}, redisstore.PipelineAll)
 }
 
 func TestExactlyOnceAutoPipelinedCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 0)
-	lossyConformance(t, c.URL(), c.Addrs(), redisstore.Options{AutoPipeline: true})
+	lossyConformance(t, c.URL(), c.Addrs(), redisstore.Options{}, redisstore.PipelineAll)
 }

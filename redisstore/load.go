@@ -47,7 +47,7 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 // it is returned untouched when Redis is full and refuses the script.
 func (s *Store) loadTouching(ctx context.Context, key string, opts store.LoadOptions, read *store.Record) (*store.Record, error) {
 	keys := s.keys(key)
-	res, err := loadScript.Run(ctx, s.fast, keys,
+	res, err := s.run(ctx, loadScript, keys,
 		opts.Now.UnixMilli(), opts.TouchAfter.Milliseconds()).Result()
 	if s.cache != nil {
 		s.cache.invalidate(keys[0])
@@ -115,14 +115,26 @@ func (s *Store) cached(rkey string) (map[string]string, bool) {
 	return s.cache.get(rkey)
 }
 
+// hgetall reads a hash through via, and again on a connection of its own
+// when the autopipeliner failed it without an answer from Redis.
+func (s *Store) hgetall(ctx context.Context, rkey string) (map[string]string, error) {
+	c := s.via()
+	h, err := c.HGetAll(ctx, rkey).Result()
+	s.done()
+	if s.again(ctx, c, err) {
+		h, err = s.client.HGetAll(ctx, rkey).Result()
+	}
+	return h, err
+}
+
 // fetch reads a session's hash with HGETALL, caching what it finds when
 // there is a cache.
 func (s *Store) fetch(ctx context.Context, rkey string) (map[string]string, error) {
 	if s.cache == nil {
-		return s.fast.HGetAll(ctx, rkey).Result()
+		return s.hgetall(ctx, rkey)
 	}
 	s.cache.begin(rkey)
-	h, err := s.fast.HGetAll(ctx, rkey).Result()
+	h, err := s.hgetall(ctx, rkey)
 	if err != nil || len(h) == 0 {
 		s.cache.end(rkey, nil)
 	} else {

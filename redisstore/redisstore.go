@@ -29,7 +29,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -73,11 +75,6 @@ const DefaultPrefix = "seshat:"
 
 // Options configures a Store.
 type Options struct {
-	// AutoPipeline sends the reads and writes of concurrent requests
-	// together, through go-redis's autopipeliner (EXPERIMENTAL there), so
-	// they share round trips. Off by default while it is measured.
-	AutoPipeline bool
-
 	// Prefix starts every key. Default: DefaultPrefix. It must not contain
 	// '{' or '}', which would break the keys' hash tags.
 	Prefix string
@@ -98,12 +95,33 @@ type Options struct {
 	// Redis invalidates (see LocalCache for what it guarantees). Default:
 	// off, every read asks Redis.
 	LocalCache *LocalCache
+
+	// NoAutoPipeline sends every command on a connection of its own from
+	// the client's pool. By default, once more than AutoPipelineAbove of
+	// the store's loads and writes are in flight, the next ones go through
+	// the client's autopipeliner (go-redis's AutoPipeline, per node on a
+	// Cluster) and share round trips with each other: under load that
+	// serves more requests with fewer connections at a lower latency,
+	// and below the threshold nothing changes. Writes stay exactly-once
+	// (an autopipeliner may replay a command after a broken connection;
+	// the operation IDs make a replay a no-op). Writes with MinReplicas
+	// never share a connection (WAIT must follow its own write), nor do
+	// clients without AutoPipeline (a Ring).
+	NoAutoPipeline bool
+	// AutoPipelineAbove is how many loads and writes may be in flight
+	// before the next ones are batched. Default: DefaultAutoPipelineAbove.
+	AutoPipelineAbove int
 }
+
+// DefaultAutoPipelineAbove is Options.AutoPipelineAbove's default.
+const DefaultAutoPipelineAbove = 8
 
 // Store is a store.Store on Redis.
 type Store struct {
 	client redis.UniversalClient
-	fast   fastClient // client, or its autopipeliner (Options.AutoPipeline)
+	ap     *redis.AutoPipeliner // nil: Options.NoAutoPipeline
+	above  int32                // Options.AutoPipelineAbove
+	busy   atomic.Int32         // loads and writes in flight (with ap)
 	prefix string
 	owned  bool // Close closes client
 
@@ -135,15 +153,17 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if strings.ContainsAny(opts.Prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: prefix %q contains a brace", opts.Prefix)
 	}
-	if opts.MinReplicas < 0 || opts.ReplicaTimeout < 0 {
-		return nil, errors.New("redisstore: negative MinReplicas or ReplicaTimeout")
+	if opts.MinReplicas < 0 || opts.ReplicaTimeout < 0 || opts.AutoPipelineAbove < 0 {
+		return nil, errors.New("redisstore: negative MinReplicas, ReplicaTimeout or AutoPipelineAbove")
+	}
+	if opts.AutoPipelineAbove == 0 {
+		opts.AutoPipelineAbove = DefaultAutoPipelineAbove
 	}
 	if opts.ReplicaTimeout == 0 {
 		opts.ReplicaTimeout = 200 * time.Millisecond
 	}
 	s := &Store{client: client, prefix: opts.Prefix, minReplicas: opts.MinReplicas, replicaTimeout: opts.ReplicaTimeout}
-	s.fast = client
-	if opts.AutoPipeline {
+	if !opts.NoAutoPipeline {
 		type autoPipeliner interface {
 			AutoPipeline() (*redis.AutoPipeliner, error)
 		}
@@ -152,7 +172,8 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 			if err != nil {
 				return nil, fmt.Errorf("redisstore: autopipeline: %w", err)
 			}
-			s.fast = ap
+			s.ap = ap
+			s.above = int32(min(opts.AutoPipelineAbove, math.MaxInt32))
 		}
 	}
 	if opts.LocalCache != nil {
@@ -203,4 +224,51 @@ const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
 type fastClient interface {
 	redis.Scripter
 	HGetAll(ctx context.Context, key string) *redis.MapStringStringCmd
+}
+
+// via returns the client for one load or write: the autopipeliner when
+// more than Options.AutoPipelineAbove are in flight, else the client.
+// Call done when the command has its reply.
+func (s *Store) via() fastClient {
+	if s.ap == nil {
+		return s.client
+	}
+	if s.busy.Add(1) > s.above {
+		return s.ap
+	}
+	return s.client
+}
+
+// done ends what via began.
+func (s *Store) done() {
+	if s.ap != nil {
+		s.busy.Add(-1)
+	}
+}
+
+// run runs a script through via, and again on a connection of its own
+// when the autopipeliner failed it without an answer from Redis.
+func (s *Store) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) *redis.Cmd {
+	c := s.via()
+	cmd := sc.Run(ctx, c, keys, args...)
+	s.done()
+	if s.again(ctx, c, cmd.Err()) {
+		cmd = sc.Run(ctx, s.client, keys, args...)
+	}
+	return cmd
+}
+
+// again reports whether a call that went through client c and failed
+// with err is to be sent again on the client's own pool. When its
+// connection breaks, the autopipeliner fails every command of the batch
+// (hundreds of requests), where the client would have retried each
+// (Options.MaxRetries); sending again does what the client would have
+// done, and is as safe: a write carries its operation ID, a load only
+// reads and touches.
+func (s *Store) again(ctx context.Context, c fastClient, err error) bool {
+	if err == nil || c == fastClient(s.client) || ctx.Err() != nil {
+		return false
+	}
+	var answer redis.Error // Redis answered: an error reply, or nil
+	return !errors.As(err, &answer)
 }

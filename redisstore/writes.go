@@ -220,7 +220,7 @@ func (s *Store) write(ctx context.Context, sc *redis.Script, keys []string, args
 		defer s.cache.invalidate(keys[0])
 	}
 	if s.minReplicas == 0 {
-		return sc.Run(ctx, s.fast, keys, args...)
+		return s.run(ctx, sc, keys, args...)
 	}
 	var node redis.Cmdable = s.client
 	if cc, ok := s.client.(*redis.ClusterClient); ok {

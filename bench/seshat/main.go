@@ -46,7 +46,7 @@ func parseFlags() config {
 	pgURL := viewcounter.PGFlag()
 	flag.StringVar(&c.secret, "secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret, at least 32 bytes")
 	flag.BoolVar(&c.cache, "cache", false, "serve reads from the client-side cache (redisstore.LocalCache)")
-	flag.BoolVar(&c.ap, "autopipeline", false, "share round trips between concurrent requests (redisstore.Options.AutoPipeline)")
+	flag.BoolVar(&c.ap, "autopipeline", true, "share round trips between concurrent requests (on by default; off: redisstore.Options.NoAutoPipeline)")
 	flag.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (to profile a run)")
 	flag.Parse()
 	c.addr, c.redis, c.pg = *addr, *redisAddr, *pgURL
@@ -66,7 +66,7 @@ func newClient(c config) (redis.UniversalClient, error) {
 // storeOptions are the redisstore options: the defaults, and the
 // client-side cache with -cache.
 func storeOptions(c config) redisstore.Options {
-	o := redisstore.Options{AutoPipeline: c.ap}
+	o := redisstore.Options{NoAutoPipeline: !c.ap}
 	if c.cache {
 		o.LocalCache = &redisstore.LocalCache{}
 	}
