@@ -19,22 +19,31 @@ var prefixes atomic.Int64
 
 // conformance runs the suite with a fresh key prefix per subtest: a fresh,
 // empty store on a shared server.
-func conformance(t *testing.T, client redis.UniversalClient) { conformanceUnder(t, client, "") }
+func conformance(t *testing.T, client redis.UniversalClient, tweak ...func(*redisstore.Store)) {
+	conformanceUnder(t, client, "", tweak...)
+}
 
 // conformanceUnder is conformance with every key prefix under base.
-func conformanceUnder(t *testing.T, client redis.UniversalClient, base string) {
+func conformanceUnder(t *testing.T, client redis.UniversalClient, base string, tweak ...func(*redisstore.Store)) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, err := redisstore.New(client, redisstore.Options{Prefix: fmt.Sprintf("%st%d:", base, prefixes.Add(1))})
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, f := range tweak {
+			f(s)
+		}
 		return s
 	})
 }
 
+// Every load and write through the autopipeliner, which the default
+// options use under load: the guarantees hold on each topology. (The
+// suite runs again without it through the reply-dropping proxies, in
+// TestExactlyOnce*, and with the default threshold in the cache's tests.)
 func TestConformance(t *testing.T) {
 	for _, top := range redistest.Topologies() {
-		t.Run(top.Name, func(t *testing.T) { conformance(t, top.Start(t).Client(t)) })
+		t.Run(top.Name, func(t *testing.T) { conformance(t, top.Start(t).Client(t), redisstore.PipelineAll) })
 	}
 }
 
