@@ -143,3 +143,20 @@ seshat_sessions_destroyed_total{reason="user_cap"} 1
 		t.Fatalf("seshat_session_events_total{event=destroyed} = %v; want 4", destroyed)
 	}
 }
+
+// TestObserveAllocations: observing an event allocates nothing, whatever
+// its kind, once its label values have been seen (the first
+// event of an unknown operation creates its series).
+func TestObserveAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Log("allocation counts are not meaningful under the race detector; run without -race")
+		return
+	}
+	c := metrics.New()
+	for _, tt := range observeCases {
+		c.Observe(tt.e)
+		if n := testing.AllocsPerRun(100, func() { c.Observe(tt.e) }); n != 0 {
+			t.Errorf("%s: %v allocations per event; want 0", tt.name, n)
+		}
+	}
+}
