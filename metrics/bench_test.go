@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,36 +13,70 @@ import (
 	"github.com/seshat-go/seshat/store"
 )
 
+// apps are the requests the benchmarks serve: a read and an increment of
+// an existing session, and the creation of a new one.
+var apps = []struct {
+	name    string
+	handler func(m *seshat.Manager) http.HandlerFunc
+	cookie  bool
+}{
+	{"read", func(m *seshat.Manager) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			n, _ := seshat.Get[int](m.Session(r), "views")
+			_ = n
+			w.Write([]byte("ok"))
+		}
+	}, true},
+	{"write", func(m *seshat.Manager) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			m.Session(r).Incr("views", 1)
+			w.Write([]byte("ok"))
+		}
+	}, true},
+	{"create", func(m *seshat.Manager) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			m.Session(r).Incr("views", 1)
+			w.Write([]byte("ok"))
+		}
+	}, false},
+}
+
+// serveFunc returns a function serving app's request once through a
+// manager on memstore with observer o (nil for none).
+func serveFunc(b *testing.B, handler func(*seshat.Manager) http.HandlerFunc, cookie bool, o seshat.Observer) func() {
+	b.Helper()
+	m, err := seshat.New(seshat.Options{
+		Store:    memstore.New(),
+		Secrets:  [][]byte{[]byte("bench-secret-0123456789abcdef0123")},
+		Observer: o,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := m.Handler(handler(m))
+	req := httptest.NewRequest("GET", "/", nil)
+	if cookie {
+		rec := httptest.NewRecorder()
+		set := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.Session(r).Incr("views", 1) }))
+		set.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		cookies := rec.Result().Cookies()
+		if len(cookies) != 1 {
+			b.Fatalf("cookies: %v", cookies)
+		}
+		req.AddCookie(cookies[0])
+	}
+	w := &discard{h: http.Header{}}
+	return func() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
+	}
+}
+
 // BenchmarkRequest serves the same request through seshat's middleware on
 // memstore (the cheapest store, so the observer's share is the largest)
-// without an observer and with the Prometheus collector; the difference
-// between the two is what observing costs a request.
+// without an observer and with the Prometheus collector.
 func BenchmarkRequest(b *testing.B) {
-	for _, app := range []struct {
-		name    string
-		handler func(m *seshat.Manager) http.HandlerFunc
-		cookie  bool
-	}{
-		{"read", func(m *seshat.Manager) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				n, _ := seshat.Get[int](m.Session(r), "views")
-				_ = n
-				w.Write([]byte("ok"))
-			}
-		}, true},
-		{"write", func(m *seshat.Manager) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				m.Session(r).Incr("views", 1)
-				w.Write([]byte("ok"))
-			}
-		}, true},
-		{"create", func(m *seshat.Manager) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				m.Session(r).Incr("views", 1)
-				w.Write([]byte("ok"))
-			}
-		}, false},
-	} {
+	for _, app := range apps {
 		for _, obs := range []struct {
 			name string
 			new  func() seshat.Observer
@@ -50,35 +85,73 @@ func BenchmarkRequest(b *testing.B) {
 			{"observer=collector", func() seshat.Observer { return metrics.New() }},
 		} {
 			b.Run(app.name+"/"+obs.name, func(b *testing.B) {
-				m, err := seshat.New(seshat.Options{
-					Store:    memstore.New(),
-					Secrets:  [][]byte{[]byte("bench-secret-0123456789abcdef0123")},
-					Observer: obs.new(),
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				h := m.Handler(app.handler(m))
-				req := httptest.NewRequest("GET", "/", nil)
-				if app.cookie {
-					rec := httptest.NewRecorder()
-					set := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.Session(r).Incr("views", 1) }))
-					set.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-					cookies := rec.Result().Cookies()
-					if len(cookies) != 1 {
-						b.Fatalf("cookies: %v", cookies)
-					}
-					req.AddCookie(cookies[0])
-				}
-				w := &discard{h: http.Header{}}
+				serve := serveFunc(b, app.handler, app.cookie, obs.new())
 				b.ReportAllocs()
 				for b.Loop() {
-					clear(w.h)
-					h.ServeHTTP(w, req)
+					serve()
 				}
 			})
 		}
 	}
+}
+
+// BenchmarkObserverShare is the collector's share of a request's CPU time.
+// Two separate benchmarks cannot show a difference of a few percent on a
+// busy machine, so this one serves the request without and with the
+// collector in alternating blocks (in turn first and second), measures
+// each block's CPU time (all of the process's threads: the garbage
+// collector's work is the request's too), and reports the medians over the
+// pairs of blocks: the time of a request without and with the collector,
+// and the difference as a percentage of the request without it. A pair
+// that the garbage collector or the scheduler hit on one side is one
+// outlier among hundreds, which the median ignores.
+func BenchmarkObserverShare(b *testing.B) {
+	const block = 256
+	for _, app := range apps {
+		b.Run(app.name, func(b *testing.B) {
+			none := serveFunc(b, app.handler, app.cookie, nil)
+			collector := serveFunc(b, app.handler, app.cookie, metrics.New())
+			timed := func(serve func(), n int) time.Duration {
+				t := cpuTime()
+				for range n {
+					serve()
+				}
+				return cpuTime() - t
+			}
+			var without, with, share []float64
+			b.ReportAllocs()
+			for i := 0; i < b.N; i += block {
+				n := min(block, b.N-i)
+				var a, c time.Duration
+				if i/block%2 == 0 {
+					a = timed(none, n)
+					c = timed(collector, n)
+				} else {
+					c = timed(collector, n)
+					a = timed(none, n)
+				}
+				if a <= 0 {
+					continue // below the clock's resolution
+				}
+				without = append(without, float64(a)/float64(n))
+				with = append(with, float64(c)/float64(n))
+				share = append(share, 100*float64(c-a)/float64(a))
+			}
+			// Each op is one request of each kind; the metrics say which
+			// is which.
+			b.ReportMetric(median(without), "cpu-ns/req-none")
+			b.ReportMetric(median(with), "cpu-ns/req-collector")
+			b.ReportMetric(median(share), "%observer")
+		})
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 type discard struct{ h http.Header }
