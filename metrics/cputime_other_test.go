@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !linux
 
 package metrics_test
 
@@ -6,6 +6,6 @@ import "time"
 
 var start = time.Now()
 
-// cpuTime stands in for the process's CPU time where getrusage is missing:
-// the wall clock, which counts a busy machine's other work too.
+// cpuTime stands in for the thread's CPU time where it cannot be read: the
+// wall clock, which counts a busy machine's other work too.
 func cpuTime() time.Duration { return time.Since(start) }
