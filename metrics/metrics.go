@@ -23,10 +23,10 @@ import (
 // implements seshat.Observer and prometheus.Collector.
 //
 // Observe runs on every request, so its path takes no lock and allocates
-// nothing: the counters and the latency histogram of a store operation are
-// plain atomics (see opStats), and the event counters are resolved from
-// their vectors once rather than by WithLabelValues (a hash of the labels
-// and a read lock) on each event.
+// nothing: a store operation's counters and latency histogram are atomic
+// counters, turned into metrics at each scrape, and the event counters
+// are resolved from their vectors once rather than by WithLabelValues (a
+// hash of the labels and a read lock) on each event.
 type Collector struct {
 	events    *prometheus.CounterVec
 	lifecycle *prometheus.CounterVec
