@@ -118,8 +118,12 @@ func (m *Manager) op(ctx context.Context, name string, write bool, f func(contex
 	if write {
 		ctx = context.WithoutCancel(ctx)
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.opts.StoreTimeout)
+	// One clock reading serves the deadline and the observer's duration:
+	// context.WithTimeout would read the clock again, and on a virtual
+	// machine a reading (about 35 ns with kvm-clock) costs more than the
+	// metrics collector's work for the event.
 	start := time.Now()
+	ctx, cancel := context.WithDeadline(ctx, start.Add(m.opts.StoreTimeout))
 	err := f(ctx)
 	cancel()
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, store.ErrUnavailable) {

@@ -62,7 +62,8 @@ func (k EventKind) String() string {
 type Event struct {
 	Kind EventKind
 	// Op is the store operation for EventStoreOp: "load", "create",
-	// "commit", "incr", "update", "destroy", "take", "user_sessions".
+	// "commit", "incr", "update", "destroy", "take", "user_sessions",
+	// "publish".
 	Op string
 	// Duration is how long the store operation took.
 	Duration time.Duration

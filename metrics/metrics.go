@@ -10,6 +10,8 @@ package metrics
 
 import (
 	"errors"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,16 +21,35 @@ import (
 
 // Collector counts session events and times store operations. It
 // implements seshat.Observer and prometheus.Collector.
+//
+// Observe runs on every request, so its path takes no lock and allocates
+// nothing: a store operation's counters and latency histogram are atomic
+// counters, turned into metrics at each scrape, and the event counters
+// are resolved from their vectors once rather than by WithLabelValues (a
+// hash of the labels and a read lock) on each event.
 type Collector struct {
 	events    *prometheus.CounterVec
 	lifecycle *prometheus.CounterVec
 	destroyed *prometheus.CounterVec
-	ops       *prometheus.CounterVec
-	errs      *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
 
-	byKind [8]prometheus.Counter // events, indexed by seshat.EventKind
+	ops, errs, duration *prometheus.Desc
+
+	byKind      [8]prometheus.Counter // events, indexed by seshat.EventKind
+	byReason    [len(reasons)]prometheus.Counter
+	byLifecycle [len(lifecycleKinds)]lazyCounter
+	byOp        [len(opNames)]opStats
+	otherOps    otherOps
 }
+
+// The label values Collector resolves in advance. Another store
+// operation, reason or lifecycle kind is counted all the same, on a slower
+// path.
+var (
+	opNames        = [...]string{"load", "create", "commit", "incr", "update", "destroy", "take", "user_sessions", "publish"}
+	reasons        = [...]store.Reason{store.Logout, store.Revoked, store.UserCap, store.Corrupt}
+	lifecycleKinds = [...]store.Kind{store.Created, store.Regenerated, store.Destroyed, store.Expired}
+	errorKinds     = [...]string{"unavailable", "not_found", "conflict", "too_large", "not_integer", "corrupt", "other"}
+)
 
 var _ seshat.Observer = (*Collector)(nil)
 
@@ -47,70 +68,132 @@ func New() *Collector {
 			Name: "seshat_sessions_destroyed_total",
 			Help: "Sessions destroyed by this instance, by reason (logout, revoked, user_cap, corrupt).",
 		}, []string{"reason"}),
-		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "seshat_store_operations_total",
-			Help: "Store operations by operation (load, create, commit, incr, update, destroy, take, user_sessions) and result (ok, error).",
-		}, []string{"op", "result"}),
-		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "seshat_store_errors_total",
-			Help: "Failed store operations by operation and kind (unavailable, not_found, conflict, too_large, not_integer, corrupt, other).",
-		}, []string{"op", "kind"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "seshat_store_operation_duration_seconds",
-			Help:    "Latency of store operations by operation.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"op"}),
+		ops: prometheus.NewDesc("seshat_store_operations_total",
+			"Store operations by operation (load, create, commit, incr, update, destroy, take, user_sessions) and result (ok, error).",
+			[]string{"op", "result"}, nil),
+		errs: prometheus.NewDesc("seshat_store_errors_total",
+			"Failed store operations by operation and kind (unavailable, not_found, conflict, too_large, not_integer, corrupt, other).",
+			[]string{"op", "kind"}, nil),
+		duration: prometheus.NewDesc("seshat_store_operation_duration_seconds",
+			"Latency of store operations by operation.",
+			[]string{"op"}, nil),
 	}
 	for k := seshat.EventCreated; k <= seshat.EventRejectedCookie; k++ {
 		c.byKind[k] = c.events.WithLabelValues(k.String())
 	}
-	for _, r := range []store.Reason{store.Logout, store.Revoked, store.UserCap, store.Corrupt} {
-		c.destroyed.WithLabelValues(string(r))
+	for i, r := range reasons {
+		c.byReason[i] = c.destroyed.WithLabelValues(string(r))
+	}
+	now := time.Now()
+	for i, name := range opNames {
+		c.byOp[i].name, c.byOp[i].created = name, now
 	}
 	return c
 }
 
 // Observe implements seshat.Observer.
 func (c *Collector) Observe(e seshat.Event) {
-	if e.Kind == seshat.EventLifecycle {
-		c.lifecycle.WithLabelValues(e.Op).Inc()
-		return
-	}
-	if e.Kind == seshat.EventDestroyed && e.Reason != "" {
-		c.destroyed.WithLabelValues(string(e.Reason)).Inc()
-	}
-	if e.Kind != seshat.EventStoreOp {
-		if int(e.Kind) < len(c.byKind) && c.byKind[e.Kind] != nil {
-			c.byKind[e.Kind].Inc()
+	switch e.Kind {
+	case seshat.EventStoreOp:
+		if i := opIndex(e.Op); i >= 0 {
+			c.byOp[i].observe(e.Duration, e.Err)
+		} else {
+			c.otherOps.get(e.Op).observe(e.Duration, e.Err)
 		}
 		return
-	}
-	c.duration.WithLabelValues(e.Op).Observe(e.Duration.Seconds())
-	if e.Err == nil {
-		c.ops.WithLabelValues(e.Op, "ok").Inc()
+	case seshat.EventLifecycle:
+		if i := index(lifecycleKinds[:], store.Kind(e.Op)); i >= 0 {
+			c.byLifecycle[i].get(c.lifecycle, e.Op).Inc()
+		} else {
+			c.lifecycle.WithLabelValues(e.Op).Inc()
+		}
 		return
+	case seshat.EventDestroyed:
+		if i := index(reasons[:], e.Reason); i >= 0 {
+			c.byReason[i].Inc()
+		} else if e.Reason != "" {
+			c.destroyed.WithLabelValues(string(e.Reason)).Inc()
+		}
 	}
-	c.ops.WithLabelValues(e.Op, "error").Inc()
-	c.errs.WithLabelValues(e.Op, Kind(e.Err)).Inc()
+	if int(e.Kind) < len(c.byKind) && c.byKind[e.Kind] != nil {
+		c.byKind[e.Kind].Inc()
+	}
+}
+
+// opIndex is op's place in opNames, or -1. A switch compares the length
+// and then a few bytes, cheaper than hashing the name for a map.
+func opIndex(op string) int {
+	switch op {
+	case "load":
+		return 0
+	case "create":
+		return 1
+	case "commit":
+		return 2
+	case "incr":
+		return 3
+	case "update":
+		return 4
+	case "destroy":
+		return 5
+	case "take":
+		return 6
+	case "user_sessions":
+		return 7
+	case "publish":
+		return 8
+	}
+	return -1
+}
+
+func index[T comparable](list []T, v T) int {
+	for i, x := range list {
+		if x == v {
+			return i
+		}
+	}
+	return -1
 }
 
 // Kind classifies a store error for the "kind" label.
 func Kind(err error) string {
+	return errorKinds[errorKind(err)]
+}
+
+// errorKind is err's place in errorKinds.
+func errorKind(err error) int {
 	switch {
 	case errors.Is(err, store.ErrUnavailable):
-		return "unavailable"
+		return 0
 	case errors.Is(err, store.ErrNotFound):
-		return "not_found"
+		return 1
 	case errors.Is(err, store.ErrConflict):
-		return "conflict"
+		return 2
 	case errors.Is(err, store.ErrTooLarge):
-		return "too_large"
+		return 3
 	case errors.Is(err, store.ErrNotInteger):
-		return "not_integer"
+		return 4
 	case errors.Is(err, store.ErrCorrupt):
-		return "corrupt"
+		return 5
 	}
-	return "other"
+	return 6
+}
+
+// lazyCounter is a child of a CounterVec, created by WithLabelValues on its
+// first use (so the exposition lists only the series that happened) and
+// then read with one atomic load. Two first uses at once get the same
+// child from the vector, so either may store it.
+type lazyCounter struct {
+	p atomic.Pointer[prometheus.Counter]
+}
+
+func (l *lazyCounter) get(vec *prometheus.CounterVec, label string) prometheus.Counter {
+	if p := l.p.Load(); p != nil {
+		return *p
+	}
+	m := vec.WithLabelValues(label)
+	l.p.Store(&m)
+	return m
 }
 
 // Describe implements prometheus.Collector.
@@ -118,9 +201,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	c.events.Describe(ch)
 	c.lifecycle.Describe(ch)
 	c.destroyed.Describe(ch)
-	c.ops.Describe(ch)
-	c.errs.Describe(ch)
-	c.duration.Describe(ch)
+	ch <- c.ops
+	ch <- c.errs
+	ch <- c.duration
 }
 
 // Collect implements prometheus.Collector.
@@ -128,7 +211,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.events.Collect(ch)
 	c.lifecycle.Collect(ch)
 	c.destroyed.Collect(ch)
-	c.ops.Collect(ch)
-	c.errs.Collect(ch)
-	c.duration.Collect(ch)
+	for i := range c.byOp {
+		c.byOp[i].collect(c, ch)
+	}
+	for _, s := range c.otherOps.all() {
+		s.collect(c, ch)
+	}
 }
