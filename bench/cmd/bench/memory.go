@@ -58,7 +58,9 @@ const (
 //     the heap after the second sweep (the reclaimed memory).
 //
 // T is cfg.sweepTTL, or else long enough for the fill at the create rate
-// measured by wrk (1.5 times the estimated fill, plus 10 s). An
+// measured by wrk: twice the estimated fill, plus 15 s (the fill's client
+// is slower than wrk, and a store gets slower as it grows: at 1.5 times
+// plus 10 s, one fill ended 5 s before T). An
 // implementation that keeps nothing on the server (gorilla's cookie
 // store) has no sweep: only its heap is measured.
 func measureHeap(ctx context.Context, cfg *config, db sessionDB, client *http.Client, tmp string, res *result, createRate float64) error {
@@ -69,7 +71,7 @@ func measureHeap(ctx context.Context, cfg *config, db sessionDB, client *http.Cl
 		ttl = 2 * time.Minute
 		if createRate > 0 {
 			est := time.Duration(float64(n) / createRate * float64(time.Second))
-			ttl = (est*3/2 + 10*time.Second).Round(time.Second)
+			ttl = (2*est + 15*time.Second).Round(time.Second)
 		}
 		ttl = max(ttl, 15*time.Second)
 	}

@@ -27,10 +27,11 @@ func render(cfg *config, tables []table, m machineInfo) report {
 			t, base := renderTable(cfg, tb, conns)
 			extra := renderPipelineRatios(tb, conns) + observerCost(tb, conns)
 			fmt.Fprintf(&out, "On %s:\n\n%s\n%s", title, t, extra)
-			fmt.Fprintf(&body, "## On %s\n\n%s\n%s", title, t, extra)
+			fmt.Fprintf(&body, "## On %s\n\n%s\n", title, t)
 			if base != "" {
-				fmt.Fprintf(&body, "Ratios are to `%s` (%s): above 1 is faster for req/s, slower for p99.\n", base, baseWhat[tb.backend.name])
+				fmt.Fprintf(&body, "Ratios are to `%s` (%s): above 1 is faster for req/s, slower for p99.\n\n", base, baseWhat[tb.backend.name])
 			}
+			body.WriteString(extra)
 		}
 		if len(cfg.conns) > 1 {
 			fmt.Fprintf(&body, "wrk: `-t` the smaller of %d and the connection count. Lost updates and bytes per session do not depend on the connection count: they are measured once, and repeated in each table. ", cfg.threads)
