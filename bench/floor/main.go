@@ -3,11 +3,19 @@
 // request. The cookie value is a random ID used directly as the Redis key
 // (unsigned, unvalidated: a measuring stick, not something to deploy).
 //
+// With -autopipeline (the runner's floor+pipeline) every command goes
+// through go-redis's autopipeliner (client.AutoPipeline(), the blocking
+// face), so the commands of concurrent requests share round trips; a
+// creation's HSET and EXPIRE go through the deferred face
+// (client.AsyncAutoPipeline()), submitted together and waited for together,
+// so they stay one trip (they were one pipeline).
+//
 // With -pg URL it is the baseline on PostgreSQL instead (pg.go): bare pgx,
 // one statement (one round trip) per request.
 package main
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -30,17 +38,42 @@ const (
 func main() {
 	addr, redisAddr := viewcounter.Flags()
 	pgURL := viewcounter.PGFlag()
+	autopipeline := flag.Bool("autopipeline", false, "send every command through go-redis's autopipeliner (client.AutoPipeline())")
 	flag.Parse()
 
 	if *pgURL != "" {
-		viewcounter.Serve("floor", *addr, viewcounter.Backend(*redisAddr, *pgURL), newPGApp(*pgURL), nil)
+		if *autopipeline {
+			log.Fatal("-autopipeline is go-redis's: not with -pg")
+		}
+		viewcounter.Serve("floor", *addr, viewcounter.Backend(*redisAddr, *pgURL, false), newPGApp(*pgURL), nil)
 		return
 	}
-	a := &app{rdb: redis.NewClient(&redis.Options{Addr: *redisAddr})}
-	viewcounter.Serve("floor", *addr, viewcounter.Backend(*redisAddr, ""), a, nil)
+	client := redis.NewClient(&redis.Options{Addr: *redisAddr})
+	a := &app{rdb: client, create: client}
+	name := "floor"
+	if *autopipeline {
+		ap, err := client.AutoPipeline()
+		if err != nil {
+			log.Fatal(err)
+		}
+		async, err := client.AsyncAutoPipeline()
+		if err != nil {
+			log.Fatal(err)
+		}
+		a.rdb, a.create, a.async = ap, nil, async
+		name = "floor+pipeline"
+	}
+	viewcounter.Serve(name, *addr, viewcounter.Backend(*redisAddr, "", false), a, nil)
 }
 
-type app struct{ rdb *redis.Client }
+// app sends its commands through rdb: the client, or its autopipeliner.
+// A creation is one pipeline on create, or, with the autopipeliner, two
+// commands submitted together on async.
+type app struct {
+	rdb    redis.Cmdable
+	create *redis.Client
+	async  *redis.AutoPipeliner
+}
 
 func newID() string {
 	b := make([]byte, 32)
@@ -68,7 +101,7 @@ func fail(w http.ResponseWriter, err error) {
 }
 
 // Index: HINCRBY for a known ID; for a new one, HSET and EXPIRE in one
-// pipeline (one round trip).
+// pipeline (one round trip), or, with the autopipeliner, submitted together.
 func (a *app) Index(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if id := sid(r); id != "" {
@@ -81,11 +114,19 @@ func (a *app) Index(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := newID()
-	_, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, id, "views", 1)
-		p.Expire(ctx, id, ttl)
-		return nil
-	})
+	var err error
+	if a.async != nil {
+		// The deferred face returns at once; both are sent in one batch
+		// (in order: one stream), and Err waits for each.
+		hset, expire := a.async.HSet(ctx, id, "views", 1), a.async.Expire(ctx, id, ttl)
+		err = cmp.Or(hset.Err(), expire.Err())
+	} else {
+		_, err = a.create.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, id, "views", 1)
+			p.Expire(ctx, id, ttl)
+			return nil
+		})
+	}
 	if err != nil {
 		fail(w, err)
 		return

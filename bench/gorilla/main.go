@@ -1,6 +1,9 @@
 // Command gorilla is the benchmark's view counter on
 // github.com/gorilla/sessions with github.com/boj/redistore (a redigo
-// pool): default store options, the gob serializer.
+// pool): default store options, the gob serializer. With -memory it is
+// gorilla's CookieStore instead: no server store, the session's values
+// travel in the cookie (signed, not encrypted), so nothing is kept on the
+// server and a logout cannot revoke a copied cookie.
 package main
 
 import (
@@ -24,18 +27,29 @@ const (
 func main() {
 	addr, redisAddr := viewcounter.Flags()
 	secret := flag.String("secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret")
+	memory, _, _ := viewcounter.MemoryFlags() // -ttl, -sweep: nothing to sweep
 	flag.Parse()
 
-	st, err := redistore.NewRediStore(10, "tcp", *redisAddr, "", "", []byte(*secret))
+	if *memory {
+		a := &app{st: sessions.NewCookieStore([]byte(*secret))}
+		viewcounter.Serve("gorilla", *addr, "cookie store, no server store", a, nil)
+		return
+	}
+	rs, err := redistore.NewRediStore(10, "tcp", *redisAddr, "", "", []byte(*secret))
 	if err != nil {
 		log.Fatal(err)
 	}
-	st.SetKeyPrefix(keyPrefix)
-	a := &app{st: st}
+	rs.SetKeyPrefix(keyPrefix)
+	a := &app{st: rs, redis: rs}
 	viewcounter.Serve("gorilla", *addr, "redis "+*redisAddr, a, nil)
 }
 
-type app struct{ st *redistore.RediStore }
+// app keeps sessions in st: redistore (redis is then the same store), or
+// the cookie store (redis nil).
+type app struct {
+	st    sessions.Store
+	redis *redistore.RediStore
+}
 
 func fail(w http.ResponseWriter, err error) {
 	http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
@@ -81,7 +95,8 @@ func (a *app) Read(w http.ResponseWriter, r *http.Request) {
 }
 
 // Login: gorilla has no regenerate; delete the old record and save the
-// values under a fresh ID.
+// values under a fresh ID. (The cookie store has no record, and no ID: the
+// new cookie is the new session.)
 func (a *app) Login(w http.ResponseWriter, r *http.Request) {
 	user := strings.TrimSpace(r.FormValue("user"))
 	if user == "" || len(user) > 128 {
@@ -93,8 +108,8 @@ func (a *app) Login(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if s.ID != "" {
-		c := a.st.Pool.Get()
+	if s.ID != "" && a.redis != nil {
+		c := a.redis.Pool.Get()
 		_, err := c.Do("DEL", keyPrefix+s.ID)
 		c.Close()
 		if err != nil {

@@ -2,7 +2,9 @@
 // with its go-redis store: the default SessionManager configuration and the
 // LoadAndSave middleware. With -pg URL the store is scs's pgxstore on
 // PostgreSQL instead (a pgxpool with pgx's default size), its table created
-// as pgxstore's README gives it.
+// as pgxstore's README gives it. With -memory it is scs's memstore, in the
+// process (memstore.New, or NewWithCleanupInterval with -sweep; -ttl sets
+// the SessionManager's Lifetime).
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/alexedwards/scs/pgxstore"
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -24,16 +27,27 @@ import (
 func main() {
 	addr, redisAddr := viewcounter.Flags()
 	pgURL := viewcounter.PGFlag()
+	memory, ttl, sweep := viewcounter.MemoryFlags()
 	flag.Parse()
 
 	sm := scs.New()
-	if *pgURL != "" {
+	switch {
+	case *memory:
+		if *sweep > 0 {
+			sm.Store = memstore.NewWithCleanupInterval(*sweep)
+		} else {
+			sm.Store = memstore.New()
+		}
+		if *ttl > 0 {
+			sm.Lifetime = *ttl
+		}
+	case *pgURL != "":
 		sm.Store = pgxstore.New(pgPool(*pgURL))
-	} else {
+	default:
 		sm.Store = goredisstore.New(redis.NewClient(&redis.Options{Addr: *redisAddr}))
 	}
 	a := &app{sm: sm}
-	viewcounter.Serve("scs", *addr, viewcounter.Backend(*redisAddr, *pgURL), a, sm.LoadAndSave)
+	viewcounter.Serve("scs", *addr, viewcounter.Backend(*redisAddr, *pgURL, *memory), a, sm.LoadAndSave)
 }
 
 // pgxstoreSchema is the table pgxstore's README asks for.

@@ -1,11 +1,17 @@
 // Command seshat is the benchmark's view counter on this repository's
 // library: seshat.Manager with redisstore on go-redis, default options but
-// a fixed signing secret. With -pg URL the store is pgstore on
+// a fixed signing secret, and the Prometheus collector of the metrics
+// module as its Observer (registered to a registry, served on
+// /debug/metrics to loopback clients), as the demo runs; -metrics=false
+// runs without an Observer. With -pg URL the store is pgstore on
 // PostgreSQL (pgstore.Open: its pgxpool with pgx's default size, default
-// pgstore.Options) instead.
+// pgstore.Options) instead; with -memory it is memstore, in the process
+// (default options; -sweep sets its SweepInterval, -ttl the sessions'
+// IdleTimeout).
 //
 // With -cache, reads are served from redisstore's client-side cache
-// (redisstore.LocalCache). To benchmark another option, add a field to
+// (redisstore.LocalCache); with -autopipeline, redisstore sends the
+// commands of concurrent requests together (Options.AutoPipeline). To benchmark another option, add a field to
 // config, its flag in parseFlags, and set it in newClient, storeOptions or
 // managerOptions; nothing else changes. The runner passes extra flags with
 // -seshat-flags.
@@ -19,9 +25,14 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"strings"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"github.com/seshat-go/seshat"
+	"github.com/seshat-go/seshat/memstore"
+	"github.com/seshat-go/seshat/metrics"
 	"github.com/seshat-go/seshat/pgstore"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/store"
@@ -34,22 +45,29 @@ type config struct {
 	addr   string // listen address
 	redis  string // Redis host:port
 	pg     string // PostgreSQL URL: pgstore instead of redisstore
-	secret string // cookie signing secret (at least 32 bytes)
-	cache  bool   // serve reads from redisstore's client-side cache
-	ap     bool   // redisstore.Options.AutoPipeline
-	pprof  string // address for net/http/pprof, "" for none
+	memory bool   // memstore instead of redisstore
+	ttl    time.Duration
+	sweep  time.Duration // memstore.Options.SweepInterval
+	secret string        // cookie signing secret (at least 32 bytes)
+	cache  bool          // serve reads from redisstore's client-side cache
+	ap     bool          // redisstore.Options.AutoPipeline
+	obs    bool          // the Prometheus collector as Observer
+	pprof  string        // address for net/http/pprof, "" for none
 }
 
 func parseFlags() config {
 	var c config
 	addr, redisAddr := viewcounter.Flags()
 	pgURL := viewcounter.PGFlag()
+	memory, ttl, sweep := viewcounter.MemoryFlags()
+	flag.BoolVar(&c.obs, "metrics", true, "observe with the Prometheus collector (metrics.New() as Options.Observer); -metrics=false: no Observer")
 	flag.StringVar(&c.secret, "secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret, at least 32 bytes")
 	flag.BoolVar(&c.cache, "cache", false, "serve reads from the client-side cache (redisstore.LocalCache)")
 	flag.BoolVar(&c.ap, "autopipeline", true, "share round trips between concurrent requests (on by default; off: redisstore.Options.NoAutoPipeline)")
 	flag.StringVar(&c.pprof, "pprof", "", "serve net/http/pprof on this address (to profile a run)")
 	flag.Parse()
 	c.addr, c.redis, c.pg = *addr, *redisAddr, *pgURL
+	c.memory, c.ttl, c.sweep = *memory, *ttl, *sweep
 	return c
 }
 
@@ -78,18 +96,54 @@ func pgOptions(c config) pgstore.Options {
 	return pgstore.Options{}
 }
 
-// managerOptions are the seshat options: the defaults and the secret.
-func managerOptions(c config, st store.Store) seshat.Options {
+// memOptions are the memstore options: the defaults, and the sweep
+// interval with -sweep.
+func memOptions(c config) memstore.Options {
+	return memstore.Options{SweepInterval: c.sweep}
+}
+
+// managerOptions are the seshat options: the defaults and the secret, the
+// observer, and the idle timeout with -ttl.
+func managerOptions(c config, st store.Store, obs seshat.Observer) seshat.Options {
 	return seshat.Options{
-		Store:   st,
-		Secrets: [][]byte{[]byte(c.secret)},
+		Store:       st,
+		Secrets:     [][]byte{[]byte(c.secret)},
+		Observer:    obs,
+		IdleTimeout: c.ttl,
 	}
+}
+
+// observer is the Prometheus collector, registered (with the store's
+// gauges when it reports them) to a registry served on /debug/metrics, as
+// the demo does; nil with -metrics=false.
+func observer(c config, st store.Store) seshat.Observer {
+	if !c.obs {
+		return nil
+	}
+	reg := prometheus.NewRegistry()
+	col := metrics.New()
+	reg.MustRegister(col)
+	if sr, ok := st.(store.StatsReporter); ok {
+		reg.MustRegister(metrics.NewStoreCollector(sr, time.Second))
+	}
+	viewcounter.Debug("/debug/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return col
 }
 
 func main() {
 	cfg := parseFlags()
 	var st store.Store
-	if cfg.pg != "" {
+	switch {
+	case cfg.memory:
+		if cfg.cache || cfg.ap || cfg.pg != "" {
+			log.Fatal("-memory: not with -cache, -autopipeline or -pg")
+		}
+		ms, err := memstore.NewWithOptions(memOptions(cfg))
+		if err != nil {
+			log.Fatal(err)
+		}
+		st = ms
+	case cfg.pg != "":
 		if cfg.cache {
 			log.Fatal("-cache is redisstore's client-side cache: not with -pg")
 		}
@@ -98,7 +152,7 @@ func main() {
 			log.Fatal(err)
 		}
 		st = ps
-	} else {
+	default:
 		client, err := newClient(cfg)
 		if err != nil {
 			log.Fatal(err)
@@ -109,7 +163,7 @@ func main() {
 		}
 		st = rs
 	}
-	m, err := seshat.New(managerOptions(cfg, st))
+	m, err := seshat.New(managerOptions(cfg, st, observer(cfg, st)))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -117,7 +171,7 @@ func main() {
 		go func() { log.Println(http.ListenAndServe(cfg.pprof, nil)) }() // DefaultServeMux: net/http/pprof
 	}
 	a := &app{m: m}
-	viewcounter.Serve("seshat", cfg.addr, viewcounter.Backend(cfg.redis, cfg.pg), a, m.Handler)
+	viewcounter.Serve("seshat", cfg.addr, viewcounter.Backend(cfg.redis, cfg.pg, cfg.memory), a, m.Handler)
 }
 
 type app struct{ m *seshat.Manager }

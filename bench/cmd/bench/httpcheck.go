@@ -35,7 +35,8 @@ func newHTTPClient() *http.Client {
 type reply struct {
 	status    int
 	body      string
-	setCookie string // "name=value" of the first Set-Cookie, as sent
+	setCookie string // "name=value" of the last Set-Cookie, as sent
+	deletes   bool   // that Set-Cookie deletes the cookie (Max-Age <= 0, or an expiry in the past)
 }
 
 // get sends GET base+path with the cookie (a "name=value" string) if any.
@@ -62,6 +63,9 @@ func get(ctx context.Context, c *http.Client, base, path, cookie string) (reply,
 		// back exactly as they came.
 		pair, _, _ := strings.Cut(sc[len(sc)-1], ";")
 		r.setCookie = strings.TrimSpace(pair)
+		if c, err := http.ParseSetCookie(sc[len(sc)-1]); err == nil {
+			r.deletes = c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(time.Now()))
+		}
 	}
 	return r, nil
 }
@@ -107,17 +111,32 @@ func newSession(ctx context.Context, c *http.Client, base string) (string, error
 }
 
 // smoke checks that the app behaves as the harness expects: the counter,
-// a read that changes nothing, login, whoami and logout.
-func smoke(ctx context.Context, c *http.Client, base string) error {
+// a read that changes nothing, login, whoami and logout. It keeps the
+// cookie each answer sets, as a browser does. With serverSide, the cookie
+// from before the logout must no longer be logged in afterwards (the
+// session was destroyed on the server); without (a cookie store: nothing
+// on the server to destroy), the cookie the logout deletes is dropped, as
+// a browser does, and the next request must not be logged in.
+func smoke(ctx context.Context, c *http.Client, base string, serverSide bool) error {
 	cookie, err := newSession(ctx, c, base)
 	if err != nil {
 		return err
 	}
+	keep := func(r reply) {
+		switch {
+		case r.setCookie == "":
+		case r.deletes:
+			cookie = ""
+		default:
+			cookie = r.setCookie
+		}
+	}
 	expect := func(path string, want int64) error {
-		n, _, err := count(ctx, c, base, path, cookie)
+		n, r, err := count(ctx, c, base, path, cookie)
 		if err != nil {
 			return err
 		}
+		keep(r)
 		if n != want {
 			return fmt.Errorf("GET %s: views %d, want %d", path, n, want)
 		}
@@ -135,16 +154,18 @@ func smoke(ctx context.Context, c *http.Client, base string) error {
 	if err != nil || r.status != http.StatusOK {
 		return fmt.Errorf("GET /login?user=alice: %v status %d %s", err, r.status, r.body)
 	}
-	if r.setCookie != "" {
-		cookie = r.setCookie
-	}
+	keep(r)
 	r, err = get(ctx, c, base, "/whoami", cookie)
 	if err != nil || r.status != http.StatusOK || r.body != "alice" {
 		return fmt.Errorf("GET /whoami after login: %v status %d %q, want 200 \"alice\"", err, r.status, r.body)
 	}
+	keep(r)
 	r, err = get(ctx, c, base, "/logout", cookie)
 	if err != nil || r.status != http.StatusOK {
 		return fmt.Errorf("GET /logout: %v status %d %s", err, r.status, r.body)
+	}
+	if !serverSide {
+		keep(r)
 	}
 	r, err = get(ctx, c, base, "/whoami", cookie)
 	if err != nil || r.status != http.StatusUnauthorized {

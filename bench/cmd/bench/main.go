@@ -1,12 +1,13 @@
 // Command bench runs the same view-counter app on several session
 // implementations, one after the other, against one redis-server and then
-// one PostgreSQL cluster it starts itself, loads each with wrk, and prints
-// a markdown table per backend.
+// one PostgreSQL cluster it starts itself (and, with -backend memory, on
+// in-process stores), loads each with wrk, and prints a markdown table per
+// backend and connection count.
 //
 // Run it from bench/ (./run.sh installs wrk, redis-server, PostgreSQL and
 // the npm packages first):
 //
-//	go run ./cmd/bench [-d 10s] [-only floor,seshat] [-backend postgres] [-out results.md]
+//	go run ./cmd/bench [-d 10s] [-only floor,seshat] [-backend postgres] [-conns 1,64] [-out results.md]
 package main
 
 import (
@@ -29,19 +30,38 @@ import (
 	"time"
 )
 
-// backend is a server the implementations keep their sessions in, and the
-// implementations compared on it, in the order they run and are listed.
-// "seshat+cache" is seshat with its client-side cache (the seshat app's
-// -cache flag), on Redis only.
+// backend is a server the implementations keep their sessions in (or, for
+// "memory", the app's own process), and the implementations compared on
+// it, in the order they run and are listed. base is the implementation
+// the table's ratios are taken against.
 type backend struct {
 	name  string // the -backend value
 	title string
+	base  string
 	impls []string
 }
 
 var backends = []backend{
-	{"redis", "Redis", []string{"floor", "seshat", "seshat+cache", "scs", "gorilla", "express"}},
-	{"postgres", "PostgreSQL", []string{"floor", "seshat", "scs", "express"}},
+	{"redis", "Redis", "floor", []string{"floor", "floor+pipeline", "seshat", "seshat-metrics", "seshat+pipeline", "seshat+cache", "scs", "gorilla", "express"}},
+	{"postgres", "PostgreSQL", "floor", []string{"floor", "seshat", "seshat-metrics", "scs", "express"}},
+	{"memory", "memory", "scs", []string{"seshat", "seshat-metrics", "scs", "gorilla"}},
+}
+
+// defaultBackends run when -backend is not given: the memory backend's
+// heap and sweep measurement takes minutes, so it is asked for.
+var defaultBackends = []string{"redis", "postgres"}
+
+// optInImpls run only when asked for: seshat-metrics (seshat without its
+// Prometheus collector) with -observer-cost or by name in -only.
+var optInImpls = []string{"seshat-metrics"}
+
+// appArgs are the flags that make an implementation of its Go app: the
+// variants of floor and seshat.
+var appArgs = map[string][]string{
+	"floor+pipeline":  {"-autopipeline"},
+	"seshat+pipeline": {"-autopipeline"},
+	"seshat+cache":    {"-cache"},
+	"seshat-metrics":  {"-metrics=false"},
 }
 
 // allImpls are the implementations of every backend, each once.
@@ -57,6 +77,17 @@ func allImpls() []string {
 	return all
 }
 
+// defaultImpls are those that run without -only.
+func defaultImpls() []string {
+	var def []string
+	for _, name := range allImpls() {
+		if !contains(optInImpls, name) {
+			def = append(def, name)
+		}
+	}
+	return def
+}
+
 func backendNames() []string {
 	var names []string
 	for _, b := range backends {
@@ -67,29 +98,34 @@ func backendNames() []string {
 
 // pkg is the directory of an implementation's Go app.
 func pkg(name string) string {
-	if name == "seshat+cache" {
-		return "seshat"
+	for _, app := range []string{"floor", "seshat"} {
+		if strings.HasPrefix(name, app+"+") || strings.HasPrefix(name, app+"-") {
+			return app
+		}
 	}
 	return name
 }
 
 type config struct {
-	duration    time.Duration
-	warmup      time.Duration
-	rounds      int
-	only        []string
-	backends    []backend
-	out         string
-	dir         string // bench directory
-	threads     int
-	conns       int
-	concurrent  int // requests in the lost-update check
-	sessions    int // sessions in the memory measurement
-	seshatFlags []string
-	redisBin    string
-	wrkBin      string
-	nodeBin     string
-	pgBin       string // directory of initdb and postgres; "" to find it
+	duration     time.Duration
+	warmup       time.Duration
+	rounds       int
+	only         []string
+	backends     []backend
+	out          string
+	dir          string // bench directory
+	threads      int
+	conns        []int // wrk connections: one table per count
+	concurrent   int   // requests in the lost-update check
+	sessions     int   // sessions in the memory measurement
+	memSessions  int   // sessions in the memory backend's heap measurement
+	sweepTTL     time.Duration
+	observerCost bool
+	seshatFlags  []string
+	redisBin     string
+	wrkBin       string
+	nodeBin      string
+	pgBin        string // directory of initdb and postgres; "" to find it
 }
 
 func main() {
@@ -104,26 +140,31 @@ func main() {
 
 func parseFlags() (config, error) {
 	var c config
-	var only, seshatFlags, backendList string
+	var only, seshatFlags, backendList, conns string
+	var oneConns int
 	flag.DurationVar(&c.duration, "d", 5*time.Second, "duration of each measured wrk run (whole seconds)")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "wrk warm-up before each scenario (0: none)")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of the three scenarios over all implementations, interleaved; the table gives medians")
-	flag.StringVar(&only, "only", "", "comma-separated implementations to run (default all: "+strings.Join(allImpls(), ",")+")")
-	flag.StringVar(&backendList, "backend", strings.Join(backendNames(), ","), "comma-separated backends, one table each: redis, postgres")
+	flag.StringVar(&only, "only", "", "comma-separated implementations to run (default: "+strings.Join(defaultImpls(), ",")+"; also "+strings.Join(optInImpls, ",")+")")
+	flag.StringVar(&backendList, "backend", strings.Join(defaultBackends, ","), "comma-separated backends, one table each: "+strings.Join(backendNames(), ", "))
 	flag.StringVar(&c.out, "out", "", "markdown file for the results (default results.md in the bench directory)")
 	flag.StringVar(&c.dir, "dir", "", "the bench directory (default: found from the working directory)")
 	flag.IntVar(&c.threads, "t", 2, "wrk threads")
-	flag.IntVar(&c.conns, "c", 64, "wrk connections")
+	flag.StringVar(&conns, "conns", "64", "comma-separated wrk connection counts: the scenarios run at each, one table per count (wrk threads: min(-t, count))")
+	flag.IntVar(&oneConns, "c", 0, "wrk connections: the same as -conns with one count")
+	flag.BoolVar(&c.observerCost, "observer-cost", false, "also run seshat-metrics, seshat without its Prometheus collector, next to seshat, and report the ratio")
 	flag.IntVar(&c.concurrent, "lost", 200, "concurrent increments in the lost-update check")
-	flag.IntVar(&c.sessions, "sessions", 10000, "sessions created for the bytes-per-session measurement")
+	flag.IntVar(&c.sessions, "sessions", 10000, "sessions created for the bytes-per-session measurement (Redis, PostgreSQL)")
+	flag.IntVar(&c.memSessions, "mem-sessions", 1_000_000, "sessions created for the memory backend's Go heap and sweep-pause measurement")
+	flag.DurationVar(&c.sweepTTL, "sweep-ttl", 0, "memory backend: session lifetime and sweep interval of the sweep-pause measurement (0: from the create rate, long enough for the fill)")
 	flag.StringVar(&seshatFlags, "seshat-flags", "", "extra flags for the seshat app, space-separated (e.g. \"-cache\")")
 	flag.StringVar(&c.redisBin, "redis-server", "redis-server", "redis-server binary")
 	flag.StringVar(&c.wrkBin, "wrk", "wrk", "wrk binary")
 	flag.StringVar(&c.nodeBin, "node", "node", "node binary (for express)")
 	flag.StringVar(&c.pgBin, "pg-bin", "", "directory of PostgreSQL's initdb and postgres (default: the newest /usr/lib/postgresql/*/bin)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags]\n\nRuns the view-counter app on %s against one redis-server, then on %s against one PostgreSQL cluster, and prints a markdown table for each.\n\n",
-			strings.Join(backends[0].impls, ", "), strings.Join(backends[1].impls, ", "))
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/bench [flags]\n\nRuns the view-counter app on %s against one redis-server, then on %s against one PostgreSQL cluster (and with -backend memory on %s in the app's process), and prints a markdown table for each backend and connection count.\n\n",
+			strings.Join(backends[0].impls, ", "), strings.Join(backends[1].impls, ", "), strings.Join(backends[2].impls, ", "))
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -136,8 +177,24 @@ func parseFlags() (config, error) {
 	if c.duration < time.Second {
 		return c, errors.New("-d must be at least 1s")
 	}
-	if c.threads < 1 || c.conns < c.threads || c.concurrent < 1 || c.sessions < 1 {
-		return c, errors.New("-t, -c, -lost and -sessions must be positive, and -c at least -t")
+	if c.threads < 1 || c.concurrent < 1 || c.sessions < 1 || c.memSessions < 1 {
+		return c, errors.New("-t, -lost, -sessions and -mem-sessions must be positive")
+	}
+	if oneConns != 0 {
+		conns = strconv.Itoa(oneConns)
+	}
+	for _, f := range strings.Split(conns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("-conns %s: want positive connection counts, comma-separated", conns)
+		}
+		if !slices.Contains(c.conns, n) {
+			c.conns = append(c.conns, n)
+		}
+	}
+	slices.Sort(c.conns)
+	if c.sweepTTL != 0 && c.sweepTTL < 5*time.Second {
+		return c, errors.New("-sweep-ttl: at least 5s (or 0)")
 	}
 	for _, name := range strings.Split(backendList, ",") {
 		name = strings.TrimSpace(name)
@@ -150,13 +207,20 @@ func parseFlags() (config, error) {
 		}
 	}
 	if only == "" {
-		c.only = allImpls()
+		c.only = defaultImpls()
 	} else {
 		for _, name := range strings.Split(only, ",") {
 			name = strings.TrimSpace(name)
 			if !contains(allImpls(), name) {
 				return c, fmt.Errorf("-only: unknown implementation %q (known: %s)", name, strings.Join(allImpls(), ", "))
 			}
+			if !contains(c.only, name) {
+				c.only = append(c.only, name)
+			}
+		}
+	}
+	if c.observerCost {
+		for _, name := range []string{"seshat", "seshat-metrics"} {
 			if !contains(c.only, name) {
 				c.only = append(c.only, name)
 			}
@@ -271,31 +335,51 @@ func run(ctx context.Context) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	// Build every Go app once (the same binary serves both backends).
+	// Build every Go app once (the same binary serves every backend and
+	// variant), all in one go build (its packages build in parallel); if
+	// that fails, one by one, so that a failure is that app's alone.
 	bins := map[string]string{}
 	buildErr := map[string]error{}
 	expressErr := error(nil)
+	var pkgs []string
 	for _, b := range cfg.backends {
 		for _, name := range b.impls {
 			if name == "express" {
 				expressErr = checkExpress(&cfg)
-				continue
+			} else if !contains(pkgs, pkg(name)) {
+				pkgs = append(pkgs, pkg(name))
 			}
-			if _, done := bins[pkg(name)]; done || buildErr[pkg(name)] != nil {
-				continue
+		}
+	}
+	if len(pkgs) > 0 {
+		logf("building %s", strings.Join(pkgs, ", "))
+		args := []string{"build", "-o", tmp + string(filepath.Separator)}
+		for _, p := range pkgs {
+			args = append(args, "./"+p)
+		}
+		cmd := exec.CommandContext(ctx, goBin, args...)
+		cmd.Dir = cfg.dir
+		if _, err := cmd.CombinedOutput(); err == nil {
+			for _, p := range pkgs {
+				bins[p] = filepath.Join(tmp, p)
 			}
-			bin := filepath.Join(tmp, pkg(name))
-			logf("building %s", pkg(name))
-			cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./"+pkg(name))
-			cmd.Dir = cfg.dir
-			if out, err := cmd.CombinedOutput(); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
+		} else {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			for _, p := range pkgs {
+				bin := filepath.Join(tmp, p)
+				cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./"+p)
+				cmd.Dir = cfg.dir
+				if out, err := cmd.CombinedOutput(); err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					buildErr[p] = fmt.Errorf("go build ./%s: %v\n%s", p, err, strings.TrimSpace(string(out)))
+					continue
 				}
-				buildErr[pkg(name)] = fmt.Errorf("go build ./%s: %v\n%s", pkg(name), err, strings.TrimSpace(string(out)))
-				continue
+				bins[p] = bin
 			}
-			bins[pkg(name)] = bin
 		}
 	}
 
@@ -323,6 +407,8 @@ func run(ctx context.Context) error {
 			defer rs.stop()
 			logf("redis-server %s on %s", redisVersion(cfg.redisBin), rs.addr)
 			db = rs
+		case "memory":
+			db = memBackend{}
 		case "postgres":
 			logf("starting PostgreSQL from %s", cfg.pgBin)
 			ps, err := startPostgres(ctx, cfg.pgBin)
@@ -371,7 +457,6 @@ type table struct {
 func benchTable(ctx context.Context, cfg *config, db sessionDB, tmp string, t *table) error {
 	client := newHTTPClient()
 	defer client.CloseIdleConnections()
-	w := wrkRunner{bin: cfg.wrkBin, threads: cfg.threads, conns: cfg.conns}
 	// Rounds interleave the implementations in time, so that a slow
 	// moment of a shared machine does not fall on one of them only.
 	for round := range cfg.rounds {
@@ -383,7 +468,7 @@ func benchTable(ctx context.Context, cfg *config, db sessionDB, tmp string, t *t
 				continue
 			}
 			logf("== %s on %s, round %d of %d", res.name, t.backend.title, round+1, cfg.rounds)
-			res.err = benchOne(ctx, cfg, db, client, w, tmp, res, round)
+			res.err = benchOne(ctx, cfg, db, client, tmp, res, round)
 			client.CloseIdleConnections()
 			if ctx.Err() != nil {
 				return fmt.Errorf("interrupted: %w", ctx.Err())
@@ -394,7 +479,11 @@ func benchTable(ctx context.Context, cfg *config, db sessionDB, tmp string, t *t
 		}
 	}
 	for _, res := range t.results {
-		res.write, res.read, res.create = median(res.samples["write"]), median(res.samples["read"]), median(res.samples["create"])
+		res.med = map[int]scenarios{}
+		for _, c := range cfg.conns {
+			s := res.samples[c]
+			res.med[c] = scenarios{write: median(s["write"]), read: median(s["read"]), create: median(s["create"])}
+		}
 	}
 	return nil
 }
@@ -463,18 +552,26 @@ func logf(format string, args ...any) {
 
 // result is one implementation's figures on one backend.
 type result struct {
-	name                string
-	bin                 string // the Go app's binary ("" for express)
-	err                 error
-	samples             map[string][]wrkResult // per scenario, one per round
-	write, read, create wrkResult              // medians of the rounds
-	lost, lostFailed    int
-	bytesPerSession     float64
-	notes               []string
+	name    string
+	bin     string // the Go app's binary ("" for express)
+	err     error
+	samples map[int]map[string][]wrkResult // per connection count and scenario, one per round
+	med     map[int]scenarios              // per connection count: the medians of the rounds
+
+	lost, lostFailed int
+	bytesPerSession  float64
+	// sweepPause is the memory backend's sweep pause; noSweep when the
+	// implementation keeps nothing on the server to sweep.
+	sweepPause time.Duration
+	noSweep    bool
+	notes      []string
 }
 
+// scenarios are the three wrk measurements at one connection count.
+type scenarios struct{ write, read, create wrkResult }
+
 // sessionDB is the server one table's implementations keep their
-// sessions in: redis-server or PostgreSQL.
+// sessions in: redis-server or PostgreSQL (or nothing: memBackend).
 type sessionDB interface {
 	// reset empties it before an implementation starts.
 	reset(ctx context.Context) error
@@ -491,18 +588,21 @@ type sessionDB interface {
 	stop()
 }
 
-// benchOne runs every measurement on one implementation.
-// Only the first round measures lost updates and memory, and keeps notes.
-func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Client, w wrkRunner, tmp string, res *result, round int) error {
-	if err := db.reset(ctx); err != nil {
-		return err
-	}
+// app is one running implementation.
+type app struct {
+	p    *proc
+	base string // http://127.0.0.1:port
+	addr string
+}
+
+// startApp starts an implementation's app on a free port, with extra
+// flags, and waits until it answers.
+func startApp(ctx context.Context, cfg *config, db sessionDB, client *http.Client, tmp string, res *result, extra ...string) (*app, error) {
 	port, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	base := "http://" + addr
 	env := []string{"BENCH_ADDR=" + addr}
 	logPath := filepath.Join(tmp, res.name+".log")
 	var p *proc
@@ -515,18 +615,49 @@ func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Clien
 		if pkg(res.name) == "seshat" {
 			args = append(args, cfg.seshatFlags...)
 		}
-		if res.name == "seshat+cache" {
-			args = append(args, "-cache")
-		}
+		args = append(args, appArgs[res.name]...)
+		args = append(args, extra...)
 		p, err = startProc(res.name, cfg.dir, logPath, env, res.bin, args...)
 	}
 	if err != nil {
+		return nil, err
+	}
+	a := &app{p: p, base: "http://" + addr, addr: addr}
+	if err := waitReady(ctx, client, a.base, p); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return a, nil
+}
+
+// connections is "1 connection" or "64 connections".
+func connections(n int) string {
+	if n == 1 {
+		return "1 connection"
+	}
+	return fmt.Sprintf("%d connections", n)
+}
+
+// serverSide reports whether an implementation keeps its sessions on the
+// server, so that a logout revokes the cookie: all but gorilla's cookie
+// store (gorilla on the memory backend).
+func serverSide(db sessionDB, impl string) bool {
+	_, mem := db.(memBackend)
+	return !(mem && impl == "gorilla")
+}
+
+// benchOne runs every measurement on one implementation.
+// Only the first round measures lost updates and memory, and keeps notes.
+func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Client, tmp string, res *result, round int) error {
+	if err := db.reset(ctx); err != nil {
 		return err
 	}
+	a, err := startApp(ctx, cfg, db, client, tmp, res)
+	if err != nil {
+		return err
+	}
+	p, base := a.p, a.base
 	defer p.stop()
-	if err := waitReady(ctx, client, base, p); err != nil {
-		return err
-	}
 	// Wrap every later error with the app's log when it died.
 	check := func(err error) error {
 		if err != nil && p.exited() {
@@ -534,7 +665,7 @@ func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Clien
 		}
 		return err
 	}
-	if err := smoke(ctx, client, base); err != nil {
+	if err := smoke(ctx, client, base, serverSide(db, res.name)); err != nil {
 		return check(fmt.Errorf("smoke test: %w", err))
 	}
 	cookie, err := newSession(ctx, client, base)
@@ -543,7 +674,7 @@ func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Clien
 	}
 
 	if res.samples == nil {
-		res.samples = map[string][]wrkResult{}
+		res.samples = map[int]map[string][]wrkResult{}
 	}
 	scenarios := []struct {
 		name, path string
@@ -553,44 +684,58 @@ func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Clien
 		{"read", "/read", true},
 		{"create", "/", false},
 	}
-	for _, s := range scenarios {
-		ck := ""
-		if s.cookie {
-			ck = cookie
+	var createRate float64 // the best of the connection counts, for the memory backend's fill
+	for _, conns := range cfg.conns {
+		w := wrkRunner{bin: cfg.wrkBin, threads: min(cfg.threads, conns), conns: conns}
+		if res.samples[conns] == nil {
+			res.samples[conns] = map[string][]wrkResult{}
 		}
-		if cfg.warmup > 0 {
-			if _, err := w.run(ctx, base+s.path, ck, cfg.warmup); err != nil {
-				return check(fmt.Errorf("%s warm-up: %w", s.name, err))
+		at := ""
+		if len(cfg.conns) > 1 {
+			at = " at " + connections(conns)
+		}
+		for _, s := range scenarios {
+			ck := ""
+			if s.cookie {
+				ck = cookie
 			}
-		}
-		var before int64
-		if s.name == "write" {
-			if before, _, err = count(ctx, client, base, "/read", cookie); err != nil {
-				return check(err)
+			if cfg.warmup > 0 {
+				if _, err := w.run(ctx, base+s.path, ck, cfg.warmup); err != nil {
+					return check(fmt.Errorf("%s%s warm-up: %w", s.name, at, err))
+				}
 			}
-		}
-		r, err := w.run(ctx, base+s.path, ck, cfg.duration)
-		if err != nil {
-			return check(fmt.Errorf("%s: %w", s.name, err))
-		}
-		res.samples[s.name] = append(res.samples[s.name], r)
-		logf("%s %-6s %10.0f req/s  p99 %s  (%d requests)", res.name, s.name, r.rps, fmtDur(r.p99), r.requests)
-		if r.non2xx > 0 || r.sockErrs != "" {
-			note := fmt.Sprintf("%s: %d non-2xx answers, socket errors: %s", s.name, r.non2xx, orNone(r.sockErrs))
-			if r.non2xx > 0 {
-				note += "; the app's log ends with:\n\n  ```\n  " + strings.ReplaceAll(p.tailLines(3), "\n", "\n  ") + "\n  ```"
+			var before int64
+			if s.name == "write" {
+				if before, _, err = count(ctx, client, base, "/read", cookie); err != nil {
+					return check(err)
+				}
 			}
-			res.notes = append(res.notes, note)
-		}
-		if s.name == "write" && round == 0 {
-			after, _, err := count(ctx, client, base, "/read", cookie)
+			r, err := w.run(ctx, base+s.path, ck, cfg.duration)
 			if err != nil {
-				return check(err)
+				return check(fmt.Errorf("%s%s: %w", s.name, at, err))
 			}
-			res.notes = append(res.notes, fmt.Sprintf("write: wrk counted %s answers, the session's counter rose by %s", thousands(float64(r.requests)), thousands(float64(after-before))))
-		}
-		if p.exited() {
-			return p.exitError()
+			res.samples[conns][s.name] = append(res.samples[conns][s.name], r)
+			logf("%s c=%-3d %-6s %10.0f req/s  p99 %s  (%d requests)", res.name, conns, s.name, r.rps, fmtDur(r.p99), r.requests)
+			if s.name == "create" {
+				createRate = max(createRate, r.rps)
+			}
+			if r.non2xx > 0 || r.sockErrs != "" {
+				note := fmt.Sprintf("%s%s: %d non-2xx answers, socket errors: %s", s.name, at, r.non2xx, orNone(r.sockErrs))
+				if r.non2xx > 0 {
+					note += "; the app's log ends with:\n\n  ```\n  " + strings.ReplaceAll(p.tailLines(3), "\n", "\n  ") + "\n  ```"
+				}
+				res.notes = append(res.notes, note)
+			}
+			if s.name == "write" && round == 0 {
+				after, _, err := count(ctx, client, base, "/read", cookie)
+				if err != nil {
+					return check(err)
+				}
+				res.notes = append(res.notes, fmt.Sprintf("write%s: wrk counted %s answers, the session's counter rose by %s", at, thousands(float64(r.requests)), thousands(float64(after-before))))
+			}
+			if p.exited() {
+				return p.exitError()
+			}
 		}
 	}
 
@@ -604,6 +749,15 @@ func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Clien
 	logf("%s lost updates: %d of %d (%d requests failed)", res.name, res.lost, cfg.concurrent, res.lostFailed)
 	if res.lostFailed > 0 {
 		res.notes = append(res.notes, fmt.Sprintf("lost updates: %d of the %d concurrent requests failed", res.lostFailed, cfg.concurrent))
+	}
+	if !serverSide(db, res.name) {
+		res.notes = append(res.notes, "the cookie store keeps the session in the cookie: each answer carries a new cookie with views+1, and a client that sends the old cookie again (wrk in the write run; the lost-update check, which reads with the cookie all the increments were sent with) still sees the old count, so the counter does not rise and every concurrent increment counts as lost; a logout cannot revoke a copied cookie (the smoke test drops the cookie on logout, as a browser does)")
+	}
+
+	if _, ok := db.(memBackend); ok {
+		// The heap and sweep measurement starts a fresh app of its own.
+		p.stop()
+		return measureHeap(ctx, cfg, db, client, tmp, res, createRate)
 	}
 
 	// Memory: from no sessions (the app's connections stay open), n

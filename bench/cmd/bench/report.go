@@ -13,20 +13,32 @@ type report struct {
 	file  string // the results file: machine, settings, table, notes
 }
 
-// render builds one table per backend, with ratios to that backend's
-// floor when floor succeeded, and the results file around them.
+// render builds one table per backend and connection count, with ratios
+// to that backend's base (floor; scs on the memory backend) when it
+// succeeded, and the results file around them.
 func render(cfg *config, tables []table, m machineInfo) report {
 	var out, body, notesAll strings.Builder
 	for _, tb := range tables {
-		t, floor := renderTable(cfg, tb)
-		fmt.Fprintf(&out, "On %s:\n\n%s\n", tb.backend.title, t)
-		fmt.Fprintf(&body, "## On %s\n\n%s\n", tb.backend.title, t)
-		if floor {
-			fmt.Fprintf(&body, "Ratios are to `floor` (%s, one round trip per request): above 1 is faster for req/s, slower for p99.\n", floorWhat[tb.backend.name])
+		for _, conns := range cfg.conns {
+			title := tableTitle(tb.backend)
+			if len(cfg.conns) > 1 {
+				title += ", " + connections(conns)
+			}
+			t, base := renderTable(cfg, tb, conns)
+			extra := renderPipelineRatios(tb, conns) + observerCost(tb, conns)
+			fmt.Fprintf(&out, "On %s:\n\n%s\n%s", title, t, extra)
+			fmt.Fprintf(&body, "## On %s\n\n%s\n", title, t)
+			if base != "" {
+				fmt.Fprintf(&body, "Ratios are to `%s` (%s): above 1 is faster for req/s, slower for p99.\n\n", base, baseWhat[tb.backend.name])
+			}
+			body.WriteString(extra)
+		}
+		if len(cfg.conns) > 1 {
+			fmt.Fprintf(&body, "wrk: `-t` the smaller of %d and the connection count. Lost updates and bytes per session do not depend on the connection count: they are measured once, and repeated in each table. ", cfg.threads)
 		}
 		fmt.Fprintf(&body, "Writes: `GET /` with one session's cookie on every connection; reads: `GET /read` with it; creates: `GET /` without a cookie. "+
 			"Lost updates: %d concurrent `GET /` on a fresh session, minus how much its counter rose. %s\n\n",
-			cfg.concurrent, bytesHow(tb.backend.name, cfg.sessions))
+			cfg.concurrent, bytesHow(tb.backend.name, cfg))
 		var notes []string
 		for _, r := range tb.results {
 			if r.err != nil {
@@ -38,7 +50,7 @@ func render(cfg *config, tables []table, m machineInfo) report {
 			}
 		}
 		if len(notes) > 0 {
-			fmt.Fprintf(&notesAll, "\n### On %s\n\n%s\n", tb.backend.title, strings.Join(notes, "\n"))
+			fmt.Fprintf(&notesAll, "\n### On %s\n\n%s\n", tableTitle(tb.backend), strings.Join(notes, "\n"))
 		}
 	}
 
@@ -56,8 +68,8 @@ func render(cfg *config, tables []table, m machineInfo) report {
 		fmt.Fprintf(&f, "- PostgreSQL %s: a throwaway cluster (`initdb -A trust`) with the default settings but for the port, `listen_addresses=127.0.0.1` and the socket directory, so durability as shipped: %s\n", m.pgVersion, m.pgSettings)
 	}
 	fmt.Fprintf(&f, "- Command: `%s`\n", commandLine())
-	fmt.Fprintf(&f, "- Load: `wrk -t%d -c%d -d%ds --latency`, after a %v warm-up per scenario; %d rounds over all implementations of a table, interleaved: req/s and p99 are the medians of the rounds\n\n",
-		cfg.threads, cfg.conns, int(cfg.duration.Round(time.Second)/time.Second), cfg.warmup, cfg.rounds)
+	fmt.Fprintf(&f, "- Load: `wrk -t%d -c%s -d%ds --latency`, after a %v warm-up per scenario; %d rounds over all implementations of a table, interleaved: req/s and p99 are the medians of the rounds\n\n",
+		cfg.threads, joinInts(cfg.conns, "/"), int(cfg.duration.Round(time.Second)/time.Second), cfg.warmup, cfg.rounds)
 	f.WriteString(body.String())
 	if notesAll.Len() > 0 {
 		f.WriteString("## Notes\n")
@@ -66,63 +78,157 @@ func render(cfg *config, tables []table, m machineInfo) report {
 	return report{table: out.String(), file: f.String()}
 }
 
-// floorWhat says what each backend's floor is.
-var floorWhat = map[string]string{
-	"redis":    "bare go-redis",
-	"postgres": "bare pgx, one statement",
+// tableTitle names a backend in headings: "Redis", "PostgreSQL", "the
+// memory backend".
+func tableTitle(b backend) string {
+	if b.name == "memory" {
+		return "the memory backend"
+	}
+	return b.title
 }
 
-// bytesHow explains the bytes/session column.
-func bytesHow(backendName string, sessions int) string {
-	if backendName == "postgres" {
+func joinInts(v []int, sep string) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, sep)
+}
+
+// baseWhat says what each backend's ratio base is.
+var baseWhat = map[string]string{
+	"redis":    "bare go-redis, one round trip per request",
+	"postgres": "bare pgx, one statement, one round trip per request",
+	"memory":   "scs with its memstore, the peer to beat on this backend",
+}
+
+// bytesHow explains the bytes/session column (and, on the memory backend,
+// the sweep pause).
+func bytesHow(backendName string, cfg *config) string {
+	switch backendName {
+	case "postgres":
 		return fmt.Sprintf("Bytes/session: with the implementation's session tables emptied (TRUNCATE, its app still running), the growth over %s new sessions holding views=1, created one at a time, "+
 			"of the pages the database's tables take (`pg_relation_size` of the main fork of every table of the schema, of its indexes and of its TOAST table and index; "+
-			"the free-space and visibility maps, a few pages per relation whatever its size, left out), divided by the number of sessions: rows, index entries and the free space left in their 8 kB pages.", thousands(float64(sessions)))
+			"the free-space and visibility maps, a few pages per relation whatever its size, left out), divided by the number of sessions: rows, index entries and the free space left in their 8 kB pages.", thousands(float64(cfg.sessions)))
+	case "memory":
+		return fmt.Sprintf("Go heap bytes/session: on a freshly started app, the growth of `runtime.MemStats.HeapAlloc` after `runtime.GC()` (the app's loopback-only `/debug/heap`) over %s sessions holding views=1, created over HTTP (`GET /` without a cookie, 32 keep-alive connections), divided by %s. "+
+			"Sweep pause: the app runs with every session living T and the store sweeping expired sessions every T (`-ttl T -sweep T`, T longer than the fill); one connection sends `GET /read` back to back, with a live session, "+
+			"from 0.5 s before until 4 s after the sweep due at T (over the %s sessions, all live) and the one due at 2T (which reclaims all of them, expired); the column is the longest of those reads, the stall a request sees while the store sweeps (the notes give each, and the longest read of the same loop with no sweep running). "+
+			"gorilla's cookie store keeps nothing on the server: its bytes are the (near-zero) heap growth, and it has no sweep.",
+			thousands(float64(cfg.memSessions)), thousands(float64(cfg.memSessions)), thousands(float64(cfg.memSessions)))
 	}
-	return fmt.Sprintf("Bytes/session: Redis `used_memory` growth over %s new sessions holding views=1, from an empty Redis.", thousands(float64(sessions)))
+	return fmt.Sprintf("Bytes/session: Redis `used_memory` growth over %s new sessions holding views=1, from an empty Redis.", thousands(float64(cfg.sessions)))
 }
 
-// renderTable is one backend's markdown table; floor reports whether
-// the ratios are to a floor.
-func renderTable(cfg *config, tb table) (string, bool) {
-	var floor *result
+// find is the result of the named implementation if it succeeded.
+func find(tb table, name string) *result {
 	for _, r := range tb.results {
-		if r.name == "floor" && r.err == nil {
-			floor = r
+		if r.name == name && r.err == nil {
+			return r
 		}
 	}
+	return nil
+}
+
+func ratioOf(v, base float64) string {
+	if base == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", v/base)
+}
+
+// renderTable is one backend's markdown table at one connection count;
+// base is the implementation the ratios are to ("" for none).
+func renderTable(cfg *config, tb table, conns int) (string, string) {
+	baseRes := find(tb, tb.backend.base)
 	ratio := func(v, base float64) string {
-		if floor == nil || base == 0 {
+		if baseRes == nil || base == 0 {
 			return ""
 		}
-		return fmt.Sprintf(" (%.2f×)", v/base)
+		return " (" + ratioOf(v, base) + ")"
 	}
+	mem := tb.backend.name == "memory"
 	var t strings.Builder
-	fmt.Fprintf(&t, "| implementation | writes req/s | reads req/s | creates req/s | write p99 | read p99 | lost updates (of %d) | %s bytes/session |\n", cfg.concurrent, tb.backend.title)
-	t.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	if mem {
+		fmt.Fprintf(&t, "| implementation | writes req/s | reads req/s | creates req/s | write p99 | read p99 | lost updates (of %d) | Go heap bytes/session (%s sessions) | sweep pause |\n", cfg.concurrent, thousands(float64(cfg.memSessions)))
+		t.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	} else {
+		fmt.Fprintf(&t, "| implementation | writes req/s | reads req/s | creates req/s | write p99 | read p99 | lost updates (of %d) | %s bytes/session |\n", cfg.concurrent, tb.backend.title)
+		t.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	}
 	for _, r := range tb.results {
 		if r.err != nil {
-			fmt.Fprintf(&t, "| %s | failed (see notes) | – | – | – | – | – | – |\n", r.name)
+			fmt.Fprintf(&t, "| %s | failed (see notes) | – | – | – | – | – | –%s |\n", r.name, map[bool]string{true: " | –"}[mem])
 			continue
 		}
-		var fw, fr, fc, fwp, frp float64
-		if floor != nil {
-			fw, fr, fc = floor.write.rps, floor.read.rps, floor.create.rps
-			fwp, frp = float64(floor.write.p99), float64(floor.read.p99)
+		var b scenarios
+		if baseRes != nil {
+			b = baseRes.med[conns]
 		}
+		m := r.med[conns]
 		lost := strconv.Itoa(r.lost)
 		if r.lostFailed > 0 {
 			lost += fmt.Sprintf(" (%d failed)", r.lostFailed)
 		}
-		fmt.Fprintf(&t, "| %s | %s%s | %s%s | %s%s | %s%s | %s%s | %s | %s |\n", r.name,
-			thousands(r.write.rps), ratio(r.write.rps, fw),
-			thousands(r.read.rps), ratio(r.read.rps, fr),
-			thousands(r.create.rps), ratio(r.create.rps, fc),
-			fmtDur(r.write.p99), ratio(float64(r.write.p99), fwp),
-			fmtDur(r.read.p99), ratio(float64(r.read.p99), frp),
+		fmt.Fprintf(&t, "| %s | %s%s | %s%s | %s%s | %s%s | %s%s | %s | %s", r.name,
+			thousands(m.write.rps), ratio(m.write.rps, b.write.rps),
+			thousands(m.read.rps), ratio(m.read.rps, b.read.rps),
+			thousands(m.create.rps), ratio(m.create.rps, b.create.rps),
+			fmtDur(m.write.p99), ratio(float64(m.write.p99), float64(b.write.p99)),
+			fmtDur(m.read.p99), ratio(float64(m.read.p99), float64(b.read.p99)),
 			lost, thousands(r.bytesPerSession))
+		if mem {
+			pause := "none (nothing to sweep)"
+			if !r.noSweep {
+				pause = fmtDur(r.sweepPause)
+				if baseRes != nil && !baseRes.noSweep {
+					pause += ratio(float64(r.sweepPause), float64(baseRes.sweepPause))
+				}
+			}
+			fmt.Fprintf(&t, " | %s", pause)
+		}
+		t.WriteString(" |\n")
 	}
-	return t.String(), floor != nil
+	if baseRes == nil {
+		return t.String(), ""
+	}
+	return t.String(), tb.backend.base
+}
+
+// renderPipelineRatios is the table of ratios to floor+pipeline, the bare
+// handler with go-redis's autopipeliner, when it ran.
+func renderPipelineRatios(tb table, conns int) string {
+	fp := find(tb, "floor+pipeline")
+	if fp == nil {
+		return ""
+	}
+	b := fp.med[conns]
+	var t strings.Builder
+	t.WriteString("Against `floor+pipeline` (bare go-redis through its autopipeliner):\n\n")
+	t.WriteString("| implementation | writes | reads | creates | write p99 | read p99 |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range tb.results {
+		if r.err != nil || r == fp {
+			continue
+		}
+		m := r.med[conns]
+		fmt.Fprintf(&t, "| %s | %s | %s | %s | %s | %s |\n", r.name,
+			ratioOf(m.write.rps, b.write.rps), ratioOf(m.read.rps, b.read.rps), ratioOf(m.create.rps, b.create.rps),
+			ratioOf(float64(m.write.p99), float64(b.write.p99)), ratioOf(float64(m.read.p99), float64(b.read.p99)))
+	}
+	return t.String() + "\n"
+}
+
+// observerCost compares seshat (the Prometheus collector on) with
+// seshat-metrics (no Observer), when both ran.
+func observerCost(tb table, conns int) string {
+	on, off := find(tb, "seshat"), find(tb, "seshat-metrics")
+	if on == nil || off == nil {
+		return ""
+	}
+	a, b := on.med[conns], off.med[conns]
+	return fmt.Sprintf("Cost of observing: `seshat` (Prometheus collector on) ÷ `seshat-metrics` (off): writes %s, reads %s, creates %s req/s; write p99 %s, read p99 %s.\n\n",
+		ratioOf(a.write.rps, b.write.rps), ratioOf(a.read.rps, b.read.rps), ratioOf(a.create.rps, b.create.rps),
+		ratioOf(float64(a.write.p99), float64(b.write.p99)), ratioOf(float64(a.read.p99), float64(b.read.p99)))
 }
 
 // fmtDur formats a latency as "850 µs", "1.23 ms" or "1.05 s".

@@ -7,8 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"strings"
 	"time"
 )
 
@@ -20,6 +23,18 @@ func Flags() (addr, redisAddr *string) {
 	return addr, redisAddr
 }
 
+// MemoryFlags registers the flags of the memory backend: -memory (keep
+// sessions in the process: the library's in-memory store), -ttl (how long
+// a session lives; 0: the library's default) and -sweep (how often the
+// store reclaims expired sessions; 0: the store's default). The runner
+// sets -ttl and -sweep for the sweep-pause measurement only.
+func MemoryFlags() (memory *bool, ttl, sweep *time.Duration) {
+	memory = flag.Bool("memory", false, "keep sessions in this process (the library's in-memory store) instead of Redis")
+	ttl = flag.Duration("ttl", 0, "session lifetime with -memory (0: the library's default)")
+	sweep = flag.Duration("sweep", 0, "interval of the in-memory store's sweep of expired sessions (0: the store's default)")
+	return memory, ttl, sweep
+}
+
 // PGFlag registers -pg (default from PG_URL): a PostgreSQL URL which, when
 // set, makes the app keep its sessions in PostgreSQL instead of Redis.
 func PGFlag() *string {
@@ -27,8 +42,11 @@ func PGFlag() *string {
 }
 
 // Backend names where the app keeps its sessions, for the log line:
-// "postgres" when pgURL is set, else "redis ADDR".
-func Backend(redisAddr, pgURL string) string {
+// "memory" with -memory, "postgres" when pgURL is set, else "redis ADDR".
+func Backend(redisAddr, pgURL string, memory bool) string {
+	if memory {
+		return "memory"
+	}
 	if pgURL != "" {
 		return "postgres"
 	}
@@ -51,9 +69,47 @@ type App interface {
 	Whoami(http.ResponseWriter, *http.Request) // /whoami: the user, or 401
 }
 
+// debug holds the /debug/ routes: /debug/heap, and what an app adds with
+// Debug. They are answered outside the session middleware, and only to
+// loopback clients.
+var debug = http.NewServeMux()
+
+func init() {
+	debug.HandleFunc("/debug/heap", heap)
+}
+
+// Debug adds a route under /debug/ (before Serve).
+func Debug(pattern string, h http.Handler) { debug.Handle(pattern, h) }
+
+// heap answers the Go heap in use after a full collection
+// (runtime.MemStats.HeapAlloc, in bytes) as a decimal number: what the
+// live objects take, sessions included when the store keeps them in the
+// process.
+func heap(w http.ResponseWriter, r *http.Request) {
+	runtime.GC()
+	runtime.GC() // objects kept by a finalizer or cleanup of the first cycle
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	Text(w, "%d\n", ms.HeapAlloc)
+}
+
+// loopbackOnly answers 403 to a client that is not on this machine.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // Serve answers app's routes on addr, through wrap (the session
 // middleware, if the library has one), until the server fails. backend
-// says where the sessions are kept, for the log.
+// says where the sessions are kept, for the log. /debug/ (heap, and the
+// routes added with Debug) is answered to loopback clients, without the
+// middleware.
 func Serve(name, addr, backend string, app App, wrap func(http.Handler) http.Handler) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", app.Index)
@@ -65,7 +121,15 @@ func Serve(name, addr, backend string, app App, wrap func(http.Handler) http.Han
 	if wrap != nil {
 		h = wrap(mux)
 	}
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	dbg := loopbackOnly(debug)
+	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/debug/") {
+			dbg.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Addr: addr, Handler: top, ReadHeaderTimeout: 10 * time.Second}
 	log.Printf("%s listening on %s (%s)", name, addr, backend)
 	log.Fatal(srv.ListenAndServe())
 }
