@@ -95,7 +95,8 @@ func BenchmarkNewSession(b *testing.B) {
 
 // TestRequestAllocations holds the middleware to its allocation budget
 // (counts, not times, so the test is steady on a busy machine): a
-// read-only request on the memory store makes at most 15 allocations.
+// read-only request on the memory store makes at most 12 allocations
+// (10 measured), an increment at most 10 (8 measured).
 func TestRequestAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Log("allocation counts are not meaningful under the race detector; run without -race")
@@ -123,7 +124,7 @@ func TestRequestAllocations(t *testing.T) {
 	for _, tt := range []struct {
 		path string
 		max  float64
-	}{{"/read", 15}, {"/", 15}} {
+	}{{"/read", 12}, {"/", 10}} {
 		req := httptest.NewRequest("GET", tt.path, nil)
 		req.AddCookie(cookies[0])
 		w := &discard{h: http.Header{}}

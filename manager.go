@@ -22,7 +22,8 @@ type Manager struct {
 	format CookieFormat
 	ctxKey *contextKey
 
-	now func() time.Time // swappable in tests
+	now       func() time.Time // swappable in tests
+	immediate bool             // the store is a store.Immediate: no deadline
 }
 
 // contextKey is unexported and allocated per manager, so two managers in
@@ -42,6 +43,9 @@ func New(opts Options) (*Manager, error) {
 		keyer:  newKeyer(o.HashKey),
 		ctxKey: &contextKey{cookie: o.CookieName},
 		now:    time.Now,
+	}
+	if im, ok := o.Store.(store.Immediate); ok {
+		m.immediate = im.Immediate()
 	}
 	m.format = o.Cookies
 	if m.format == nil {
@@ -110,8 +114,9 @@ func (m *Manager) observe(e Event) {
 	}
 }
 
-// op runs one store operation with the manager's timeout, reports it to the
-// observer, and turns a timeout into ErrUnavailable. Writes are detached
+// op runs one store operation with the manager's timeout (none for a
+// store.Immediate), reports it to the observer, and turns a timeout into
+// ErrUnavailable. Writes are detached
 // from the request's cancellation: a client that hangs up must not leave a
 // half-finished request's changes unstored while its other effects stand.
 func (m *Manager) op(ctx context.Context, name string, write bool, f func(context.Context) error) error {
@@ -122,10 +127,19 @@ func (m *Manager) op(ctx context.Context, name string, write bool, f func(contex
 	// context.WithTimeout would read the clock again, and on a virtual
 	// machine a reading (about 35 ns with kvm-clock) costs more than the
 	// metrics collector's work for the event.
-	start := time.Now()
-	ctx, cancel := context.WithDeadline(ctx, start.Add(m.opts.StoreTimeout))
-	err := f(ctx)
-	cancel()
+	var start time.Time
+	var err error
+	if m.immediate {
+		if m.opts.Observer != nil {
+			start = time.Now()
+		}
+		err = f(ctx)
+	} else {
+		start = time.Now()
+		ctx, cancel := context.WithDeadline(ctx, start.Add(m.opts.StoreTimeout))
+		err = f(ctx)
+		cancel()
+	}
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, store.ErrUnavailable) {
 		err = fmt.Errorf("%w: %s: %w", store.ErrUnavailable, name, err)
 	}

@@ -122,6 +122,7 @@ var (
 	_ store.Iterator      = (*Store)(nil)
 	_ store.StatsReporter = (*Store)(nil)
 	_ store.EventLog      = (*Store)(nil)
+	_ store.Immediate     = (*Store)(nil)
 )
 
 // New returns an empty store with the default Options.

@@ -144,3 +144,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
 	n, err := s.Count(ctx, now)
 	return store.Stats{Sessions: n, EvictedKeys: s.evicted.Load()}, err
 }
+
+// Immediate implements store.Immediate: the store's operations wait on
+// nothing but its own locks, so the Manager gives them no deadline.
+func (s *Store) Immediate() bool { return true }

@@ -227,6 +227,15 @@ type UserIndex interface {
 	UserSessions(ctx context.Context, user string, now time.Time) ([]SessionInfo, error)
 }
 
+// Immediate is implemented by stores whose operations never wait on a
+// network or a disk (memstore): the Manager runs them without the deadline
+// of Options.StoreTimeout, whose timer would cost more than the operation.
+type Immediate interface {
+	// Immediate reports whether the store's operations return without
+	// waiting on anything but its own locks.
+	Immediate() bool
+}
+
 // Counter is implemented by stores that can count live sessions exactly
 // and cheaply (without scanning the sessions).
 type Counter interface {

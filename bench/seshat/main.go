@@ -10,8 +10,10 @@
 // IdleTimeout).
 //
 // With -cache, reads are served from redisstore's client-side cache
-// (redisstore.LocalCache); with -autopipeline, redisstore sends the
-// commands of concurrent requests together (Options.AutoPipeline). To benchmark another option, add a field to
+// (redisstore.LocalCache); with -autopipeline=false, redisstore sends
+// every command on its own connection (Options.NoAutoPipeline), instead of
+// batching those of concurrent requests under load, its default. To
+// benchmark another option, add a field to
 // config, its flag in parseFlags, and set it in newClient, storeOptions or
 // managerOptions; nothing else changes. The runner passes extra flags with
 // -seshat-flags.
@@ -50,7 +52,7 @@ type config struct {
 	sweep  time.Duration // memstore.Options.SweepInterval
 	secret string        // cookie signing secret (at least 32 bytes)
 	cache  bool          // serve reads from redisstore's client-side cache
-	ap     bool          // redisstore.Options.AutoPipeline
+	ap     bool          // !redisstore.Options.NoAutoPipeline
 	obs    bool          // the Prometheus collector as Observer
 	pprof  string        // address for net/http/pprof, "" for none
 }
@@ -135,8 +137,8 @@ func main() {
 	var st store.Store
 	switch {
 	case cfg.memory:
-		if cfg.cache || cfg.ap || cfg.pg != "" {
-			log.Fatal("-memory: not with -cache, -autopipeline or -pg")
+		if cfg.cache || cfg.pg != "" {
+			log.Fatal("-memory: not with -cache or -pg")
 		}
 		ms, err := memstore.NewWithOptions(memOptions(cfg))
 		if err != nil {

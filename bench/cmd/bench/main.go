@@ -42,7 +42,7 @@ type backend struct {
 }
 
 var backends = []backend{
-	{"redis", "Redis", "floor", []string{"floor", "floor+pipeline", "seshat", "seshat-metrics", "seshat+pipeline", "seshat+cache", "scs", "gorilla", "express"}},
+	{"redis", "Redis", "floor", []string{"floor", "floor+pipeline", "seshat", "seshat-metrics", "seshat-nopipeline", "seshat+cache", "scs", "gorilla", "express"}},
 	{"postgres", "PostgreSQL", "floor", []string{"floor", "seshat", "seshat-metrics", "scs", "express"}},
 	{"memory", "memory", "scs", []string{"seshat", "seshat-metrics", "scs", "gorilla"}},
 }
@@ -58,10 +58,10 @@ var optInImpls = []string{"seshat-metrics"}
 // appArgs are the flags that make an implementation of its Go app: the
 // variants of floor and seshat.
 var appArgs = map[string][]string{
-	"floor+pipeline":  {"-autopipeline"},
-	"seshat+pipeline": {"-autopipeline"},
-	"seshat+cache":    {"-cache"},
-	"seshat-metrics":  {"-metrics=false"},
+	"floor+pipeline":    {"-autopipeline"},
+	"seshat-nopipeline": {"-autopipeline=false"},
+	"seshat+cache":      {"-cache"},
+	"seshat-metrics":    {"-metrics=false"},
 }
 
 // allImpls are the implementations of every backend, each once.
