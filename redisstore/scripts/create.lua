@@ -31,7 +31,7 @@ for j = 203, n, 200 do
 end
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', exp))
 local counted, p = pcall(count_add, KEYS[2], exp, now)
-if counted and p < math.floor(now / SLOT) then
+if counted and p and p < math.floor(now / SLOT) then
   pcall(lib().count_prune, KEYS[2], now, 20) -- keep the count hash small without a sweeper
 end
 applied(KEYS[3], op, 1, ttl)
