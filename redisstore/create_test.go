@@ -26,6 +26,66 @@ func keysOfBucket(n int) []string {
 	return keys
 }
 
+// A create that finds exactly what it writes is its own replay (a retry
+// after a lost reply) and succeeds, once; anything else under the key
+// refuses it.
+func TestCreateReplay(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	s, _ := New(c, Options{})
+	ctx := context.Background()
+	now := time.Now()
+	rec := &store.Record{Values: map[string][]byte{"a": []byte("1"), "b": []byte("")}, User: "u",
+		Created: now, Touched: now, IdleTimeout: time.Hour, Deadline: now.Add(24 * time.Hour)}
+	run := func(key string, r *store.Record) int {
+		t.Helper()
+		n, err := createScript.Run(ctx, c, s.keys(key), createArgs(r)...).Int()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	keys := keysOfBucket(2)
+	if got := run(keys[0], rec); got != 1 {
+		t.Fatalf("create = %d; want 1", got)
+	}
+	if got := run(keys[0], rec); got != 1 {
+		t.Fatalf("the replay of a create = %d; want 1", got)
+	}
+	if n, err := s.Count(ctx, now); n != 1 || err != nil {
+		t.Fatalf("after a create and its replay, Count = %d, %v; want 1", n, err)
+	}
+	for name, other := range map[string]func(r *store.Record){
+		"another value":     func(r *store.Record) { r.Values = map[string][]byte{"a": []byte("2"), "b": []byte("")} },
+		"a value fewer":     func(r *store.Record) { r.Values = map[string][]byte{"a": []byte("1")} },
+		"a value more":      func(r *store.Record) { r.Values = map[string][]byte{"a": []byte("1"), "b": []byte(""), "c": nil} },
+		"another user":      func(r *store.Record) { r.User = "v" },
+		"no user":           func(r *store.Record) { r.User = "" },
+		"another time":      func(r *store.Record) { r.Touched = r.Touched.Add(time.Millisecond) },
+		"another expiry":    func(r *store.Record) { r.IdleTimeout += time.Millisecond },
+		"another same-size": func(r *store.Record) { r.Values = map[string][]byte{"b": []byte("1"), "a": []byte("")} },
+	} {
+		r := *rec
+		other(&r)
+		if got := run(keys[0], &r); got != 0 {
+			t.Errorf("create of a taken key (%s) = %d; want 0", name, got)
+		}
+	}
+	if _, err := s.Take(ctx, keys[0], now); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(keys[0], rec); got != 0 {
+		t.Errorf("create over a moved marker = %d; want 0", got)
+	}
+	c.Set(ctx, s.SessionKey(keys[1]), "not a hash", time.Hour)
+	if got := run(keys[1], rec); got != 0 {
+		t.Errorf("create over a foreign key = %d; want 0", got)
+	}
+	if n, err := s.Count(ctx, now); n != 0 || err != nil {
+		t.Fatalf("Count = %d, %v; want 0", n, err)
+	}
+}
+
 // The count of one bucket stays exact through creations, touches, writes,
 // destroys and takes of sessions that share expiry slots (count_add's
 // common case) and cross them: Count always equals the sessions stored
