@@ -29,7 +29,10 @@ var b64 = base64.RawURLEncoding.Strict()
 func newID() string {
 	var b [idBytes]byte
 	rand.Read(b[:]) // never fails (crypto/rand.Read crashes the program instead)
-	return b64.EncodeToString(b[:])
+	// Encoded on the stack: one allocation, the string.
+	var id [idLen]byte
+	b64.Encode(id[:], b[:])
+	return string(id[:])
 }
 
 // macState is a pooled HMAC with the buffers it writes from and sums into,

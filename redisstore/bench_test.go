@@ -115,6 +115,62 @@ func BenchmarkCommit(b *testing.B) {
 	}
 }
 
+// BenchmarkBareSet is scs's creation: one SET with an expiry.
+func BenchmarkBareSet(b *testing.B) {
+	_, c, _ := benchStore(b)
+	ctx := context.Background()
+	reportRedisCPU(b, c, "set")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := c.Set(ctx, "bare:"+strconv.Itoa(i), "views\x001", time.Hour).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBareCreate is the floor's creation: HSET and EXPIRE in one
+// pipeline (one round trip).
+func BenchmarkBareCreate(b *testing.B) {
+	_, c, _ := benchStore(b)
+	ctx := context.Background()
+	reportRedisCPU(b, c, "hset")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		k := "bare:" + strconv.Itoa(i)
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, k, "views", 1)
+			p.Expire(ctx, k, time.Hour)
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCreate is a creation of the demo's new session (views=1), under
+// a fresh key each time.
+func BenchmarkCreate(b *testing.B) {
+	s, c, _ := benchStore(b)
+	ctx := context.Background()
+	reportRedisCPU(b, c, "evalsha")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		now := time.Now()
+		rec := &store.Record{Values: map[string][]byte{"views": []byte("1")},
+			Created: now, Touched: now, IdleTimeout: time.Hour, Deadline: now.Add(24 * time.Hour)}
+		if err := s.Create(ctx, "create"+strconv.Itoa(i), rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // reportRedisCPU resets Redis's command statistics now and, when the
 // benchmark ends, reports the server's CPU time per call of cmd (as Redis
 // counts it in INFO commandstats, scripts included) in µs.
@@ -148,7 +204,8 @@ func reportRedisCPU(b *testing.B, c *redis.Client, cmd string) {
 // and go-redis allocate per request.
 func BenchmarkRequest(b *testing.B) {
 	srv := redistest.Start(b)
-	st, err := redisstore.New(srv.Client(b), redisstore.Options{})
+	c := srv.Client(b)
+	st, err := redisstore.New(c, redisstore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -166,12 +223,19 @@ func BenchmarkRequest(b *testing.B) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	cookie := rec.Result().Cookies()[0]
-	for _, path := range []string{"/", "/read"} {
+	for _, path := range []string{"/", "/read", "/new"} {
 		b.Run(path, func(b *testing.B) {
 			req := httptest.NewRequest("GET", path, nil)
-			req.AddCookie(cookie)
+			if path != "/new" { // "/new" comes without a cookie: a creation
+				req.AddCookie(cookie)
+			}
 			hdr := http.Header{}
 			w := responseRecorder{hdr}
+			if path == "/read" {
+				reportRedisCPU(b, c, "hgetall")
+			} else {
+				reportRedisCPU(b, c, "evalsha")
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				clear(hdr)

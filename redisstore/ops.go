@@ -13,10 +13,15 @@ import (
 // count twice, and a take would find its own marker. So every write is
 // made safe to replay:
 //
-//   - create.lua, commit.lua and incr.lua carry an operation ID and record
-//     it, with the result, in their bucket's operation log (a hash in the
-//     same slot, one per half of OpWindow, that expires whole); a replay
-//     answers the recorded result and applies nothing;
+//   - commit.lua and incr.lua carry an operation ID and record it, with
+//     the result, in their bucket's operation log (a hash in the same slot,
+//     one per half of OpWindow, that expires whole); a replay answers the
+//     recorded result and applies nothing;
+//   - create.lua needs no ID: a key names one creation (a keyed hash of a
+//     fresh 256-bit ID), so a replay that finds under its key exactly the
+//     fields it writes answers success, and one that finds anything else
+//     answers that the key is taken; a replay after the session expired
+//     writes it again, already expired;
 //   - take.lua records its ID in the moved marker, with what it took, so a
 //     replay gets the session back instead of ErrMoved;
 //   - destroy.lua, load.lua and the user index are idempotent as they are.

@@ -75,6 +75,12 @@ func formatMeta(rec *store.Record, size int) string {
 	return string(b)
 }
 
+// metaExpiry is when the session whose metadata formatMeta(rec) encodes
+// expires, in Unix ms, computed as the scripts do from that metadata.
+func metaExpiry(rec *store.Record) int64 {
+	return min(rec.Touched.UnixMilli()+rec.IdleTimeout.Milliseconds(), rec.Deadline.UnixMilli())
+}
+
 // parseMeta reads the "@" field into the times of a Record.
 func parseMeta(raw string) (*store.Record, error) {
 	if len(raw) == 0 || raw[0] != store.FormatVersion {

@@ -14,9 +14,9 @@
 // deadline, whichever comes first.
 //
 // Every write is applied at most once, even when go-redis retries it after
-// a connection dropped with the reply in flight: writes carry an operation
-// ID that the scripts record (ops.go says how), so a replay answers what the
-// first run did.
+// a connection dropped with the reply in flight: commits carry an operation
+// ID that the scripts record, and a creation knows its own fields (ops.go
+// says how), so a replay answers what the first run did.
 //
 // Sessions bound to a user are also listed in "<prefix>u:{<hash of user>}",
 // a sorted set scored by creation time. A session is added there before it is

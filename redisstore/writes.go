@@ -42,17 +42,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 			return err
 		}
 	}
-	args := make([]any, 0, 6+2*len(rec.Values))
-	args = append(args, rec.Touched.UnixMilli(), formatMeta(rec, rec.Size()))
-	if rec.User != "" {
-		args = append(args, "@u", rec.User)
-	}
-	for k, v := range rec.Values {
-		args = append(args, k, v)
-	}
-	log, ttl := s.opLog(key, rec.Touched)
-	args = append(args, opID(), ttl)
-	n, err := s.write(ctx, createScript, s.keysWith(key, log), args...).Int()
+	n, err := s.write(ctx, createScript, s.keys(key), createArgs(rec)...).Int()
 	if err != nil {
 		return s.fail("create", err)
 	}
@@ -61,6 +51,19 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 	}
 	s.touches.saw(key, rec.Touched)
 	return nil
+}
+
+// createArgs returns the ARGV of create.lua for rec.
+func createArgs(rec *store.Record) []any {
+	args := make([]any, 0, 5+2*len(rec.Values))
+	args = append(args, rec.Touched.UnixMilli(), metaExpiry(rec), formatMeta(rec, rec.Size()))
+	if rec.User != "" {
+		args = append(args, "@u", rec.User)
+	}
+	for k, v := range rec.Values {
+		args = append(args, k, v)
+	}
+	return args
 }
 
 // index adds a session to its user's index. An index key that holds

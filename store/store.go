@@ -187,7 +187,10 @@ type Store interface {
 	Load(ctx context.Context, key string, opts LoadOptions) (*Record, error)
 
 	// Create stores a new session. It fails with ErrExists if key is taken.
-	// It is the only method that may bring a key into existence.
+	// It is the only method that may bring a key into existence. A store
+	// may take a Create that finds exactly rec under key for a retry of
+	// its own (a reply lost) and succeed without writing: keys name one
+	// creation each (the manager's are hashes of fresh 256-bit IDs).
 	Create(ctx context.Context, key string, rec *Record) error
 
 	// Commit applies d to the live session under key, atomically. If there

@@ -37,20 +37,31 @@ local function meta(raw)
   return c, c + t, i, c + d, s
 end
 
--- count_add: a session expiring at exp joins the count (unless already past). "e" is
--- the end of the latest slot counted, which the count hash's own expiry covers.
--- Returns the last slot already subtracted ("p").
+-- count_add: a session expiring at exp joins the count (unless its slot has passed).
+-- Every slot field in the hash is later than "p" (count_prune deletes a slot's field
+-- when it subtracts it) and within "e", the end of the latest slot counted, which the
+-- hash's own expiry covers. So when the session's slot field already exists, incrementing
+-- it and "n" is all there is to do: two calls, for all but the first session of a slot.
+-- Returns the last slot already subtracted ("p") when it read it, else nil.
 local function count_add(bucket, exp, now)
+  local s = math.ceil(exp / SLOT)
+  local f = string.format('%.0f', s)
+  if redis.call('HINCRBY', bucket, f, 1) > 1 then
+    redis.call('HINCRBY', bucket, 'n', 1)
+    return nil
+  end
+  -- The slot's first session: check the slot against "p", and the hash's expiry.
   local b = redis.call('HMGET', bucket, 'p', 'e')
   local p = tonumber(b[1])
   if not p then
     p = math.floor(now / SLOT)
     redis.call('HSET', bucket, 'p', string.format('%.0f', p))
   end
-  local s = math.ceil(exp / SLOT)
-  if s <= p then return p end
+  if s <= p then
+    redis.call('HDEL', bucket, f) -- already subtracted: not counted
+    return p
+  end
   redis.call('HINCRBY', bucket, 'n', 1)
-  redis.call('HINCRBY', bucket, string.format('%.0f', s), 1)
   local until_ms = s * SLOT + SLOT
   local e = tonumber(b[2])
   if not e then
