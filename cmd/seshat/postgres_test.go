@@ -116,7 +116,7 @@ func TestSessionsCommandsOnPostgreSQL(t *testing.T) {
 		t.Fatalf("list with SESHAT_STORE: %d sessions; want 9", len(got))
 	}
 	handle := list("--user", "ann")[0].Handle
-	if out, err := run(t, "sessions", "show", handle); err != nil || !strings.Contains(out, `"user": "ann"`) || !strings.Contains(out, `"handle": "`+handle+`"`) {
+	if out, err := run(t, "sessions", "show", "--", handle); err != nil || !strings.Contains(out, `"user": "ann"`) || !strings.Contains(out, `"handle": "`+handle+`"`) {
 		t.Fatalf("show: %v\n%s", err, out)
 	}
 
@@ -132,7 +132,7 @@ func TestSessionsCommandsOnPostgreSQL(t *testing.T) {
 	if got := list("--user", "bob"); len(got) != 0 {
 		t.Fatalf("list --user bob after revoking: %+v", got)
 	}
-	if out, err := run(t, "sessions", "revoke", handle); err != nil || out != "revoked "+handle+"\n" {
+	if out, err := run(t, "sessions", "revoke", "--", handle); err != nil || out != "revoked "+handle+"\n" {
 		t.Fatalf("revoke HANDLE: %v\n%s", err, out)
 	}
 	loggedOut := 0
@@ -144,7 +144,7 @@ func TestSessionsCommandsOnPostgreSQL(t *testing.T) {
 	if loggedOut != 1 {
 		t.Fatalf("revoking one of ann's two sessions logged out %d of them", loggedOut)
 	}
-	if _, err := run(t, "sessions", "show", handle); err == nil || !strings.Contains(err.Error(), "no such session") {
+	if _, err := run(t, "sessions", "show", "--", handle); err == nil || !strings.Contains(err.Error(), "no such session") {
 		t.Errorf("show of a revoked handle: %v", err)
 	}
 

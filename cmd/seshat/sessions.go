@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -120,6 +121,7 @@ func newShow() *cobra.Command {
 			})
 		},
 	}
+	cmd.SetFlagErrorFunc(handleFlagError)
 	cfg.register(cmd)
 	return cmd
 }
@@ -161,6 +163,7 @@ func newRevoke() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&user, "user", "", "revoke every session of this user")
+	cmd.SetFlagErrorFunc(handleFlagError)
 	cfg.register(cmd)
 	return cmd
 }
@@ -210,6 +213,15 @@ const maxHandleLen = 64
 // handleArgs checks that each argument looks like a handle: base64url
 // characters only. Anything else cannot name a session, and could name
 // another kind of key (a bucket's count hash ends in "#").
+// handleFlagError explains a flag error that a handle starting with '-'
+// (one in 64 handles) causes: the flag parser takes it for flags.
+func handleFlagError(_ *cobra.Command, err error) error {
+	if strings.HasPrefix(err.Error(), "unknown") {
+		return fmt.Errorf("%w (a handle that starts with '-' goes after --, as in: seshat sessions show -- -2JeE…)", err)
+	}
+	return err
+}
+
 func handleArgs(_ *cobra.Command, args []string) error {
 	for _, h := range args {
 		if err := checkHandle(h); err != nil {

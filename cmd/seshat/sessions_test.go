@@ -47,7 +47,7 @@ func TestSessionsCommands(t *testing.T) {
 	}
 
 	handle := list("--user", "ann")[0].Handle
-	out, err := run(t, "sessions", "show", "--redis", srv.URL(), handle)
+	out, err := run(t, "sessions", "show", "--redis", srv.URL(), "--", handle)
 	if err != nil || !strings.Contains(out, `"user": "ann"`) || !strings.Contains(out, `"handle": "`+handle+`"`) {
 		t.Fatalf("show: %v\n%s", err, out)
 	}
@@ -61,7 +61,7 @@ func TestSessionsCommands(t *testing.T) {
 	if err := srv.Client(t).HSet(t.Context(), st.SessionKey(handle), "", "shi", "empty", "").Err(); err != nil {
 		t.Fatal(err)
 	}
-	out, err = run(t, "sessions", "show", "--redis", srv.URL(), handle)
+	out, err = run(t, "sessions", "show", "--redis", srv.URL(), "--", handle)
 	if err != nil || !strings.Contains(out, `"user": "ann"`) || !strings.Contains(out, `"": "hi"`) ||
 		!strings.Contains(out, `"empty": "!cannot decode: empty value"`) {
 		t.Fatalf("show of a session with an empty value and an empty name: %v\n%s", err, out)
@@ -81,7 +81,7 @@ func TestSessionsCommands(t *testing.T) {
 			t.Fatalf("ann after revoking bob: %d %q", code, body)
 		}
 	}
-	if out, err := run(t, "sessions", "revoke", "--redis", srv.URL(), handle); err != nil || !strings.Contains(out, "revoked "+handle) {
+	if out, err := run(t, "sessions", "revoke", "--redis", srv.URL(), "--", handle); err != nil || !strings.Contains(out, "revoked "+handle) {
 		t.Fatalf("revoke HANDLE: %v\n%s", err, out)
 	}
 	loggedOut := 0
@@ -95,6 +95,14 @@ func TestSessionsCommands(t *testing.T) {
 	}
 
 	// Errors are clear and exit 1.
+	// One handle in 64 starts with '-', which the flag parser takes for
+	// flags: the error says to put it after --.
+	if _, err := run(t, "sessions", "show", "--redis", srv.URL(), "-2JeEF1iXf1WoAEs"); err == nil || !strings.Contains(err.Error(), "goes after --") {
+		t.Fatalf("show of a handle that starts with '-': %v; want a hint to use --", err)
+	}
+	if _, err := run(t, "sessions", "revoke", "--redis", srv.URL(), "-2JeEF1iXf1WoAEs"); err == nil || !strings.Contains(err.Error(), "goes after --") {
+		t.Fatalf("revoke of a handle that starts with '-': %v; want a hint to use --", err)
+	}
 	if _, err := run(t, "sessions", "show", "--redis", srv.URL(), "no-such-handle"); err == nil || !strings.Contains(err.Error(), "no such session") {
 		t.Errorf("show of an unknown handle: %v", err)
 	}

@@ -216,7 +216,7 @@ func TestCommandsEscapeStoredNames(t *testing.T) {
 		t.Fatalf("the name with ESC did not round-trip exactly through --json: %q", got)
 	}
 
-	out, err = run(t, "sessions", "show", "--redis", srv.URL(), got[esc])
+	out, err = run(t, "sessions", "show", "--redis", srv.URL(), "--", got[esc])
 	var snap seshat.Snapshot
 	if err != nil || !terminalSafe(out) || json.Unmarshal([]byte(out), &snap) != nil || snap.User != esc || snap.Values["note"] != esc {
 		t.Fatalf("sessions show: %v %+v\n%q", err, snap, out)
