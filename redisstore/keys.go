@@ -9,12 +9,36 @@ import (
 	"time"
 )
 
-// buckets is the number of hash-tag buckets sessions are spread over; each
-// has a count hash in the same slot (see scripts/prelude.lua). 256 spread
-// evenly over the slots of a Cluster and keep Count to 256 small scripts.
-const buckets = 256
+// layout is where a session's keys live: the hash tag ("bucket") of its
+// hash, which its bucket's count hash and operation logs share (see
+// scripts/prelude.lua). The layouts are told apart by the tag's length.
+type layout uint8
 
-// bucket returns the hash tag of a store key: two hex digits of its FNV-1a.
+const (
+	// layoutBuckets: 256 buckets "{hh}", two hex digits of the store key's
+	// FNV-1a. At most 256 of a Cluster's 16,384 slots hold sessions, so
+	// past a few masters some are much busier than others (issue 21).
+	layoutBuckets layout = 1
+	// layoutSlots: one bucket per Cluster slot, "{ttt}", the tag of three
+	// characters that lands on the slot of the store key's own CRC16
+	// (slotTags): sessions spread over every slot, so over any number of
+	// masters as evenly as the slots are.
+	layoutSlots layout = 2
+)
+
+// legacyBuckets is the number of buckets of layoutBuckets.
+const legacyBuckets = 256
+
+// tag returns the hash tag of a store key in layout l.
+func (l layout) tag(key string) string {
+	if l == layoutBuckets {
+		return bucket(key)
+	}
+	return slotTag(int(crc16(key)) % clusterSlots)
+}
+
+// bucket returns the hash tag of a store key in layoutBuckets: two hex
+// digits of its FNV-1a.
 func bucket(key string) string {
 	h := uint32(2166136261)
 	for i := 0; i < len(key); i++ {
@@ -41,9 +65,12 @@ func (s *Store) SessionKey(key string) string { return s.prefix + "{" + bucket(k
 
 // keys returns the KEYS of a session script: the session and its bucket's
 // count hash, which share a hash slot.
-func (s *Store) keys(key string) []string {
-	b := bucket(key)
-	return []string{s.prefix + "{" + b + "}" + key, s.prefix + "{" + b + "}#"}
+func (s *Store) keys(key string) []string { return s.keysIn(layoutBuckets, key) }
+
+// keysIn returns the KEYS of a session script in layout l.
+func (s *Store) keysIn(l layout, key string) []string {
+	t := l.tag(key)
+	return []string{s.prefix + "{" + t + "}" + key, s.prefix + "{" + t + "}#"}
 }
 
 // keysWith returns the KEYS of a session script that also writes another

@@ -127,9 +127,9 @@ func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
 func (s *Store) count(ctx context.Context, now time.Time) (int64, []string, error) {
 	key := func(b int) string { return fmt.Sprintf("%s{%02x}#", s.prefix, b) }
 	run := func(eval func(p redis.Pipeliner, keys []string) *redis.Cmd) ([]*redis.Cmd, error) {
-		cmds := make([]*redis.Cmd, buckets)
+		cmds := make([]*redis.Cmd, legacyBuckets)
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for b := range buckets {
+			for b := range legacyBuckets {
 				cmds[b] = eval(p, []string{key(b)})
 			}
 			return nil
