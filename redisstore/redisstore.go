@@ -25,12 +25,15 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +46,8 @@ import (
 var scriptFiles embed.FS
 
 // script returns an embedded script; session scripts get the prelude's
-// shared functions prepended.
+// shared functions prepended (after the script's shebang line, if it has
+// one: Redis reads flags only from the first line).
 func script(name string, prelude bool) *redis.Script {
 	src, err := scriptFiles.ReadFile("scripts/" + name + ".lua")
 	if err != nil {
@@ -54,20 +58,26 @@ func script(name string, prelude bool) *redis.Script {
 		if err != nil {
 			panic("redisstore: missing embedded prelude")
 		}
-		src = append(append(pre, '\n'), src...)
+		var shebang []byte
+		if bytes.HasPrefix(src, []byte("#!")) {
+			i := bytes.IndexByte(src, '\n') + 1
+			shebang, src = src[:i], src[i:]
+		}
+		src = slices.Concat(shebang, pre, []byte{'\n'}, src)
 	}
 	return redis.NewScript(string(src))
 }
 
 var (
-	loadScript    = script("load", true)
-	createScript  = script("create", true)
-	commitScript  = script("commit", true)
-	incrScript    = script("incr", true)
-	takeScript    = script("take", true)
-	destroyScript = script("destroy", true)
-	countScript   = script("count", true)
-	indexScript   = script("index", false)
+	loadScript      = script("load", true)
+	createScript    = script("create", true)
+	commitScript    = script("commit", true)
+	incrScript      = script("incr", true)
+	takeScript      = script("take", true)
+	destroyScript   = script("destroy", true)
+	countScript     = script("count", true)
+	countManyScript = script("countmany", true)
+	indexScript     = script("index", false)
 )
 
 // DefaultPrefix starts every key seshat writes.
@@ -130,6 +140,10 @@ type Store struct {
 
 	cache   *cache   // nil unless Options.LocalCache
 	touches touchLog // for Load: which sessions need no touch yet
+
+	countOnce   sync.Once
+	counts      []string    // countHashes
+	noCountMany atomic.Bool // the server refused countmany.lua: count bucket by bucket
 }
 
 var (

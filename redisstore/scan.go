@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -111,55 +110,4 @@ func (s *Store) infos(ctx context.Context, c redis.Cmdable, keys []string, now t
 		}
 	}
 	return infos, nil
-}
-
-// Count implements store.Counter: one small script per bucket, pipelined
-// (per node on a Cluster), each subtracting the sessions whose expiry has
-// passed since the last count. Its cost does not grow with the number of
-// sessions. A bucket whose count hash holds something seshat did not
-// write is left out (Stats names it).
-func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
-	n, _, err := s.count(ctx, now)
-	return n, err
-}
-
-// count is Count, also naming the count hashes it could not read.
-func (s *Store) count(ctx context.Context, now time.Time) (int64, []string, error) {
-	key := func(b int) string { return fmt.Sprintf("%s{%02x}#", s.prefix, b) }
-	run := func(eval func(p redis.Pipeliner, keys []string) *redis.Cmd) ([]*redis.Cmd, error) {
-		cmds := make([]*redis.Cmd, legacyBuckets)
-		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for b := range legacyBuckets {
-				cmds[b] = eval(p, []string{key(b)})
-			}
-			return nil
-		})
-		return cmds, err
-	}
-	cmds, err := run(func(p redis.Pipeliner, keys []string) *redis.Cmd {
-		return countScript.EvalSha(ctx, p, keys, now.UnixMilli())
-	})
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// First count on some node: send the source once.
-		cmds, err = run(func(p redis.Pipeliner, keys []string) *redis.Cmd {
-			return countScript.Eval(ctx, p, keys, now.UnixMilli())
-		})
-	}
-	if err != nil {
-		return 0, nil, s.fail("count", err)
-	}
-	var n int64
-	var foreign []string
-	for b, c := range cmds {
-		v, err := c.Int64()
-		if err != nil {
-			return 0, nil, s.fail("count", err)
-		}
-		if v < 0 {
-			foreign = append(foreign, key(b))
-			continue
-		}
-		n += v
-	}
-	return n, foreign, nil
 }
