@@ -27,7 +27,7 @@ func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
 }
 
 // countHashes returns the count hash of every bucket: the 256 of
-// layoutBuckets, then the 16,384 of layoutSlots.
+// LayoutBuckets, then the 16,384 of LayoutSlots.
 func (s *Store) countHashes() []string {
 	s.countOnce.Do(func() {
 		s.counts = make([]string, 0, legacyBuckets+clusterSlots)
@@ -43,12 +43,12 @@ func (s *Store) countHashes() []string {
 
 // count is Count, also naming the count hashes it could not read.
 func (s *Store) count(ctx context.Context, now time.Time) (int64, []string, error) {
+	if s.noCountMany.Load() {
+		return s.countEach(ctx, now, s.countHashes())
+	}
 	groups, err := s.countGroups(ctx)
 	if err != nil {
 		return 0, nil, s.fail("count", err)
-	}
-	if s.noCountMany.Load() {
-		return s.countEach(ctx, now, s.countHashes())
 	}
 	return s.countMany(ctx, now, groups)
 }

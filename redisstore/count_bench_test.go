@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ import (
 // 1,000 to a pipeline, their last touches spread over the 30 minutes of
 // their idle timeout, as live traffic leaves them: so each count hash
 // holds a slot field for most 5 s slots its sessions expire in.
-func fillSpread(tb testing.TB, s *Store, l layout, n int, now time.Time) {
+func fillSpread(tb testing.TB, s *Store, l Layout, n int, now time.Time) {
 	ctx := context.Background()
 	if err := createScript.Load(ctx, s.client).Err(); err != nil {
 		tb.Fatal(err)
@@ -71,13 +72,15 @@ func redisMicros(tb testing.TB, c *redis.Client) float64 {
 	return total
 }
 
-// countBench runs count b.N times, reporting Redis's time per count
-// beside the wall time.
-func countBench(b *testing.B, c *redis.Client, want int64, count func(i int) (int64, error)) {
+// countBench runs count b.N times, reporting beside the wall time
+// Redis's time per count, summed over the servers, and on the busiest.
+func countBench(b *testing.B, servers []*redis.Client, want int64, count func(i int) (int64, error)) {
 	if got, err := count(0); err != nil || (want >= 0 && got != want) {
 		b.Fatalf("count = %d, %v; want %d", got, err, want)
 	}
-	c.ConfigResetStat(context.Background())
+	for _, c := range servers {
+		c.ConfigResetStat(context.Background())
+	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -86,7 +89,16 @@ func countBench(b *testing.B, c *redis.Client, want int64, count func(i int) (in
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(redisMicros(b, c)/float64(b.N)/1000, "redis-ms/op")
+	var total, busiest float64
+	for _, c := range servers {
+		us := redisMicros(b, c)
+		total += us
+		busiest = max(busiest, us)
+	}
+	b.ReportMetric(total/float64(b.N)/1000, "redis-ms/op")
+	if len(servers) > 1 {
+		b.ReportMetric(busiest/float64(b.N)/1000, "busiest-node-ms/op")
+	}
 }
 
 // BenchmarkCountLayouts measures the ways to count 1,000,000 sessions
@@ -98,7 +110,7 @@ func BenchmarkCountLayouts(b *testing.B) {
 	n := sessionsForScale()
 	now := time.Now()
 	ctx := context.Background()
-	for _, l := range []layout{layoutBuckets, layoutSlots} {
+	for _, l := range []Layout{LayoutBuckets, LayoutSlots} {
 		b.Run(fmt.Sprintf("layout=%d", l), func(b *testing.B) {
 			srv := redistest.Start(b)
 			c := srv.Client(b)
@@ -112,26 +124,26 @@ func BenchmarkCountLayouts(b *testing.B) {
 				b.Fatalf("Count = %d, %v; want %d", got, err, n)
 			}
 			own := s.countHashes()[:legacyBuckets]
-			if l == layoutSlots {
+			if l == LayoutSlots {
 				own = s.countHashes()[legacyBuckets:]
 			}
 			b.Run("Count", func(b *testing.B) {
-				countBench(b, c, int64(n), func(int) (int64, error) { return s.Count(ctx, now) })
+				countBench(b, []*redis.Client{c}, int64(n), func(int) (int64, error) { return s.Count(ctx, now) })
 			})
 			b.Run("count.lua-per-bucket", func(b *testing.B) {
-				countBench(b, c, int64(n), func(int) (int64, error) { m, _, err := s.countEach(ctx, now, own); return m, err })
+				countBench(b, []*redis.Client{c}, int64(n), func(int) (int64, error) { m, _, err := s.countEach(ctx, now, own); return m, err })
 			})
-			if l == layoutBuckets {
+			if l == LayoutBuckets {
 				return
 			}
 			for _, size := range []int{256, 1024, 4096, 16384} {
 				b.Run(fmt.Sprintf("countmany-chunk=%d", size), func(b *testing.B) {
 					groups := chunks(own, size)
-					countBench(b, c, int64(n), func(int) (int64, error) { m, _, err := s.countMany(ctx, now, groups); return m, err })
+					countBench(b, []*redis.Client{c}, int64(n), func(int) (int64, error) { m, _, err := s.countMany(ctx, now, groups); return m, err })
 				})
 			}
 			b.Run("pipelined-HMGET", func(b *testing.B) {
-				countBench(b, c, int64(n), func(int) (int64, error) {
+				countBench(b, []*redis.Client{c}, int64(n), func(int) (int64, error) {
 					cmds := make([]*redis.SliceCmd, len(own))
 					_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 						for i, k := range own {
@@ -156,11 +168,62 @@ func BenchmarkCountLayouts(b *testing.B) {
 			// when Count runs each second.
 			b.Run("countmany-chunk=1024-slot-passed", func(b *testing.B) {
 				groups := chunks(own, 1024)
-				countBench(b, c, -1, func(i int) (int64, error) {
+				countBench(b, []*redis.Client{c}, -1, func(i int) (int64, error) {
 					m, _, err := s.countMany(ctx, now.Add(time.Duration(i+1)*5*time.Second), groups)
 					return m, err
 				})
 			})
 		})
 	}
+}
+
+// BenchmarkCountCluster measures Count on a Cluster of
+// $SESHAT_BENCH_MASTERS masters (default 30, no replicas) holding
+// 1,000,000 sessions ($SESHAT_BENCH_SESSIONS) in the slots layout, and
+// reports how evenly the masters hold them (keys per master, busiest ÷
+// average).
+func BenchmarkCountCluster(b *testing.B) {
+	masters := 30
+	if v, err := strconv.Atoi(os.Getenv("SESHAT_BENCH_MASTERS")); err == nil && v >= 3 {
+		masters = v
+	}
+	n := sessionsForScale()
+	now := time.Now()
+	ctx := context.Background()
+	cl := redistest.StartCluster(b, masters, 0)
+	cc := cl.Client(b)
+	s, _ := New(cc, Options{})
+	fillSpread(b, s, LayoutSlots, n, now)
+	var nodes []*redis.Client
+	var keys []int64
+	for _, m := range cl.Masters {
+		c := m.Client(b)
+		nodes = append(nodes, c)
+		k, err := c.DBSize(ctx).Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	var sum, most int64
+	for _, k := range keys {
+		sum += k
+		most = max(most, k)
+	}
+	b.Logf("%d masters, %d sessions: keys per master %v, busiest ÷ average %.3f", masters, n, keys, float64(most)*float64(masters)/float64(sum))
+	if got, _, err := s.count(ctx, now); err != nil || got != int64(n) {
+		b.Fatalf("Count = %d, %v; want %d", got, err, n)
+	}
+	b.Run("Count", func(b *testing.B) {
+		countBench(b, nodes, int64(n), func(int) (int64, error) { return s.Count(ctx, now) })
+	})
+	b.Run("count.lua-per-bucket", func(b *testing.B) {
+		countBench(b, nodes, int64(n), func(int) (int64, error) {
+			m, _, err := s.countEach(ctx, now, s.countHashes())
+			return m, err
+		})
+	})
+	b.Run("Count-slot-passed", func(b *testing.B) {
+		countBench(b, nodes, -1, func(i int) (int64, error) { return s.Count(ctx, now.Add(time.Duration(i+1)*5*time.Second)) })
+	})
 }

@@ -60,7 +60,7 @@ func spreadOf(owner []int, masters int, bucketSlots []int) spread {
 
 // sampledRatio is the busiest ÷ average of real keys: n random handles
 // (16 base64url characters, as the manager makes) placed by layout l.
-func sampledRatio(owner []int, masters int, l layout, handles []string) float64 {
+func sampledRatio(owner []int, masters int, l Layout, handles []string) float64 {
 	per := make([]int, masters)
 	for _, h := range handles {
 		per[owner[slotOf(l.tag(h))]]++
@@ -141,7 +141,7 @@ func TestLayoutSimulation(t *testing.T) {
 			continue
 		}
 		fmt.Fprintf(&tab, "| %d | %.2f | %d | %.3f | %d | %.3f | %d / %d | %d / %d |\n", n, o.ratio, o.empty, w.ratio, w.empty,
-			sampledRatio(owner, n, layoutSlots, handles), legacyBuckets, o.busiestCH, clusterSlots, w.busiestCH)
+			sampledRatio(owner, n, LayoutSlots, handles), legacyBuckets, o.busiestCH, clusterSlots, w.busiestCH)
 	}
 	fmt.Fprintf(&tab, "\nnew layout, worst over 3 to 1,000 masters: %.3f at %d masters\n", worst, worstAt)
 	t.Log(tab.String())

@@ -4,10 +4,13 @@
 // Each session is one hash, "<prefix>{<bucket>}<key>", whose fields are the
 // session's values plus "@" (format version, times, size) and "@u" (its
 // user). The key is a keyed hash of the session ID, never the ID; the
-// bucket, two hex digits derived from it, is the Cluster hash tag. A read
-// is one HGETALL; every write is one Lua script on the session and its
-// bucket's count hash "<prefix>{<bucket>}#" (same slot), so it is atomic
-// and runs on one node. The scripts are kept lean (scripts/prelude.lua says
+// bucket, derived from it, is the Cluster hash tag: one of 256 (two hex
+// digits, LayoutBuckets) or one per Cluster slot (three characters that
+// land on the key's own slot, LayoutSlots, the default on a Cluster, so
+// that sessions spread evenly over any number of masters). A store reads
+// both layouts and writes one (Options.Layout). A read is one HGETALL;
+// every write is one Lua script on the session and its bucket's count hash
+// "<prefix>{<bucket>}#" (same slot), so it is atomic and runs on one node. The scripts are kept lean (scripts/prelude.lua says
 // why): an increment costs Redis two calls inside one script.
 // The count hashes make Count exact without scanning (scripts/prelude.lua).
 // Every key carries an expiry: a session's is its idle expiry or absolute
@@ -89,6 +92,18 @@ type Options struct {
 	// '{' or '}', which would break the keys' hash tags.
 	Prefix string
 
+	// Layout is where new sessions go (see Layout); sessions in the other
+	// layout are still read, written, counted, listed and destroyed, so
+	// changing it loses nothing. Default: LayoutAuto, one bucket per slot
+	// on a Cluster client and 256 buckets otherwise (where slots do not
+	// matter and Count is cheaper with fewer buckets). A store that moves
+	// from one Redis to a Cluster keeps its sessions: those created before
+	// stay in their 256 buckets until they end. Releases before this
+	// option read only LayoutBuckets: during a rolling upgrade of a
+	// Cluster's applications from one, set LayoutBuckets until every
+	// instance runs this one.
+	Layout Layout
+
 	// MinReplicas, when positive, makes every write (create, commit, take,
 	// destroy) wait, with Redis WAIT on the same connection, until at
 	// least this many replicas have it, and fail with ErrUnavailable when
@@ -133,7 +148,8 @@ type Store struct {
 	above  int32                // Options.AutoPipelineAbove
 	busy   atomic.Int32         // loads and writes in flight (with ap)
 	prefix string
-	owned  bool // Close closes client
+	layout Layout // where new sessions go
+	owned  bool   // Close closes client
 
 	minReplicas    int
 	replicaTimeout time.Duration
@@ -167,6 +183,15 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if strings.ContainsAny(opts.Prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: prefix %q contains a brace", opts.Prefix)
 	}
+	if opts.Layout > LayoutSlots {
+		return nil, fmt.Errorf("redisstore: unknown layout %d", opts.Layout)
+	}
+	if opts.Layout == LayoutAuto {
+		opts.Layout = LayoutBuckets
+		if _, ok := client.(*redis.ClusterClient); ok {
+			opts.Layout = LayoutSlots
+		}
+	}
 	if opts.MinReplicas < 0 || opts.ReplicaTimeout < 0 || opts.AutoPipelineAbove < 0 {
 		return nil, errors.New("redisstore: negative MinReplicas, ReplicaTimeout or AutoPipelineAbove")
 	}
@@ -176,7 +201,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if opts.ReplicaTimeout == 0 {
 		opts.ReplicaTimeout = 200 * time.Millisecond
 	}
-	s := &Store{client: client, prefix: opts.Prefix, minReplicas: opts.MinReplicas, replicaTimeout: opts.ReplicaTimeout}
+	s := &Store{client: client, prefix: opts.Prefix, layout: opts.Layout, minReplicas: opts.MinReplicas, replicaTimeout: opts.ReplicaTimeout}
 	if !opts.NoAutoPipeline {
 		type autoPipeliner interface {
 			AutoPipeline() (*redis.AutoPipeliner, error)

@@ -169,6 +169,22 @@ local function lib()
     end
     return redis.call('HINCRBY', bucket, 'n', string.format('%d', -gone))
   end
+  -- count_step: the live count of a count hash whose "p" and "n" the caller read (p a
+  -- number, n a number or nil), with "c" the field of the slot after p (nil if absent),
+  -- when exactly one slot has passed since p: count_prune's work for that one slot, in one
+  -- or two calls instead of six (every bucket takes this step once per SLOT when Count
+  -- runs at least that often).
+  function L.count_step(bucket, p, n, c)
+    local f = ms(p + 1)
+    if not c then
+      redis.call('HSET', bucket, 'p', f)
+      return n or 0
+    end
+    redis.call('HDEL', bucket, f)
+    n = (n or 0) - tonumber(c)
+    redis.call('HSET', bucket, 'p', f, 'n', string.format('%d', n))
+    return n
+  end
   return L
 end
 -- end of prelude
