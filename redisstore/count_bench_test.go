@@ -16,15 +16,16 @@ import (
 )
 
 // fillSpread creates n sessions in layout l through the create script,
-// 1,000 to a pipeline, their last touches spread over the 30 minutes of
-// their idle timeout, as live traffic leaves them: so each count hash
-// holds a slot field for most 5 s slots its sessions expire in.
+// 1,000 to a pipeline, their last touches spread over the 30 minutes
+// before now, as live traffic leaves them: so each count hash holds a slot
+// field for most 5 s slots its sessions expire in. Their idle timeout is
+// 31 minutes, so that none expires (by Redis's clock) while the fill runs.
 func fillSpread(tb testing.TB, s *Store, l Layout, n int, now time.Time) {
 	ctx := context.Background()
 	if err := createScript.Load(ctx, s.client).Err(); err != nil {
 		tb.Fatal(err)
 	}
-	const idle = 30 * time.Minute
+	const idle = 31 * time.Minute
 	for done := 0; done < n; {
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := 0; i < 1000 && done < n; i, done = i+1, done+1 {
@@ -44,42 +45,63 @@ func fillSpread(tb testing.TB, s *Store, l Layout, n int, now time.Time) {
 	}
 }
 
-// redisMicros returns the microseconds Redis spent in scripts and hash
-// reads since its statistics were last reset (INFO commandstats).
+// redisMicros returns the microseconds Redis spent counting since its
+// statistics were last reset (INFO commandstats): in scripts and EXISTS,
+// or, when no script ran, in hash reads. (Commands a script calls are
+// counted twice by INFO: in the script's time and their own.)
 func redisMicros(tb testing.TB, c *redis.Client) float64 {
 	info, err := c.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var total float64
+	us := map[string]float64{}
 	for _, line := range strings.Split(info, "\r\n") {
 		name, rest, ok := strings.Cut(line, ":")
 		if !ok || !strings.HasPrefix(name, "cmdstat_") {
 			continue
 		}
-		switch strings.TrimPrefix(name, "cmdstat_") {
-		case "eval", "evalsha", "hmget", "hget":
-		default:
-			continue
-		}
 		for _, f := range strings.Split(rest, ",") {
 			if v, ok := strings.CutPrefix(f, "usec="); ok {
-				n, _ := strconv.ParseFloat(v, 64)
-				total += n
+				us[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.ParseFloat(v, 64)
 			}
 		}
 	}
-	return total
+	if scripts := us["eval"] + us["evalsha"]; scripts > 0 {
+		return scripts + us["exists"]
+	}
+	return us["hmget"] + us["hget"] + us["exists"]
+}
+
+// redisCPU returns the CPU seconds a server has used (INFO cpu, user and
+// system): unlike the times of INFO commandstats, which are elapsed times,
+// it does not count the time a server waits for a core (30 masters on 2).
+func redisCPU(tb testing.TB, c *redis.Client) float64 {
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var s float64
+	for _, line := range strings.Split(info, "\r\n") {
+		name, v, _ := strings.Cut(line, ":")
+		if name == "used_cpu_user" || name == "used_cpu_sys" {
+			f, _ := strconv.ParseFloat(v, 64)
+			s += f
+		}
+	}
+	return s
 }
 
 // countBench runs count b.N times, reporting beside the wall time
-// Redis's time per count, summed over the servers, and on the busiest.
+// Redis's time per count (elapsed, in the commands) and its CPU time
+// (the whole server), summed over the servers and on the busiest.
 func countBench(b *testing.B, servers []*redis.Client, want int64, count func(i int) (int64, error)) {
 	if got, err := count(0); err != nil || (want >= 0 && got != want) {
 		b.Fatalf("count = %d, %v; want %d", got, err, want)
 	}
-	for _, c := range servers {
+	cpu0 := make([]float64, len(servers))
+	for i, c := range servers {
 		c.ConfigResetStat(context.Background())
+		cpu0[i] = redisCPU(b, c)
 	}
 	b.ReportAllocs()
 	i := 0
@@ -89,15 +111,21 @@ func countBench(b *testing.B, servers []*redis.Client, want int64, count func(i 
 			b.Fatal(err)
 		}
 	}
-	var total, busiest float64
-	for _, c := range servers {
+	var total, busiest, cpu, cpuBusiest float64
+	for i, c := range servers {
 		us := redisMicros(b, c)
 		total += us
 		busiest = max(busiest, us)
+		s := redisCPU(b, c) - cpu0[i]
+		cpu += s
+		cpuBusiest = max(cpuBusiest, s)
 	}
-	b.ReportMetric(total/float64(b.N)/1000, "redis-ms/op")
+	per := float64(b.N)
+	b.ReportMetric(total/per/1000, "redis-ms/op")
+	b.ReportMetric(cpu/per*1000, "redis-cpu-ms/op")
 	if len(servers) > 1 {
-		b.ReportMetric(busiest/float64(b.N)/1000, "busiest-node-ms/op")
+		b.ReportMetric(busiest/per/1000, "busiest-node-ms/op")
+		b.ReportMetric(cpuBusiest/per*1000, "busiest-node-cpu-ms/op")
 	}
 }
 
@@ -108,10 +136,10 @@ func countBench(b *testing.B, servers []*redis.Client, want int64, count func(i 
 // floor of any per-bucket read).
 func BenchmarkCountLayouts(b *testing.B) {
 	n := sessionsForScale()
-	now := time.Now()
 	ctx := context.Background()
 	for _, l := range []Layout{LayoutBuckets, LayoutSlots} {
 		b.Run(fmt.Sprintf("layout=%d", l), func(b *testing.B) {
+			now := time.Now()
 			srv := redistest.Start(b)
 			c := srv.Client(b)
 			s, _ := New(c, Options{})
@@ -123,9 +151,9 @@ func BenchmarkCountLayouts(b *testing.B) {
 			if got, _, err := s.count(ctx, now); err != nil || got != int64(n) {
 				b.Fatalf("Count = %d, %v; want %d", got, err, n)
 			}
-			own := s.countHashes()[:legacyBuckets]
+			own, ownArgs := s.countHashes()[:legacyBuckets], s.countArgs[:legacyBuckets]
 			if l == LayoutSlots {
-				own = s.countHashes()[legacyBuckets:]
+				own, ownArgs = s.countHashes()[legacyBuckets:], s.countArgs[legacyBuckets:]
 			}
 			b.Run("Count", func(b *testing.B) {
 				countBench(b, []*redis.Client{c}, int64(n), func(int) (int64, error) { return s.Count(ctx, now) })
@@ -138,7 +166,7 @@ func BenchmarkCountLayouts(b *testing.B) {
 			}
 			for _, size := range []int{256, 1024, 4096, 16384} {
 				b.Run(fmt.Sprintf("countmany-chunk=%d", size), func(b *testing.B) {
-					groups := chunks(own, size)
+					groups := groupsOf(own, ownArgs, size)
 					countBench(b, []*redis.Client{c}, int64(n), func(int) (int64, error) { m, _, err := s.countMany(ctx, now, groups); return m, err })
 				})
 			}
@@ -163,16 +191,22 @@ func BenchmarkCountLayouts(b *testing.B) {
 					return m, err
 				})
 			})
-			// Each count one slot (5 s) later than the last: every bucket
+			// Each count 5 s (one slot) later than the last: every bucket
 			// subtracts the sessions of one slot, as every fifth count does
-			// when Count runs each second.
-			b.Run("countmany-chunk=1024-slot-passed", func(b *testing.B) {
-				groups := chunks(own, 1024)
-				countBench(b, []*redis.Client{c}, -1, func(i int) (int64, error) {
-					m, _, err := s.countMany(ctx, now.Add(time.Duration(i+1)*5*time.Second), groups)
-					return m, err
+			// when Count runs each second; or 15 s, as every count does at
+			// one per Prometheus scrape.
+			// (The clock only moves forward, from one run to the next.)
+			clock := now
+			for _, every := range []time.Duration{5 * time.Second, 15 * time.Second} {
+				b.Run(fmt.Sprintf("countmany-chunk=1024-every-%v", every), func(b *testing.B) {
+					groups := groupsOf(own, ownArgs, 1024)
+					countBench(b, []*redis.Client{c}, -1, func(int) (int64, error) {
+						clock = clock.Add(every)
+						m, _, err := s.countMany(ctx, clock, groups)
+						return m, err
+					})
 				})
-			})
+			}
 		})
 	}
 }
@@ -223,7 +257,13 @@ func BenchmarkCountCluster(b *testing.B) {
 			return m, err
 		})
 	})
-	b.Run("Count-slot-passed", func(b *testing.B) {
-		countBench(b, nodes, -1, func(i int) (int64, error) { return s.Count(ctx, now.Add(time.Duration(i+1)*5*time.Second)) })
-	})
+	clock := now // only forward, from one run to the next
+	for _, every := range []time.Duration{5 * time.Second, 15 * time.Second} {
+		b.Run(fmt.Sprintf("Count-every-%v", every), func(b *testing.B) {
+			countBench(b, nodes, -1, func(int) (int64, error) {
+				clock = clock.Add(every)
+				return s.Count(ctx, clock)
+			})
+		})
+	}
 }

@@ -158,8 +158,10 @@ type Store struct {
 	touches touchLog // for Load: which sessions need no touch yet
 
 	countOnce   sync.Once
-	counts      []string    // countHashes
-	noCountMany atomic.Bool // the server refused countmany.lua: count bucket by bucket
+	counts      []string     // countHashes
+	countArgs   []any        // the same, boxed
+	localGroups []countGroup // of counts, for a server that is not a Cluster
+	noCountMany atomic.Bool  // the server refused countmany.lua: count bucket by bucket
 }
 
 var (

@@ -49,7 +49,7 @@ const tagAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 // tagAlphabet that lands on it: the first in the order of the alphabet
 // (first character slowest). Every slot has one (62³ = 238,328 candidates
 // for 16,384 slots; TestSlotTags checks). Built on first use, in about
-// a millisecond, into 48 KB. The table is part of the stored layout: a
+// 2 ms, into 48 KB. The table is part of the stored layout: a
 // different choice would move every session, so TestSlotTags pins it.
 var slotTags = sync.OnceValue(func() *[clusterSlots][3]byte {
 	var t [clusterSlots][3]byte

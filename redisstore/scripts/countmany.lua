@@ -13,32 +13,22 @@
 --          allow-oom: that deletes fields and rewrites two numbers, and a count must work
 --          when Redis is full.
 -- A bucket whose last subtracted slot is current (the common case, Count running more
--- often than SLOT) costs one call; one whose next slot has passed, one or two more
--- (count_step).
--- A chunk none of whose count hashes exists (a layout not in use) costs one call where
--- one command may reach keys of many slots (not on a Cluster: there EXISTS fails here).
-if #ARGV > 2 then
-  local ok, e = pcall(redis.call, 'EXISTS', unpack(ARGV, 2))
-  if ok and e == 0 then
-    return {0}
-  end
-end
+-- often than SLOT) costs one call; one after which slots have passed, two or three more
+-- (count_step), however many up to STEP_MAX.
 local now = tonumber(ARGV[1])
 local target = math.floor(now / SLOT)
-local next_slot = string.format('%.0f', target)
 local live, out = 0, {0}
 for j = 2, #ARGV do
   local k = ARGV[j]
-  -- With the field of now's slot: what to subtract when it is the one slot passed.
-  local ok, f = pcall(redis.call, 'HMGET', k, 'p', 'n', next_slot)
+  local ok, f = pcall(redis.call, 'HMGET', k, 'p', 'n')
   local p, n
   if ok then p, n = tonumber(f[1]), tonumber(f[2]) end
-  if not ok or (f[1] and not p) or (f[2] and not n) or (f[3] and not tonumber(f[3])) then
+  if not ok or (f[1] and not p) or (f[2] and not n) then
     out[#out + 1] = j
   elseif p and target > p then
     local ok2, c
-    if target == p + 1 then
-      ok2, c = pcall(lib().count_step, k, p, n, f[3])
+    if target - p <= STEP_MAX then
+      ok2, c = pcall(lib().count_step, k, p, n, target)
     else
       ok2, c = pcall(lib().count_prune, k, now, 1000000)
     end
