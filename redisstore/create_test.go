@@ -39,7 +39,7 @@ func TestCreateReplay(t *testing.T) {
 		Created: now, Touched: now, IdleTimeout: time.Hour, Deadline: now.Add(24 * time.Hour)}
 	run := func(key string, r *store.Record) int {
 		t.Helper()
-		n, err := createScript.Run(ctx, c, s.keys(key), createArgs(r)...).Int()
+		n, err := createScript.Run(ctx, c, s.keysIn(s.layout, key), createArgs(r)...).Int()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,8 +89,30 @@ func TestCreateReplay(t *testing.T) {
 // The count of one bucket stays exact through creations, touches, writes,
 // destroys and takes of sessions that share expiry slots (count_add's
 // common case) and cross them: Count always equals the sessions stored
-// whose expiry slot has not passed.
+// whose expiry slot has not passed. Counted by count.lua (one bucket) and
+// by countmany.lua (many: a few slots passed, count_step; more,
+// count_prune).
 func TestCountSharedSlots(t *testing.T) {
+	t.Run("count.lua", func(t *testing.T) {
+		testCountSharedSlots(t, func(ctx context.Context, c *redis.Client, hash string, now time.Time) (int64, error) {
+			return countScript.Run(ctx, c, []string{hash}, now.UnixMilli()).Int64()
+		})
+	})
+	t.Run("countmany.lua", func(t *testing.T) {
+		testCountSharedSlots(t, func(ctx context.Context, c *redis.Client, hash string, now time.Time) (int64, error) {
+			res, err := countManyScript.Run(ctx, c, []string{hash}, now.UnixMilli(), hash).Int64Slice()
+			if err == nil && len(res) != 1 {
+				err = fmt.Errorf("countmany.lua answered %v", res)
+			}
+			if err != nil {
+				return 0, err
+			}
+			return res[0], nil
+		})
+	})
+}
+
+func testCountSharedSlots(t *testing.T, count func(ctx context.Context, c *redis.Client, hash string, now time.Time) (int64, error)) {
 	srv := redistest.Start(t)
 	c := srv.Client(t)
 	s, _ := New(c, Options{})
@@ -145,10 +167,15 @@ func TestCountSharedSlots(t *testing.T) {
 		case op < 8:
 			s.Take(ctx, k, now)
 			c.Del(ctx, s.SessionKey(k)) // the marker, so the key can be created again
-		default:
+		case op < 9:
 			now = now.Add(time.Duration(rng.IntN(3000)) * time.Millisecond)
+		default:
+			now = now.Add(time.Duration(rng.IntN(12000)) * time.Millisecond) // at times past two slots
+			if rng.IntN(20) == 0 {
+				now = now.Add(time.Duration(rng.IntN(400)) * time.Second) // at times past STEP_MAX slots
+			}
 		}
-		got, err := countScript.Run(ctx, c, s.keys(keys[0])[1:], now.UnixMilli()).Int64()
+		got, err := count(ctx, c, s.keysIn(s.layout, keys[0])[1], now)
 		if err != nil {
 			t.Fatal(err)
 		}

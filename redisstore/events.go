@@ -117,20 +117,15 @@ func (s *Store) sweepIndex(ctx context.Context, ikey string, now time.Time) erro
 	if len(keys) == 0 {
 		return nil
 	}
-	cmds := make([]*redis.SliceCmd, len(keys))
-	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			cmds[i] = p.HMGet(ctx, s.SessionKey(k), "@", "@m")
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	// In both layouts: a session is gone only when neither holds it.
+	fields, err := s.sessionFields(ctx, keys, "@", "@m")
+	if err != nil {
 		return err
 	}
 	var gone []any
 	for i, k := range keys {
-		v, err := cmds[i].Result()
-		if err != nil || len(v) != 2 {
+		v := fields[i]
+		if len(v) != 2 {
 			continue
 		}
 		raw, _ := v[0].(string)

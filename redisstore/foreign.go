@@ -17,7 +17,7 @@ func (s *Store) foreignIndexes(ctx context.Context) ([]string, error) {
 	var foreign []string
 	for _, k := range []struct{ pattern, want string }{
 		{globEscape.Replace(s.prefix) + "u:{*}", "zset"},
-		{globEscape.Replace(s.prefix) + "{??}#o*", "hash"},
+		{globEscape.Replace(s.prefix) + "{*}#o*", "hash"}, // operation logs, of both layouts
 	} {
 		err := s.scanKeys(ctx, k.pattern, "", 500, func(keys []string) error {
 			cmds := make([]*redis.StatusCmd, len(keys))

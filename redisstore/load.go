@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -17,14 +18,29 @@ import (
 // never later than the stored one), it reads with a plain HGETALL, a
 // native command that costs Redis a fraction of a script. Otherwise it
 // runs load.lua, which reads and refreshes the idle expiry if it is due.
+// A session not found in the layout the store writes is looked for in the
+// other (a second round trip, for sessions created before a change of
+// layout and for sessions that do not exist).
 func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*store.Record, error) {
 	if !validKey(key) {
 		return nil, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
 	}
-	rkey := s.SessionKey(key)
+	ls := s.layouts()
+	rec, err := s.loadIn(ctx, ls[0], key, opts)
+	if errors.Is(err, store.ErrNotFound) {
+		if rec, err2 := s.loadIn(ctx, ls[1], key, opts); !errors.Is(err2, store.ErrNotFound) {
+			return rec, err2
+		}
+	}
+	return rec, err
+}
+
+// loadIn is Load in layout l.
+func (s *Store) loadIn(ctx context.Context, l Layout, key string, opts store.LoadOptions) (*store.Record, error) {
+	rkey := s.sessionKeyIn(l, key)
 	h, cached := s.cached(rkey)
 	if !cached && !s.touches.fresh(key, opts) {
-		return s.loadTouching(ctx, key, opts, nil)
+		return s.loadTouching(ctx, l, key, opts, nil)
 	}
 	if !cached {
 		var err error
@@ -40,13 +56,13 @@ func (s *Store) Load(ctx context.Context, key string, opts store.LoadOptions) (*
 	if opts.Now.Sub(rec.Touched) < opts.TouchAfter {
 		return rec, nil
 	}
-	return s.loadTouching(ctx, key, opts, rec) // a copy from the cache, with a touch due
+	return s.loadTouching(ctx, l, key, opts, rec) // a copy from the cache, with a touch due
 }
 
-// loadTouching runs load.lua. read, if not nil, is what a read found;
-// it is returned untouched when Redis is full and refuses the script.
-func (s *Store) loadTouching(ctx context.Context, key string, opts store.LoadOptions, read *store.Record) (*store.Record, error) {
-	keys := s.keys(key)
+// loadTouching runs load.lua in layout l. read, if not nil, is what a read
+// found; it is returned untouched when Redis is full and refuses the script.
+func (s *Store) loadTouching(ctx context.Context, l Layout, key string, opts store.LoadOptions, read *store.Record) (*store.Record, error) {
+	keys := s.keysIn(l, key)
 	res, err := s.run(ctx, loadScript, keys,
 		opts.Now.UnixMilli(), opts.TouchAfter.Milliseconds()).Result()
 	if s.cache != nil {

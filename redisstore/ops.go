@@ -42,11 +42,11 @@ func opID() string {
 	return string(b[:])
 }
 
-// opLog returns the key of the operation log of a session's bucket for the
+// opLog returns the key of the operation log of a session's bucket in layout l for the
 // window (half of OpWindow, by the app's clock) that holds now, and how long
 // a write keeps it (OpWindow, by Redis's clock). A replay carries the same
 // now, so it finds the same log.
-func (s *Store) opLog(key string, now time.Time) (string, int64) {
+func (s *Store) opLog(l Layout, key string, now time.Time) (string, int64) {
 	gen := now.UnixMilli() / (OpWindow.Milliseconds() / 2)
-	return s.prefix + "{" + bucket(key) + "}#o" + strconv.FormatInt(gen, 10), OpWindow.Milliseconds()
+	return s.prefix + "{" + l.tag(key) + "}#o" + strconv.FormatInt(gen, 10), OpWindow.Milliseconds()
 }

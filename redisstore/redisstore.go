@@ -4,10 +4,13 @@
 // Each session is one hash, "<prefix>{<bucket>}<key>", whose fields are the
 // session's values plus "@" (format version, times, size) and "@u" (its
 // user). The key is a keyed hash of the session ID, never the ID; the
-// bucket, two hex digits derived from it, is the Cluster hash tag. A read
-// is one HGETALL; every write is one Lua script on the session and its
-// bucket's count hash "<prefix>{<bucket>}#" (same slot), so it is atomic
-// and runs on one node. The scripts are kept lean (scripts/prelude.lua says
+// bucket, derived from it, is the Cluster hash tag: one of 256 (two hex
+// digits, LayoutBuckets) or one per Cluster slot (three characters that
+// land on the key's own slot, LayoutSlots, the default on a Cluster, so
+// that sessions spread evenly over any number of masters). A store reads
+// both layouts and writes one (Options.Layout). A read is one HGETALL;
+// every write is one Lua script on the session and its bucket's count hash
+// "<prefix>{<bucket>}#" (same slot), so it is atomic and runs on one node. The scripts are kept lean (scripts/prelude.lua says
 // why): an increment costs Redis two calls inside one script.
 // The count hashes make Count exact without scanning (scripts/prelude.lua).
 // Every key carries an expiry: a session's is its idle expiry or absolute
@@ -25,12 +28,15 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +49,8 @@ import (
 var scriptFiles embed.FS
 
 // script returns an embedded script; session scripts get the prelude's
-// shared functions prepended.
+// shared functions prepended (after the script's shebang line, if it has
+// one: Redis reads flags only from the first line).
 func script(name string, prelude bool) *redis.Script {
 	src, err := scriptFiles.ReadFile("scripts/" + name + ".lua")
 	if err != nil {
@@ -54,20 +61,26 @@ func script(name string, prelude bool) *redis.Script {
 		if err != nil {
 			panic("redisstore: missing embedded prelude")
 		}
-		src = append(append(pre, '\n'), src...)
+		var shebang []byte
+		if bytes.HasPrefix(src, []byte("#!")) {
+			i := bytes.IndexByte(src, '\n') + 1
+			shebang, src = src[:i], src[i:]
+		}
+		src = slices.Concat(shebang, pre, []byte{'\n'}, src)
 	}
 	return redis.NewScript(string(src))
 }
 
 var (
-	loadScript    = script("load", true)
-	createScript  = script("create", true)
-	commitScript  = script("commit", true)
-	incrScript    = script("incr", true)
-	takeScript    = script("take", true)
-	destroyScript = script("destroy", true)
-	countScript   = script("count", true)
-	indexScript   = script("index", false)
+	loadScript      = script("load", true)
+	createScript    = script("create", true)
+	commitScript    = script("commit", true)
+	incrScript      = script("incr", true)
+	takeScript      = script("take", true)
+	destroyScript   = script("destroy", true)
+	countScript     = script("count", true)
+	countManyScript = script("countmany", true)
+	indexScript     = script("index", false)
 )
 
 // DefaultPrefix starts every key seshat writes.
@@ -78,6 +91,18 @@ type Options struct {
 	// Prefix starts every key. Default: DefaultPrefix. It must not contain
 	// '{' or '}', which would break the keys' hash tags.
 	Prefix string
+
+	// Layout is where new sessions go (see Layout); sessions in the other
+	// layout are still read, written, counted, listed and destroyed, so
+	// changing it loses nothing. Default: LayoutAuto, one bucket per slot
+	// on a Cluster client and 256 buckets otherwise (where slots do not
+	// matter and Count is cheaper with fewer buckets). A store that moves
+	// from one Redis to a Cluster keeps its sessions: those created before
+	// stay in their 256 buckets until they end. Releases before this
+	// option read only LayoutBuckets: during a rolling upgrade of a
+	// Cluster's applications from one, set LayoutBuckets until every
+	// instance runs this one.
+	Layout Layout
 
 	// MinReplicas, when positive, makes every write (create, commit, take,
 	// destroy) wait, with Redis WAIT on the same connection, until at
@@ -123,13 +148,20 @@ type Store struct {
 	above  int32                // Options.AutoPipelineAbove
 	busy   atomic.Int32         // loads and writes in flight (with ap)
 	prefix string
-	owned  bool // Close closes client
+	layout Layout // where new sessions go
+	owned  bool   // Close closes client
 
 	minReplicas    int
 	replicaTimeout time.Duration
 
 	cache   *cache   // nil unless Options.LocalCache
 	touches touchLog // for Load: which sessions need no touch yet
+
+	countOnce   sync.Once
+	counts      []string     // countHashes
+	countArgs   []any        // the same, boxed
+	localGroups []countGroup // of counts, for a server that is not a Cluster
+	noCountMany atomic.Bool  // the server refused countmany.lua: count bucket by bucket
 }
 
 var (
@@ -153,6 +185,15 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if strings.ContainsAny(opts.Prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: prefix %q contains a brace", opts.Prefix)
 	}
+	if opts.Layout > LayoutSlots {
+		return nil, fmt.Errorf("redisstore: unknown layout %d", opts.Layout)
+	}
+	if opts.Layout == LayoutAuto {
+		opts.Layout = LayoutBuckets
+		if _, ok := client.(*redis.ClusterClient); ok {
+			opts.Layout = LayoutSlots
+		}
+	}
 	if opts.MinReplicas < 0 || opts.ReplicaTimeout < 0 || opts.AutoPipelineAbove < 0 {
 		return nil, errors.New("redisstore: negative MinReplicas, ReplicaTimeout or AutoPipelineAbove")
 	}
@@ -162,7 +203,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if opts.ReplicaTimeout == 0 {
 		opts.ReplicaTimeout = 200 * time.Millisecond
 	}
-	s := &Store{client: client, prefix: opts.Prefix, minReplicas: opts.MinReplicas, replicaTimeout: opts.ReplicaTimeout}
+	s := &Store{client: client, prefix: opts.Prefix, layout: opts.Layout, minReplicas: opts.MinReplicas, replicaTimeout: opts.ReplicaTimeout}
 	if !opts.NoAutoPipeline {
 		type autoPipeliner interface {
 			AutoPipeline() (*redis.AutoPipeliner, error)

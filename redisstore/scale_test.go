@@ -44,7 +44,7 @@ func fill(b *testing.B, s *Store, n int, now time.Time) {
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := 0; i < 1000 && done < n; i, done = i+1, done+1 {
 				key := fmt.Sprintf("%016x", done)
-				createScript.EvalSha(ctx, p, s.keys(key), args...)
+				createScript.EvalSha(ctx, p, s.keysIn(s.layout, key), args...)
 			}
 			return nil
 		})

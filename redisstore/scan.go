@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -25,7 +24,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([
 			keys = append(keys, m)
 		}
 	}
-	all, err := s.infos(ctx, s.client, keys, now)
+	all, err := s.infos(ctx, keys, now)
 	if err != nil {
 		return nil, s.fail("user sessions", err)
 	}
@@ -58,28 +57,33 @@ var globEscape = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`,
 
 // Scan implements store.Iterator with SCAN (MATCH on the prefix, TYPE
 // hash), on every master of a Cluster one after the other, reading each
-// batch's metadata in one pipeline.
+// batch's metadata in one pipeline. One pass finds the sessions of both
+// layouts.
 func (s *Store) Scan(ctx context.Context, now time.Time, batch int, fn func([]store.SessionInfo) error) error {
 	if batch <= 0 {
 		batch = 100
 	}
 	var fnErr error
-	err := s.scanKeys(ctx, globEscape.Replace(s.prefix)+"{??}?*", "hash", batch, func(keys []string) error {
-		var out []string
+	err := s.scanKeys(ctx, globEscape.Replace(s.prefix)+"{*}?*", "hash", batch, func(keys []string) error {
+		found := map[Layout][]string{}
 		for _, k := range keys {
-			// "<prefix>{bb}<key>"; the bucket's own keys (count hash,
-			// operation logs) start with "#" after the tag.
-			rest, ok := strings.CutPrefix(k, s.prefix+"{")
-			if ok && len(rest) > 3 && rest[2] == '}' && rest[3] != '#' && bucket(rest[3:]) == rest[:2] {
-				out = append(out, rest[3:])
+			if l, key, ok := s.parseSessionKey(k); ok {
+				found[l] = append(found[l], key)
 			}
 		}
-		if len(out) == 0 {
-			return nil
+		var infos []store.SessionInfo
+		for _, l := range s.layouts() {
+			if len(found[l]) == 0 {
+				continue
+			}
+			got, err := s.infosIn(ctx, l, found[l], now)
+			if err != nil {
+				return err
+			}
+			infos = append(infos, got...)
 		}
-		infos, err := s.infos(ctx, s.client, out, now)
-		if err != nil || len(infos) == 0 {
-			return err
+		if len(infos) == 0 {
+			return nil
 		}
 		fnErr = fn(infos)
 		return fnErr
@@ -90,76 +94,114 @@ func (s *Store) Scan(ctx context.Context, now time.Time, batch int, fn func([]st
 	return err
 }
 
-// infos reads the metadata of sessions in one pipeline and keeps the live
-// ones.
-func (s *Store) infos(ctx context.Context, c redis.Cmdable, keys []string, now time.Time) ([]store.SessionInfo, error) {
+// parseSessionKey returns the layout and store key of a session's Redis
+// key, "<prefix>{<tag>}<key>"; ok is false for any other key (the
+// buckets' own keys start with "#" after the tag).
+func (s *Store) parseSessionKey(k string) (l Layout, key string, ok bool) {
+	rest, ok := strings.CutPrefix(k, s.prefix+"{")
+	if !ok {
+		return 0, "", false
+	}
+	tag, key, ok := strings.Cut(rest, "}")
+	if !ok || key == "" || key[0] == '#' {
+		return 0, "", false
+	}
+	for _, l := range []Layout{LayoutBuckets, LayoutSlots} {
+		if l.tag(key) == tag {
+			return l, key, true
+		}
+	}
+	return 0, "", false
+}
+
+// infos reads the metadata of sessions, in both layouts (the one the store
+// writes first), and keeps the live ones.
+func (s *Store) infos(ctx context.Context, keys []string, now time.Time) ([]store.SessionInfo, error) {
+	fields, err := s.sessionFields(ctx, keys, "@", "@u")
+	if err != nil {
+		return nil, err
+	}
+	return liveInfos(keys, fields, now), nil
+}
+
+// infosIn is infos for sessions of layout l.
+func (s *Store) infosIn(ctx context.Context, l Layout, keys []string, now time.Time) ([]store.SessionInfo, error) {
+	fields, err := s.fieldsIn(ctx, l, keys, "@", "@u")
+	if err != nil {
+		return nil, err
+	}
+	return liveInfos(keys, fields, now), nil
+}
+
+func liveInfos(keys []string, fields [][]any, now time.Time) []store.SessionInfo {
+	infos := make([]store.SessionInfo, 0, len(keys))
+	for i, k := range keys {
+		if info, ok := sessionInfo(k, fields[i], nil); ok && now.Before(info.ExpiresAt) {
+			infos = append(infos, info)
+		}
+	}
+	return infos
+}
+
+// fieldsIn reads fields of sessions of layout l in one pipeline: for each
+// session, its values of the fields (nil where absent), or nil when the
+// read failed.
+func (s *Store) fieldsIn(ctx context.Context, l Layout, keys []string, fields ...string) ([][]any, error) {
 	cmds := make([]*redis.SliceCmd, len(keys))
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
-			cmds[i] = p.HMGet(ctx, s.SessionKey(k), "@", "@u")
+			cmds[i] = p.HMGet(ctx, s.sessionKeyIn(l, k), fields...)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
-	infos := make([]store.SessionInfo, 0, len(keys))
-	for i, k := range keys {
-		v, err := cmds[i].Result()
-		if info, ok := sessionInfo(k, v, err); ok && now.Before(info.ExpiresAt) {
-			infos = append(infos, info)
+	out := make([][]any, len(keys))
+	for i, c := range cmds {
+		if v, err := c.Result(); err == nil && len(v) == len(fields) {
+			out[i] = v
 		}
 	}
-	return infos, nil
+	return out, nil
 }
 
-// Count implements store.Counter: one small script per bucket, pipelined
-// (per node on a Cluster), each subtracting the sessions whose expiry has
-// passed since the last count. Its cost does not grow with the number of
-// sessions. A bucket whose count hash holds something seshat did not
-// write is left out (Stats names it).
-func (s *Store) Count(ctx context.Context, now time.Time) (int64, error) {
-	n, _, err := s.count(ctx, now)
-	return n, err
-}
-
-// count is Count, also naming the count hashes it could not read.
-func (s *Store) count(ctx context.Context, now time.Time) (int64, []string, error) {
-	key := func(b int) string { return fmt.Sprintf("%s{%02x}#", s.prefix, b) }
-	run := func(eval func(p redis.Pipeliner, keys []string) *redis.Cmd) ([]*redis.Cmd, error) {
-		cmds := make([]*redis.Cmd, buckets)
-		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for b := range buckets {
-				cmds[b] = eval(p, []string{key(b)})
-			}
-			return nil
-		})
-		return cmds, err
-	}
-	cmds, err := run(func(p redis.Pipeliner, keys []string) *redis.Cmd {
-		return countScript.EvalSha(ctx, p, keys, now.UnixMilli())
-	})
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// First count on some node: send the source once.
-		cmds, err = run(func(p redis.Pipeliner, keys []string) *redis.Cmd {
-			return countScript.Eval(ctx, p, keys, now.UnixMilli())
-		})
-	}
+// sessionFields is fieldsIn for sessions of either layout: those with none
+// of the fields in the layout the store writes are read again in the
+// other, in a second pipeline.
+func (s *Store) sessionFields(ctx context.Context, keys []string, fields ...string) ([][]any, error) {
+	ls := s.layouts()
+	out, err := s.fieldsIn(ctx, ls[0], keys, fields...)
 	if err != nil {
-		return 0, nil, s.fail("count", err)
+		return nil, err
 	}
-	var n int64
-	var foreign []string
-	for b, c := range cmds {
-		v, err := c.Int64()
-		if err != nil {
-			return 0, nil, s.fail("count", err)
+	var again []string
+	var at []int
+	for i, v := range out {
+		if allNil(v) {
+			again, at = append(again, keys[i]), append(at, i)
 		}
-		if v < 0 {
-			foreign = append(foreign, key(b))
-			continue
-		}
-		n += v
 	}
-	return n, foreign, nil
+	if len(again) == 0 {
+		return out, nil
+	}
+	more, err := s.fieldsIn(ctx, ls[1], again, fields...)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		if !allNil(more[j]) {
+			out[i] = more[j]
+		}
+	}
+	return out, nil
+}
+
+func allNil(v []any) bool {
+	for _, x := range v {
+		if x != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -111,7 +111,13 @@ func (s *Store) Usage(ctx context.Context, now time.Time, top int) (Usage, error
 	errStop := errors.New("enough")
 	err = s.Scan(ctx, now, 100, func(infos []store.SessionInfo) error {
 		for _, in := range infos {
-			b, err := s.client.MemoryUsage(ctx, s.SessionKey(in.Key)).Result()
+			var b int64
+			var err error
+			for _, l := range s.layouts() {
+				if b, err = s.client.MemoryUsage(ctx, s.sessionKeyIn(l, in.Key)).Result(); !errors.Is(err, redis.Nil) {
+					break
+				}
+			}
 			if err != nil {
 				return errStop
 			}

@@ -20,7 +20,19 @@ func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Rec
 	if !validKey(key) {
 		return nil, fmt.Errorf("redisstore: take: %w", store.ErrNotFound)
 	}
-	res, err := s.write(ctx, takeScript, s.keys(key), now.UnixMilli(), store.MovedGrace.Milliseconds(), opID()).Result()
+	ls := s.layouts()
+	rec, err := s.takeIn(ctx, ls[0], key, now)
+	if errors.Is(err, store.ErrNotFound) {
+		if rec, err2 := s.takeIn(ctx, ls[1], key, now); !errors.Is(err2, store.ErrNotFound) {
+			return rec, err2
+		}
+	}
+	return rec, err
+}
+
+// takeIn is Take in layout l.
+func (s *Store) takeIn(ctx context.Context, l Layout, key string, now time.Time) (*store.Record, error) {
+	res, err := s.write(ctx, takeScript, s.keysIn(l, key), now.UnixMilli(), store.MovedGrace.Milliseconds(), opID()).Result()
 	if err != nil {
 		return nil, s.fail("take", err)
 	}
@@ -42,7 +54,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error
 			return err
 		}
 	}
-	n, err := s.write(ctx, createScript, s.keys(key), createArgs(rec)...).Int()
+	n, err := s.write(ctx, createScript, s.keysIn(s.layout, key), createArgs(rec)...).Int()
 	if err != nil {
 		return s.fail("create", err)
 	}
@@ -80,15 +92,29 @@ func (s *Store) index(ctx context.Context, user, key string, rec *store.Record, 
 }
 
 // Commit implements store.Store.
+// A session not found in the layout the store writes is looked for in the
+// other.
 func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
 	if !validKey(key) {
 		return store.Result{}, fmt.Errorf("redisstore: commit: %w", store.ErrNotFound)
 	}
+	ls := s.layouts()
+	r, err := s.commitIn(ctx, ls[0], key, d)
+	if errors.Is(err, store.ErrNotFound) {
+		if r, err2 := s.commitIn(ctx, ls[1], key, d); !errors.Is(err2, store.ErrNotFound) {
+			return r, err2
+		}
+	}
+	return r, err
+}
+
+// commitIn is Commit in layout l.
+func (s *Store) commitIn(ctx context.Context, l Layout, key string, d *store.Delta) (store.Result, error) {
 	if d.User != nil && *d.User != "" {
 		// Index first: a bound session must never be missing from its
 		// user's index, or revoking the user's sessions would miss it.
 		// Binding happens at login, so the extra round trip is rare.
-		raw, err := s.client.HGet(ctx, s.SessionKey(key), "@").Result()
+		raw, err := s.client.HGet(ctx, s.sessionKeyIn(l, key), "@").Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return store.Result{}, s.fail("commit", err)
 		}
@@ -102,7 +128,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		}
 	}
 	if onlyIncr(d) {
-		return s.incr(ctx, key, d)
+		return s.incr(ctx, l, key, d)
 	}
 	args := make([]any, 0, 15+3*len(d.Expect)+2*len(d.Set)+len(d.Delete))
 	incr, iname, iby := "0", "", int64(0)
@@ -120,7 +146,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	if !d.Deadline.IsZero() {
 		deadline = ms(d.Deadline)
 	}
-	log, ttl := s.opLog(key, d.Now)
+	log, ttl := s.opLog(l, key, d.Now)
 	args = append(args, d.Now.UnixMilli(), d.MaxSize, len(d.Expect), len(d.Set), len(d.Delete),
 		incr, iname, iby, bind, user, idle, deadline, d.TouchAfter.Milliseconds(), opID(), ttl)
 	for _, e := range d.Expect {
@@ -136,7 +162,7 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 	for _, k := range d.Delete {
 		args = append(args, k)
 	}
-	res, err := s.write(ctx, commitScript, s.keysWith(key, log), args...).Slice()
+	res, err := s.write(ctx, commitScript, s.keysWith(l, key, log), args...).Slice()
 	if err != nil {
 		return store.Result{}, s.fail("commit", err)
 	}
@@ -150,9 +176,9 @@ func onlyIncr(d *store.Delta) bool {
 }
 
 // incr commits a delta that only increments, with the leaner incr.lua.
-func (s *Store) incr(ctx context.Context, key string, d *store.Delta) (store.Result, error) {
-	log, ttl := s.opLog(key, d.Now)
-	res, err := s.write(ctx, incrScript, s.keysWith(key, log), d.Now.UnixMilli(), d.Incr.Name, d.Incr.By,
+func (s *Store) incr(ctx context.Context, l Layout, key string, d *store.Delta) (store.Result, error) {
+	log, ttl := s.opLog(l, key, d.Now)
+	res, err := s.write(ctx, incrScript, s.keysWith(l, key, log), d.Now.UnixMilli(), d.Incr.Name, d.Incr.By,
 		d.TouchAfter.Milliseconds(), d.MaxSize, opID(), ttl).Slice()
 	if err != nil {
 		return store.Result{}, s.fail("commit", err)
@@ -202,7 +228,18 @@ func (s *Store) Destroy(ctx context.Context, key string) error {
 	if !validKey(key) {
 		return nil // names no session
 	}
-	user, err := s.write(ctx, destroyScript, s.keys(key)).Text()
+	for _, l := range s.layouts() {
+		if err := s.destroyIn(ctx, l, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// destroyIn is Destroy in layout l. (Destroy runs it in both: destroy.lua
+// does not say whether it found a session bound to no user.)
+func (s *Store) destroyIn(ctx context.Context, l Layout, key string) error {
+	user, err := s.write(ctx, destroyScript, s.keysIn(l, key)).Text()
 	if errors.Is(err, redis.Nil) {
 		return nil
 	}

@@ -23,6 +23,7 @@
 local META = '<Bi8i8i8i8i4'
 local META_LEN = 37
 local SLOT = 5000
+local STEP_MAX = 64 -- slots count_step subtracts at once (5 min 20 s)
 
 -- meta returns created, touched, idle, deadline, size of a "@" value, or nil and an error
 -- reply when it cannot be read.
@@ -168,6 +169,37 @@ local function lib()
       return tonumber(redis.call('HGET', bucket, 'n') or 0)
     end
     return redis.call('HINCRBY', bucket, 'n', string.format('%d', -gone))
+  end
+  -- count_step: the live count of a count hash whose "p" and "n" the caller read (p a
+  -- number, n a number or nil), subtracting the slots from p + 1 to target, a few (up to
+  -- STEP_MAX): count_prune's work in three or four calls whatever their number, where
+  -- count_prune makes two per slot and four more (every bucket takes a step each time
+  -- Count runs after a slot passed: every fifth count at one a second, each at one per
+  -- scrape interval).
+  function L.count_step(bucket, p, n, target)
+    local fields = {}
+    for s = p + 1, target do fields[#fields + 1] = ms(s) end
+    local cs
+    if #fields == 1 then
+      cs = {redis.call('HGET', bucket, fields[1])} -- a string costs Lua less than a table
+    else
+      cs = redis.call('HMGET', bucket, unpack(fields))
+    end
+    local gone, del = 0, {}
+    for i = 1, #fields do
+      if cs[i] then
+        gone = gone + tonumber(cs[i])
+        del[#del + 1] = fields[i]
+      end
+    end
+    n = (n or 0) - gone
+    if #del == 0 then
+      redis.call('HSET', bucket, 'p', ms(target))
+      return n
+    end
+    redis.call('HDEL', bucket, unpack(del))
+    redis.call('HSET', bucket, 'p', ms(target), 'n', string.format('%d', n))
+    return n
   end
   return L
 end
