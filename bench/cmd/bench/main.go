@@ -710,9 +710,23 @@ func benchOne(ctx context.Context, cfg *config, db sessionDB, client *http.Clien
 					return check(err)
 				}
 			}
+			coster, _ := db.(serverCoster)
+			var u0 serverUsage
+			if coster != nil {
+				if u0, err = coster.usage(ctx); err != nil {
+					return err
+				}
+			}
 			r, err := w.run(ctx, base+s.path, ck, cfg.duration)
 			if err != nil {
 				return check(fmt.Errorf("%s%s: %w", s.name, at, err))
+			}
+			if coster != nil {
+				u1, err := coster.usage(ctx)
+				if err != nil {
+					return err
+				}
+				r.cost = perRequest(u0, u1, r.requests)
 			}
 			res.samples[conns][s.name] = append(res.samples[conns][s.name], r)
 			logf("%s c=%-3d %-6s %10.0f req/s  p99 %s  (%d requests)", res.name, conns, s.name, r.rps, fmtDur(r.p99), r.requests)
@@ -794,6 +808,28 @@ func median(rs []wrkResult) wrkResult {
 	}
 	slices.Sort(p99s)
 	m.p99 = p99s[len(p99s)/2]
+	// The server's cost per request: the median of each figure.
+	var costs []serverCost
+	for _, r := range rs {
+		if r.cost != nil {
+			costs = append(costs, *r.cost)
+		}
+	}
+	if len(costs) > 0 {
+		mid := func(f func(serverCost) float64) float64 {
+			v := make([]float64, len(costs))
+			for i, c := range costs {
+				v[i] = f(c)
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		m.cost = &serverCost{
+			cpuMicros: mid(func(c serverCost) float64 { return c.cpuMicros }),
+			bytesIn:   mid(func(c serverCost) float64 { return c.bytesIn }),
+			bytesOut:  mid(func(c serverCost) float64 { return c.bytesOut }),
+		}
+	}
 	return m
 }
 

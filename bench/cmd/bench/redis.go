@@ -138,3 +138,63 @@ func (rs *redisServer) memoryEnd(ctx context.Context, impl string, n int, start 
 
 // memoryWorkers: 16 sessions are created at once.
 func (rs *redisServer) memoryWorkers() int { return 16 }
+
+// serverCost is a session server's resources per request.
+type serverCost struct {
+	cpuMicros         float64 // CPU time (user + system), µs
+	bytesIn, bytesOut float64 // network bytes read and written
+}
+
+// serverUsage is a session server's cumulative resource counters.
+type serverUsage struct {
+	cpu               time.Duration
+	bytesIn, bytesOut int64
+}
+
+// serverCoster is a sessionDB that can tell what it spent.
+type serverCoster interface {
+	usage(ctx context.Context) (serverUsage, error)
+}
+
+// perRequest is the cost of n requests between two readings.
+func perRequest(a, b serverUsage, n int64) *serverCost {
+	if n <= 0 {
+		return nil
+	}
+	f := float64(n)
+	return &serverCost{
+		cpuMicros: float64(b.cpu-a.cpu) / float64(time.Microsecond) / f,
+		bytesIn:   float64(b.bytesIn-a.bytesIn) / f,
+		bytesOut:  float64(b.bytesOut-a.bytesOut) / f,
+	}
+}
+
+// usage reads INFO cpu (used_cpu_user + used_cpu_sys: the whole server,
+// its network work included) and INFO stats (total_net_input_bytes,
+// total_net_output_bytes).
+func (rs *redisServer) usage(ctx context.Context) (serverUsage, error) {
+	info, err := rs.client.Info(ctx, "cpu", "stats").Result()
+	if err != nil {
+		return serverUsage{}, fmt.Errorf("redis INFO cpu stats: %w", err)
+	}
+	var u serverUsage
+	for line := range strings.Lines(info) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "used_cpu_user", "used_cpu_sys":
+			sec, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return serverUsage{}, fmt.Errorf("redis INFO %s: %w", k, err)
+			}
+			u.cpu += time.Duration(sec * float64(time.Second))
+		case "total_net_input_bytes":
+			u.bytesIn, _ = strconv.ParseInt(v, 10, 64)
+		case "total_net_output_bytes":
+			u.bytesOut, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return u, nil
+}

@@ -25,7 +25,7 @@ func render(cfg *config, tables []table, m machineInfo) report {
 				title += ", " + connections(conns)
 			}
 			t, base := renderTable(cfg, tb, conns)
-			extra := renderPipelineRatios(tb, conns) + observerCost(tb, conns)
+			extra := renderPipelineRatios(tb, conns) + observerCost(tb, conns) + renderServerCost(tb, conns)
 			fmt.Fprintf(&out, "On %s:\n\n%s\n%s", title, t, extra)
 			fmt.Fprintf(&body, "## On %s\n\n%s\n", title, t)
 			if base != "" {
@@ -214,6 +214,33 @@ func renderPipelineRatios(tb table, conns int) string {
 		fmt.Fprintf(&t, "| %s | %s | %s | %s | %s | %s |\n", r.name,
 			ratioOf(m.write.rps, b.write.rps), ratioOf(m.read.rps, b.read.rps), ratioOf(m.create.rps, b.create.rps),
 			ratioOf(float64(m.write.p99), float64(b.write.p99)), ratioOf(float64(m.read.p99), float64(b.read.p99)))
+	}
+	return t.String() + "\n"
+}
+
+// renderServerCost is the table of what the session server spent per
+// request, when it could tell (redis-server).
+func renderServerCost(tb table, conns int) string {
+	var t strings.Builder
+	for _, r := range tb.results {
+		if r.err != nil {
+			continue
+		}
+		m := r.med[conns]
+		if m.write.cost == nil || m.read.cost == nil || m.create.cost == nil {
+			continue
+		}
+		if t.Len() == 0 {
+			t.WriteString("What redis-server spent per request (CPU: INFO cpu, user + system, the whole server; bytes: INFO stats, total_net_input_bytes and total_net_output_bytes; medians of the rounds):\n\n")
+			t.WriteString("| implementation | write CPU | read CPU | create CPU | write bytes in / out | read bytes in / out | create bytes in / out |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		}
+		c := func(x *serverCost) string { return fmt.Sprintf("%.1f µs", x.cpuMicros) }
+		b := func(x *serverCost) string { return fmt.Sprintf("%.0f / %.0f", x.bytesIn, x.bytesOut) }
+		fmt.Fprintf(&t, "| %s | %s | %s | %s | %s | %s | %s |\n", r.name,
+			c(m.write.cost), c(m.read.cost), c(m.create.cost), b(m.write.cost), b(m.read.cost), b(m.create.cost))
+	}
+	if t.Len() == 0 {
+		return ""
 	}
 	return t.String() + "\n"
 }

@@ -18,6 +18,9 @@ type wrkResult struct {
 	requests int64
 	non2xx   int64  // "Non-2xx or 3xx responses"
 	sockErrs string // "Socket errors: …", when wrk printed it
+	// cost is what the session server spent per request in the run, when
+	// it can tell (redis-server: serverCoster).
+	cost *serverCost
 }
 
 // wrkRunner runs wrk with fixed threads and connections.
