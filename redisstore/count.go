@@ -212,8 +212,13 @@ func (s *Store) countMany(ctx context.Context, now time.Time, groups []countGrou
 		}
 		n += res[0]
 		for _, j := range res[1:] {
-			if j >= 2 && int(j-2) < len(groups[i].keys) {
+			switch {
+			case j >= 2 && int(j-2) < len(groups[i].keys):
 				foreign = append(foreign, groups[i].keys[j-2])
+			case j <= -2 && int(-j-2) < len(groups[i].keys):
+				// Not local: its slot moved or is moving. count.lua
+				// on it alone follows MOVED and ASK.
+				again = append(again, groups[i].keys[-j-2])
 			}
 		}
 	}

@@ -8,7 +8,11 @@
 --          of its node, not of other nodes; Redis 6.2 refuses the shebang: Store.count then
 --          runs count.lua per bucket)
 -- Returns  {live, i, j, …}: the live sessions of the count hashes it could read, and the
---          positions in ARGV (2…) of those that hold something seshat did not write
+--          positions in ARGV (2…) of those that hold something seshat did not write (i > 0)
+--          or that this node could not read (-i): their slot has moved or is moving to
+--          another node (Redis refuses a non-local key: the count hash may already be on
+--          the importing node), so the caller counts them again one by one, following
+--          the redirections
 -- Writes   what count.lua writes: the subtraction of expired slots, where one has passed.
 --          allow-oom: that deletes fields and rewrites two numbers, and a count must work
 --          when Redis is full.
@@ -23,7 +27,9 @@ for j = 2, #ARGV do
   local ok, f = pcall(redis.call, 'HMGET', k, 'p', 'n')
   local p, n
   if ok then p, n = tonumber(f[1]), tonumber(f[2]) end
-  if not ok or (f[1] and not p) or (f[2] and not n) then
+  if not ok and not string.find(type(f) == 'table' and tostring(f.err) or tostring(f), 'WRONGTYPE', 1, true) then
+    out[#out + 1] = -j
+  elseif not ok or (f[1] and not p) or (f[2] and not n) then
     out[#out + 1] = j
   elseif p and target > p then
     local ok2, c
