@@ -60,4 +60,6 @@ func TestCountNonLocalHashes(t *testing.T) {
 	}
 }
 
-func countKey(i int) string { return "k" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676)) }
+func countKey(i int) string {
+	return "k" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))
+}
