@@ -232,11 +232,11 @@ func run(t *testing.T, tel *telemetry, st store.Store, storeName string) secrets
 		return cookie
 	}
 
-	c := serve("GET", "/", "")          // create
-	c = serve("GET", "/", c)            // incr
-	c = serve("POST", "/login", c)      // load, take, create
-	serve("GET", "/note", c)            // load
-	serve("POST", "/update", c)         // load, update (conflict), update
+	c := serve("GET", "/", "")           // create
+	c = serve("GET", "/", c)             // incr
+	c = serve("POST", "/login", c)       // load, take, create
+	serve("GET", "/note", c)             // load
+	serve("POST", "/update", c)          // load, update (conflict), update
 	other := serve("POST", "/login", "") // a second device
 	serve("POST", "/logout", other)      // destroy
 
