@@ -111,3 +111,58 @@ type SpanObserver interface {
 	// the request path: it must be fast and safe for concurrent use.
 	Start(ctx context.Context, e Event) (_ context.Context, end func(Event))
 }
+
+// Observers returns an Observer that tells each of obs in turn (nil ones
+// are left out): the Prometheus collector and a tracer, say. It is a
+// SpanObserver when any of them is one: their Start calls nest in order,
+// each under the context the one before returned, and at the end each
+// SpanObserver's end runs, in reverse order, and each other Observer's
+// Observe.
+func Observers(obs ...Observer) Observer {
+	var all []Observer
+	spans := false
+	for _, o := range obs {
+		if o != nil {
+			all = append(all, o)
+			_, ok := o.(SpanObserver)
+			spans = spans || ok
+		}
+	}
+	switch {
+	case len(all) == 0:
+		return nil
+	case len(all) == 1:
+		return all[0]
+	case spans:
+		return spanObservers{all}
+	}
+	return observers(all)
+}
+
+type observers []Observer
+
+func (o observers) Observe(e Event) {
+	for _, x := range o {
+		x.Observe(e)
+	}
+}
+
+type spanObservers struct{ observers }
+
+func (o spanObservers) Start(ctx context.Context, e Event) (context.Context, func(Event)) {
+	ends := make([]func(Event), len(o.observers))
+	for i, x := range o.observers {
+		if s, ok := x.(SpanObserver); ok {
+			ctx, ends[i] = s.Start(ctx, e)
+		}
+	}
+	return ctx, func(e Event) {
+		for i := len(ends) - 1; i >= 0; i-- {
+			if ends[i] != nil {
+				ends[i](e)
+			} else {
+				o.observers[i].Observe(e)
+			}
+		}
+	}
+}

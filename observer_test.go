@@ -318,3 +318,38 @@ func (o *events) all() []seshat.Event {
 	defer o.mu.Unlock()
 	return o.e
 }
+
+// Observers tells each observer: a SpanObserver through Start and end, a
+// plain one through Observe, and the store gets the span's context.
+func TestObservers(t *testing.T) {
+	plain, traced := &events{}, &spans{}
+	if seshat.Observers(nil, plain) != seshat.Observer(plain) {
+		t.Error("Observers of one observer is not that observer")
+	}
+	if _, ok := seshat.Observers(plain, &events{}).(seshat.SpanObserver); ok {
+		t.Error("Observers of plain observers is a SpanObserver: it would cost a request a closure for nothing")
+	}
+	st := &spanStore{Store: memstore.New()}
+	m, err := seshat.New(seshat.Options{Store: st, Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes")},
+		Observer: seshat.Observers(plain, traced)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Revoke(context.Background(), "no-such-handle"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range plain.all() {
+		got = append(got, fmt.Sprintf("%v:%s", e.Kind, e.Op))
+	}
+	if want := "[store_op:destroy destroyed: admin:revoke]"; fmt.Sprint(got) != want {
+		t.Errorf("the plain observer got %v; want %s", got, want)
+	}
+	sp := traced.byName()
+	if len(sp) != 2 || sp["destroy#1"] == nil || sp["destroy#1"].parent != "revoke#0" || len(sp["destroy#1"].end) != 1 || len(sp["revoke#0"].end) != 1 {
+		t.Errorf("the span observer: %v; want revoke#0 and destroy#1 under it, each ended once", sp)
+	}
+	if calls := st.take(); fmt.Sprint(calls) != "[Destroy under destroy#1]" {
+		t.Errorf("store calls %v; want Destroy under the destroy span", calls)
+	}
+}
