@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -71,12 +72,17 @@ type Options struct {
 //     rejected_cookie, lifecycle), with seshat.reason for destroyed and
 //     seshat.lifecycle for lifecycle.
 type Observer struct {
-	tracer           trace.Tracer
-	opDuration       metric.Float64Histogram
-	adminDuration    metric.Float64Histogram
-	events           metric.Int64Counter
-	store            []attribute.KeyValue // the store's attribute, if named
-	measurementCache sync.Map             // measureKey -> metric.MeasurementOption
+	tracer        trace.Tracer
+	opDuration    metric.Float64Histogram
+	adminDuration metric.Float64Histogram
+	events        metric.Int64Counter
+	store         []attribute.KeyValue // the store's attribute, if named
+
+	// Attribute sets built once per combination (a few dozen in all) and
+	// read without a lock: a map replaced, never changed, on a new one.
+	mu           sync.Mutex
+	measurements atomic.Pointer[map[measureKey]measurement]
+	starts       atomic.Pointer[map[startKey]start]
 }
 
 var _ seshat.SpanObserver = (*Observer)(nil)
@@ -123,27 +129,23 @@ func New(opts Options) (*Observer, error) {
 	return o, nil
 }
 
-// spanName is the name of e's span: "seshat.load", "seshat.admin.revoke".
-func spanName(e seshat.Event) string {
-	if e.Kind == seshat.EventAdmin {
-		return "seshat.admin." + e.Op
+// spanName is the name of an operation's span: "seshat.load",
+// "seshat.admin.revoke".
+func spanName(kind seshat.EventKind, op string) string {
+	if kind == seshat.EventAdmin {
+		return "seshat.admin." + op
 	}
-	return "seshat." + e.Op
+	return "seshat." + op
 }
 
 // Start implements seshat.SpanObserver: it starts the operation's span as
 // a child of ctx's and returns the context that carries it.
 func (o *Observer) Start(ctx context.Context, e seshat.Event) (context.Context, func(seshat.Event)) {
-	attrs := make([]attribute.KeyValue, 0, 3)
-	attrs = append(attrs, OperationKey.String(e.Op))
-	attrs = append(attrs, o.store...)
-	if e.Kind == seshat.EventStoreOp {
-		attrs = append(attrs, RetriesKey.Int(e.Retries))
-	}
-	ctx, span := o.tracer.Start(ctx, spanName(e), trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+	st := o.start(startKey{e.Kind, e.Op, e.Retries})
+	ctx, span := o.tracer.Start(ctx, st.name, st.opts...)
 	return ctx, func(e seshat.Event) {
 		result := Result(e.Err)
-		span.SetAttributes(ResultKey.String(result))
+		span.SetAttributes(resultAttribute(result)...)
 		if failed(result) {
 			// The class only: an error's message may name a handle.
 			span.SetStatus(codes.Error, result)
@@ -153,6 +155,72 @@ func (o *Observer) Start(ctx context.Context, e seshat.Event) (context.Context, 
 	}
 }
 
+// startKey identifies the start options of a span.
+type startKey struct {
+	kind    seshat.EventKind
+	op      string
+	retries int
+}
+
+// start is a span's name, kind and attributes.
+type start struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+// start returns a span's name and options, built once for a first attempt
+// (later ones are rare: conflicts).
+func (o *Observer) start(k startKey) start {
+	if k.retries == 0 {
+		if m := o.starts.Load(); m != nil {
+			if st, ok := (*m)[k]; ok {
+				return st
+			}
+		}
+	}
+	attrs := make([]attribute.KeyValue, 0, 3)
+	attrs = append(attrs, OperationKey.String(k.op))
+	attrs = append(attrs, o.store...)
+	if k.kind == seshat.EventStoreOp {
+		attrs = append(attrs, RetriesKey.Int(k.retries))
+	}
+	st := start{spanName(k.kind, k.op), []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...)}}
+	if k.retries == 0 {
+		cache(&o.mu, &o.starts, k, st)
+	}
+	return st
+}
+
+// resultAttributes hold the seshat.result attribute of each Result, made
+// once: a span's end sets one.
+var resultAttributes = func() map[string][]attribute.KeyValue {
+	m := map[string][]attribute.KeyValue{}
+	for _, r := range []string{"ok", "not_found", "exists", "conflict", "moved", "too_large", "not_integer", "full", "corrupt", "unavailable", "canceled", "error"} {
+		m[r] = []attribute.KeyValue{ResultKey.String(r)}
+	}
+	return m
+}()
+
+func resultAttribute(result string) []attribute.KeyValue {
+	if a, ok := resultAttributes[result]; ok {
+		return a
+	}
+	return []attribute.KeyValue{ResultKey.String(result)}
+}
+
+// cache adds k's v to the copy-on-write map at p.
+func cache[K comparable, V any](mu *sync.Mutex, p *atomic.Pointer[map[K]V], k K, v V) {
+	mu.Lock()
+	defer mu.Unlock()
+	next := map[K]V{k: v}
+	if m := p.Load(); m != nil {
+		for k2, v2 := range *m {
+			next[k2] = v2
+		}
+	}
+	p.Store(&next)
+}
+
 // measureKey identifies a cached set of measurement attributes.
 type measureKey struct {
 	kind         seshat.EventKind
@@ -160,11 +228,19 @@ type measureKey struct {
 	reason, life string
 }
 
-// measurement returns the attributes of a measurement as an option,
-// built once per combination (a few dozen in all).
-func (o *Observer) measurement(k measureKey) metric.MeasurementOption {
-	if m, ok := o.measurementCache.Load(k); ok {
-		return m.(metric.MeasurementOption)
+// measurement is the attributes of a measurement, as the options of a
+// histogram's Record and of a counter's Add.
+type measurement struct {
+	record []metric.RecordOption
+	add    []metric.AddOption
+}
+
+// measurement returns the attributes of a measurement.
+func (o *Observer) measurement(k measureKey) measurement {
+	if m := o.measurements.Load(); m != nil {
+		if ms, ok := (*m)[k]; ok {
+			return ms
+		}
 	}
 	attrs := append([]attribute.KeyValue(nil), o.store...)
 	switch k.kind {
@@ -179,8 +255,10 @@ func (o *Observer) measurement(k measureKey) metric.MeasurementOption {
 			attrs = append(attrs, LifecycleKey.String(k.life))
 		}
 	}
-	m, _ := o.measurementCache.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(attrs...)))
-	return m.(metric.MeasurementOption)
+	opt := metric.WithAttributeSet(attribute.NewSet(attrs...))
+	ms := measurement{[]metric.RecordOption{opt}, []metric.AddOption{opt}}
+	cache(&o.mu, &o.measurements, k, ms)
+	return ms
 }
 
 // Observe implements seshat.Observer: it records a store operation's or
@@ -191,12 +269,12 @@ func (o *Observer) Observe(e seshat.Event) {
 	ctx := context.Background()
 	switch e.Kind {
 	case seshat.EventStoreOp:
-		o.opDuration.Record(ctx, e.Duration.Seconds(), o.measurement(measureKey{kind: e.Kind, op: e.Op, result: Result(e.Err)}))
+		o.opDuration.Record(ctx, e.Duration.Seconds(), o.measurement(measureKey{kind: e.Kind, op: e.Op, result: Result(e.Err)}).record...)
 	case seshat.EventAdmin:
-		o.adminDuration.Record(ctx, e.Duration.Seconds(), o.measurement(measureKey{kind: e.Kind, op: e.Op, result: Result(e.Err)}))
+		o.adminDuration.Record(ctx, e.Duration.Seconds(), o.measurement(measureKey{kind: e.Kind, op: e.Op, result: Result(e.Err)}).record...)
 	case seshat.EventLifecycle:
-		o.events.Add(ctx, 1, o.measurement(measureKey{kind: e.Kind, life: e.Op}))
+		o.events.Add(ctx, 1, o.measurement(measureKey{kind: e.Kind, life: e.Op}).add...)
 	default:
-		o.events.Add(ctx, 1, o.measurement(measureKey{kind: e.Kind, reason: string(e.Reason)}))
+		o.events.Add(ctx, 1, o.measurement(measureKey{kind: e.Kind, reason: string(e.Reason)}).add...)
 	}
 }
