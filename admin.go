@@ -23,8 +23,9 @@ type RekeyStats struct {
 // Each session is changed by compare-and-set, so requests running at the
 // same time lose nothing, and sessions keep their expiry (re-encryption is
 // not activity). It needs a store that implements store.Iterator.
-func (m *Manager) Rekey(ctx context.Context) (RekeyStats, error) {
-	var st RekeyStats
+func (m *Manager) Rekey(ctx context.Context) (st RekeyStats, err error) {
+	ctx, done := m.admin(ctx, "rekey")
+	defer done(&err)
 	sl := m.opts.Encryption
 	if sl == nil {
 		return st, fmt.Errorf("%w: Rekey needs Options.Encryption", ErrInvalidOptions)
@@ -37,7 +38,7 @@ func (m *Manager) Rekey(ctx context.Context) (RekeyStats, error) {
 	if c, ok := sl.(interface{ Current([]byte) bool }); ok {
 		current = c.Current
 	}
-	err := it.Scan(ctx, m.now(), 100, func(infos []store.SessionInfo) error {
+	err = it.Scan(ctx, m.now(), 100, func(infos []store.SessionInfo) error {
 		for _, info := range infos {
 			st.Sessions++
 			values, failed, err := m.rekeyOne(ctx, info.Key, current)
@@ -58,7 +59,7 @@ func (m *Manager) Rekey(ctx context.Context) (RekeyStats, error) {
 // rekeyOne re-encrypts one session's stale values, retrying on conflict.
 func (m *Manager) rekeyOne(ctx context.Context, key string, current func([]byte) bool) (changed, failed int, err error) {
 	sl := m.opts.Encryption
-	for range maxUpdateAttempts {
+	for retries := range maxUpdateAttempts {
 		var rec *store.Record
 		err := m.op(ctx, "load", false, func(ctx context.Context) (err error) {
 			rec, err = m.store.Load(ctx, key, store.LoadOptions{Now: m.now(), TouchAfter: 1<<63 - 1})
@@ -92,7 +93,7 @@ func (m *Manager) rekeyOne(ctx context.Context, key string, current func([]byte)
 		if !m.now().Before(rec.Touched.Add(rec.IdleTimeout)) {
 			return 0, failed, nil // expired by our clock; let it go
 		}
-		err = m.op(ctx, "commit", true, func(ctx context.Context) error {
+		err = m.retry(ctx, "commit", true, retries, func(ctx context.Context) error {
 			_, err := m.store.Commit(ctx, key, d)
 			return err
 		})
@@ -151,7 +152,13 @@ func (m *Manager) byHandle(ctx context.Context, handle string) *Session {
 
 // UserSessions lists the live sessions bound to user, oldest first. It
 // needs a store that implements store.UserIndex.
-func (m *Manager) UserSessions(ctx context.Context, user string) ([]SessionInfo, error) {
+func (m *Manager) UserSessions(ctx context.Context, user string) (_ []SessionInfo, err error) {
+	ctx, done := m.admin(ctx, "user_sessions")
+	defer done(&err)
+	return m.userSessions(ctx, user)
+}
+
+func (m *Manager) userSessions(ctx context.Context, user string) ([]SessionInfo, error) {
 	idx, ok := m.store.(store.UserIndex)
 	if !ok {
 		return nil, fmt.Errorf("%w: listing a user's sessions needs a store.UserIndex", ErrNotSupported)
@@ -173,7 +180,9 @@ func (m *Manager) UserSessions(ctx context.Context, user string) ([]SessionInfo,
 
 // Sessions calls fn with every live session, in batches of about 100 (a
 // SCAN per master on Redis, never KEYS). It needs a store.Iterator.
-func (m *Manager) Sessions(ctx context.Context, fn func([]SessionInfo) error) error {
+func (m *Manager) Sessions(ctx context.Context, fn func([]SessionInfo) error) (err error) {
+	ctx, done := m.admin(ctx, "sessions")
+	defer done(&err)
 	it, ok := m.store.(store.Iterator)
 	if !ok {
 		return fmt.Errorf("%w: listing sessions needs a store.Iterator", ErrNotSupported)
@@ -190,7 +199,9 @@ func (m *Manager) Sessions(ctx context.Context, fn func([]SessionInfo) error) er
 // Revoke destroys the session with the handle. As with Destroy, no request
 // still in flight on it can bring it back once Revoke returns. Revoking a
 // session that is gone is not an error.
-func (m *Manager) Revoke(ctx context.Context, handle string) error {
+func (m *Manager) Revoke(ctx context.Context, handle string) (err error) {
+	ctx, done := m.admin(ctx, "revoke")
+	defer done(&err)
 	return m.revoke(ctx, handle, "")
 }
 
@@ -217,14 +228,16 @@ func (m *Manager) destroy(ctx context.Context, key, user string, why store.Reaso
 // including sessions with requests in flight: their commits fail. It
 // lists the user's sessions twice, so a session bound by a login that was
 // completing during the first pass is caught by the second.
-func (m *Manager) RevokeUser(ctx context.Context, user string) (int, error) {
+func (m *Manager) RevokeUser(ctx context.Context, user string) (_ int, err error) {
+	ctx, done := m.admin(ctx, "revoke_user")
+	defer done(&err)
 	return m.revokeUser(ctx, user, "")
 }
 
 func (m *Manager) revokeUser(ctx context.Context, user, keep string) (int, error) {
 	n := 0
 	for range 2 {
-		infos, err := m.UserSessions(ctx, user)
+		infos, err := m.userSessions(ctx, user)
 		if err != nil {
 			return n, err
 		}
@@ -249,10 +262,12 @@ func (m *Manager) revokeUser(ctx context.Context, user, keep string) (int, error
 // commit fails with ErrEnded instead of bringing it back. fn must not keep
 // the session after it returns. Edit fails with ErrNoSuchSession when no
 // live session has the handle.
-func (m *Manager) Edit(ctx context.Context, handle string, fn func(*Session) error) error {
+func (m *Manager) Edit(ctx context.Context, handle string, fn func(*Session) error) (err error) {
+	ctx, done := m.admin(ctx, "edit")
+	defer done(&err)
 	s := m.byHandle(ctx, handle)
 	s.mu.Lock()
-	err := s.load()
+	err = s.load()
 	stored := s.state == stateStored
 	s.mu.Unlock()
 	if err != nil {
@@ -278,9 +293,11 @@ type Snapshot struct {
 
 // Inspect returns the session with the handle, decrypting its values
 // when Options.Encryption holds the keys. It does not count as activity.
-func (m *Manager) Inspect(ctx context.Context, handle string) (Snapshot, error) {
+func (m *Manager) Inspect(ctx context.Context, handle string) (_ Snapshot, err error) {
+	ctx, done := m.admin(ctx, "inspect")
+	defer done(&err)
 	var rec *store.Record
-	err := m.op(ctx, "load", false, func(ctx context.Context) (err error) {
+	err = m.op(ctx, "load", false, func(ctx context.Context) (err error) {
 		rec, err = m.store.Load(ctx, handle, store.LoadOptions{Now: m.now(), TouchAfter: 1<<63 - 1})
 		return err
 	})

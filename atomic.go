@@ -36,7 +36,7 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 		// A session that was not read yet need not be loaded first. (No
 		// cookie, no key: a new session, nothing to ask the store.)
 		d := &store.Delta{Now: s.m.now(), TouchAfter: s.m.opts.TouchInterval, Incr: &store.Incr{Name: key, By: by}, MaxSize: s.m.opts.MaxSessionBytes}
-		res, err := s.commitDelta("incr", d)
+		res, err := s.commitDelta("incr", 0, d)
 		switch {
 		case err == nil:
 			return res.Value, nil
@@ -57,7 +57,7 @@ func (s *Session) Incr(key string, by int64) (int64, error) {
 	if old, ok := s.rec.Values[key]; inPlace && s.state == stateStored && (!ok || isInteger(old)) {
 		d := s.pending(s.m.now())
 		d.Incr = &store.Incr{Name: key, By: by}
-		res, err := s.commitDelta("incr", d)
+		res, err := s.commitDelta("incr", 0, d)
 		if err == nil {
 			s.applied(d, res)
 			return res.Value, nil
@@ -213,7 +213,7 @@ func (s *Session) update(op, key string, u *unreadable, fn func(old []byte, ok b
 	}
 	// Compare against what is stored, not against a pending change.
 	cur, present := s.rec.Values[key]
-	for range maxUpdateAttempts {
+	for retries := range maxUpdateAttempts {
 		var old []byte
 		ok := present
 		if present {
@@ -239,7 +239,7 @@ func (s *Session) update(op, key string, u *unreadable, fn func(old []byte, ok b
 		d.Set[key] = s.stored(key, b)
 		d.Delete = slices.DeleteFunc(d.Delete, func(k string) bool { return k == key })
 		d.Expect = []store.Expect{{Name: key, Value: cur, Absent: !present}}
-		res, err := s.commitDelta(op, d)
+		res, err := s.commitDelta(op, retries, d)
 		if errors.Is(err, store.ErrConflict) {
 			s.m.observe(Event{Kind: EventConflict})
 			cur, present = res.Current[key]

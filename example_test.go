@@ -1,6 +1,7 @@
 package seshat_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -109,4 +110,36 @@ func ExampleSession_Regenerate() {
 	// Output:
 	// welcome
 	// 1
+}
+
+// requestID is a context key an outer middleware sets, as a tracer sets
+// its span.
+type requestID struct{}
+
+// logSpans is a SpanObserver that prints each store operation as it
+// begins, with a value of the request's context, and as it ends.
+type logSpans struct{}
+
+func (logSpans) Observe(e seshat.Event) {}
+
+func (logSpans) Start(ctx context.Context, e seshat.Event) (context.Context, func(seshat.Event)) {
+	fmt.Println("start", e.Op, "in request", ctx.Value(requestID{}))
+	return ctx, func(e seshat.Event) { fmt.Println("end", e.Op, "err:", e.Err) }
+}
+
+// A SpanObserver's Start runs within the request's context, and the store
+// operation within the context Start returns: a tracer starts a span there.
+func ExampleSpanObserver() {
+	m, _ := seshat.New(seshat.Options{
+		Secrets:  [][]byte{[]byte("a secret of at least thirty-two bytes")},
+		Observer: logSpans{},
+	})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Session(r).Incr("views", 1)
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	h.ServeHTTP(httptest.NewRecorder(), req.WithContext(context.WithValue(req.Context(), requestID{}, "r-1")))
+	// Output:
+	// start create in request r-1
+	// end create err: <nil>
 }

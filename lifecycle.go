@@ -103,10 +103,12 @@ func (s *Session) Destroy() error {
 
 // RevokeOthers destroys every other session of this session's user ("log
 // out other devices") and returns how many.
-func (s *Session) RevokeOthers() (int, error) {
+func (s *Session) RevokeOthers() (_ int, err error) {
 	user, err := s.User()
 	if err != nil || user == "" {
 		return 0, err
 	}
-	return s.m.revokeUser(s.ctx, user, s.Handle())
+	ctx, done := s.m.admin(s.ctx, "revoke_others")
+	defer done(&err)
+	return s.m.revokeUser(ctx, user, s.Handle())
 }

@@ -24,6 +24,7 @@ type Manager struct {
 
 	now       func() time.Time // swappable in tests
 	immediate bool             // the store is a store.Immediate: no deadline
+	spans     SpanObserver     // Options.Observer, if it is one
 }
 
 // contextKey is unexported and allocated per manager, so two managers in
@@ -47,6 +48,7 @@ func New(opts Options) (*Manager, error) {
 	if im, ok := o.Store.(store.Immediate); ok {
 		m.immediate = im.Immediate()
 	}
+	m.spans, _ = o.Observer.(SpanObserver)
 	m.format = o.Cookies
 	if m.format == nil {
 		m.format = defaultFormat{m.signer, m.keyer}
@@ -120,8 +122,19 @@ func (m *Manager) observe(e Event) {
 // client that hangs up must not leave a half-finished request's changes
 // unstored while its other effects stand.
 func (m *Manager) op(ctx context.Context, name string, write bool, f func(context.Context) error) error {
+	return m.retry(ctx, name, write, 0, f)
+}
+
+// retry is op for the attempt after retries conflicts of one Update, Incr
+// or Rekey.
+func (m *Manager) retry(ctx context.Context, name string, write bool, retries int, f func(context.Context) error) error {
 	if write {
 		ctx = context.WithoutCancel(ctx)
+	}
+	var end func(Event)
+	if m.spans != nil {
+		// Before the deadline's context: the store gets the span's.
+		ctx, end = m.spans.Start(ctx, Event{Kind: EventStoreOp, Op: name, Retries: retries})
 	}
 	// Clock readings cost about 35 ns each on a virtual machine with
 	// kvm-clock, more than the metrics collector's work for the event:
@@ -148,10 +161,35 @@ func (m *Manager) op(ctx context.Context, name string, write bool, f func(contex
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, store.ErrUnavailable) {
 		err = fmt.Errorf("%w: %s: %w", store.ErrUnavailable, name, err)
 	}
-	if m.opts.Observer != nil {
-		m.opts.Observer.Observe(Event{Kind: EventStoreOp, Op: name, Duration: took, Err: err})
+	switch {
+	case end != nil:
+		end(Event{Kind: EventStoreOp, Op: name, Duration: took, Err: err, Retries: retries})
+	case m.opts.Observer != nil:
+		m.opts.Observer.Observe(Event{Kind: EventStoreOp, Op: name, Duration: took, Err: err, Retries: retries})
 	}
 	return err
+}
+
+// admin brackets an administrative call for the observer: the call's store
+// operations run under the context it returns, and done reports the
+// call's outcome, *errp, when it returns (defer done(&err)).
+func (m *Manager) admin(ctx context.Context, name string) (_ context.Context, done func(errp *error)) {
+	if m.opts.Observer == nil {
+		return ctx, func(*error) {}
+	}
+	var end func(Event)
+	if m.spans != nil {
+		ctx, end = m.spans.Start(ctx, Event{Kind: EventAdmin, Op: name})
+	}
+	start := time.Now()
+	return ctx, func(errp *error) {
+		e := Event{Kind: EventAdmin, Op: name, Duration: time.Since(start), Err: *errp}
+		if end != nil {
+			end(e)
+		} else {
+			m.opts.Observer.Observe(e)
+		}
+	}
 }
 
 // epoch anchors monotonic clock readings: time.Since(epoch) reads the

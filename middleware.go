@@ -192,7 +192,7 @@ func (s *Session) commit(h http.Header) error {
 	}
 	if s.changed() {
 		d := s.pending(now)
-		res, err := s.commitDelta("commit", d)
+		res, err := s.commitDelta("commit", 0, d)
 		if err != nil {
 			return err
 		}
@@ -214,7 +214,7 @@ func (s *Session) commit(h http.Header) error {
 // would have had the session been read first. s.mu is held.
 func (s *Session) commitBlind(now time.Time) error {
 	d := s.pending(now)
-	_, err := s.commitDelta("commit", d)
+	_, err := s.commitDelta("commit", 0, d)
 	switch {
 	case err == nil:
 		s.set, s.del, s.user, s.expiry = nil, nil, nil, nil

@@ -143,7 +143,9 @@ type Options struct {
 	Events bool
 
 	// Observer, when set, is told of every store operation and session
-	// event (see the metrics package).
+	// event (see the metrics package), and brackets each operation when it
+	// is a SpanObserver (see the otelseshat package). Observers combines
+	// several.
 	Observer Observer
 }
 

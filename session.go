@@ -525,10 +525,11 @@ func (s *Session) applied(d *store.Delta, res store.Result) {
 	s.set, s.del, s.user, s.expiry = nil, nil, nil, nil
 }
 
-// commitDelta sends d to the store. s.mu is held.
-func (s *Session) commitDelta(op string, d *store.Delta) (store.Result, error) {
+// commitDelta sends d to the store, the attempt after retries conflicts of
+// one call. s.mu is held.
+func (s *Session) commitDelta(op string, retries int, d *store.Delta) (store.Result, error) {
 	var res store.Result
-	err := s.m.op(s.ctx, op, true, func(ctx context.Context) (err error) {
+	err := s.m.retry(s.ctx, op, true, retries, func(ctx context.Context) (err error) {
 		res, err = s.m.store.Commit(ctx, s.key, d)
 		return err
 	})

@@ -57,7 +57,14 @@ with 413 and not read further; a connection must send its headers within
 --read-header-timeout and its whole request within --read-timeout; a keep-alive
 connection idle for --keep-alive-timeout is closed; at --max-connections, an
 idle keep-alive connection is closed to make room, and when there is none, new
-connections wait in the kernel's accept queue until one closes.`,
+connections wait in the kernel's accept queue until one closes.
+
+Traces are exported when OTEL_TRACES_EXPORTER says where: "console" prints
+spans to standard output, "otlp" sends them to OTEL_EXPORTER_OTLP_ENDPOINT
+(OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf or grpc). Each request gets a
+server span with a child per session store operation, and per Redis
+command, none of which records a session ID, a handle, a user or a value.
+Unset or "none": no tracing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := sc.validate(); err != nil {
@@ -87,6 +94,29 @@ connections wait in the kernel's accept queue until one closes.`,
 			o.IdleTimeout, o.Lifetime, o.MaxSessionBytes, o.MaxSessionsPerUser = idle, life, maxBytes, maxPerUser
 			o.Observer = col
 			o.ErrorHandler = demo.ErrorHandler(maxBytes)
+			tr, err := startTracing(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if tr != nil {
+				defer func() {
+					// Flush the spans of the last requests, even after a
+					// cancelled context.
+					ctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 5*time.Second)
+					defer cancel()
+					if err := tr.shutdown(ctx); err != nil {
+						slog.Warn("seshat: cannot export the last spans", "err", err)
+					}
+				}()
+				obs, err := tr.observer(su.kind)
+				if err != nil {
+					return err
+				}
+				o.Observer = seshat.Observers(col, obs)
+				if err := tr.traceRedis(su); err != nil {
+					slog.Warn("seshat: Redis commands are not traced", "err", err)
+				}
+			}
 			m, err := seshat.New(o)
 			if err != nil {
 				return err
@@ -99,6 +129,9 @@ connections wait in the kernel's accept queue until one closes.`,
 				MaxSessionBytes: maxBytes,
 				MaxFormBytes:    maxBody,
 			})
+			if tr != nil {
+				handler = tr.handler(handler)
+			}
 			return listenAndServe(cmd.Context(), addr, handler, sc)
 		},
 	}
