@@ -828,6 +828,7 @@ func median(rs []wrkResult) wrkResult {
 			cpuMicros: mid(func(c serverCost) float64 { return c.cpuMicros }),
 			bytesIn:   mid(func(c serverCost) float64 { return c.bytesIn }),
 			bytesOut:  mid(func(c serverCost) float64 { return c.bytesOut }),
+			walBytes:  mid(func(c serverCost) float64 { return c.walBytes }),
 		}
 	}
 	return m

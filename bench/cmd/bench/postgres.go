@@ -313,3 +313,58 @@ func (s *pgServer) memoryEnd(ctx context.Context, impl string, n int, start int6
 // happened to collide: on 1,000 sessions and 16 at once, the floor took 188
 // to 311 bytes per session in successive runs, seshat 508 to 1,065.
 func (s *pgServer) memoryWorkers() int { return 1 }
+
+// usage sums the CPU time of the cluster's processes, as /proc counts it:
+// the postmaster's own and its reaped children's, and each live child's
+// (the apps' connections, the WAL writer, the checkpointer…); and reads
+// how far the write-ahead log has gone (pg_current_wal_lsn).
+func (s *pgServer) usage(ctx context.Context) (serverUsage, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "data", "postmaster.pid"))
+	if err != nil {
+		return serverUsage{}, fmt.Errorf("postgres: %w", err)
+	}
+	pm, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil {
+		return serverUsage{}, fmt.Errorf("postgres: postmaster.pid: %w", err)
+	}
+	var ticks int64
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The fields after the command, which is in parentheses: ppid is
+		// the 2nd, utime the 12th, stime, cutime, cstime the next three.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		if pid != pm && ppid != pm {
+			continue
+		}
+		n := 2 // utime, stime
+		if pid == pm {
+			n = 4 // and the reaped children's
+		}
+		for _, v := range f[11 : 11+n] {
+			t, _ := strconv.ParseInt(v, 10, 64)
+			ticks += t
+		}
+	}
+	var wal int64
+	if err := s.admin.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint").Scan(&wal); err != nil {
+		return serverUsage{}, fmt.Errorf("postgres: WAL position: %w", err)
+	}
+	// /proc counts in USER_HZ, 100 a second on Linux whatever the kernel's tick.
+	return serverUsage{cpu: time.Duration(ticks) * 10 * time.Millisecond, wal: wal}, nil
+}

@@ -142,13 +142,15 @@ func (rs *redisServer) memoryWorkers() int { return 16 }
 // serverCost is a session server's resources per request.
 type serverCost struct {
 	cpuMicros         float64 // CPU time (user + system), µs
-	bytesIn, bytesOut float64 // network bytes read and written
+	bytesIn, bytesOut float64 // network bytes read and written (redis-server)
+	walBytes          float64 // write-ahead log written (PostgreSQL)
 }
 
 // serverUsage is a session server's cumulative resource counters.
 type serverUsage struct {
 	cpu               time.Duration
 	bytesIn, bytesOut int64
+	wal               int64
 }
 
 // serverCoster is a sessionDB that can tell what it spent.
@@ -166,6 +168,7 @@ func perRequest(a, b serverUsage, n int64) *serverCost {
 		cpuMicros: float64(b.cpu-a.cpu) / float64(time.Microsecond) / f,
 		bytesIn:   float64(b.bytesIn-a.bytesIn) / f,
 		bytesOut:  float64(b.bytesOut-a.bytesOut) / f,
+		walBytes:  float64(b.wal-a.wal) / f,
 	}
 }
 

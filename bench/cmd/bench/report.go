@@ -230,12 +230,21 @@ func renderServerCost(tb table, conns int) string {
 		if m.write.cost == nil || m.read.cost == nil || m.create.cost == nil {
 			continue
 		}
+		pg := tb.backend.name == "postgres"
 		if t.Len() == 0 {
-			t.WriteString("What redis-server spent per request (CPU: INFO cpu, user + system, the whole server; bytes: INFO stats, total_net_input_bytes and total_net_output_bytes; medians of the rounds):\n\n")
-			t.WriteString("| implementation | write CPU | read CPU | create CPU | write bytes in / out | read bytes in / out | create bytes in / out |\n|---|---:|---:|---:|---:|---:|---:|\n")
+			if pg {
+				t.WriteString("What PostgreSQL spent per request (CPU: the cluster's processes in /proc, user + system, 10 ms ticks; WAL: how far pg_current_wal_lsn moved; medians of the rounds):\n\n")
+				t.WriteString("| implementation | write CPU | read CPU | create CPU | write WAL bytes | read WAL bytes | create WAL bytes |\n|---|---:|---:|---:|---:|---:|---:|\n")
+			} else {
+				t.WriteString("What redis-server spent per request (CPU: INFO cpu, user + system, the whole server; bytes: INFO stats, total_net_input_bytes and total_net_output_bytes; medians of the rounds):\n\n")
+				t.WriteString("| implementation | write CPU | read CPU | create CPU | write bytes in / out | read bytes in / out | create bytes in / out |\n|---|---:|---:|---:|---:|---:|---:|\n")
+			}
 		}
 		c := func(x *serverCost) string { return fmt.Sprintf("%.1f µs", x.cpuMicros) }
 		b := func(x *serverCost) string { return fmt.Sprintf("%.0f / %.0f", x.bytesIn, x.bytesOut) }
+		if pg {
+			b = func(x *serverCost) string { return fmt.Sprintf("%.0f", x.walBytes) }
+		}
 		fmt.Fprintf(&t, "| %s | %s | %s | %s | %s | %s | %s |\n", r.name,
 			c(m.write.cost), c(m.read.cost), c(m.create.cost), b(m.write.cost), b(m.read.cost), b(m.create.cost))
 	}
