@@ -136,7 +136,11 @@ func buildApp(h *harness, encrypted bool, timeout time.Duration) *app {
 	// Registered after the server's cleanup, so it runs first: a stream a
 	// failed case left waiting ends before the server waits for it.
 	h.t.Cleanup(a.App.finishStreams)
-	a.Client = &testhttp.Client{T: h.t, URL: url, HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}}
+	// So is this one: a server that waits for its connections to close
+	// (fasthttp's) does not wait for the client's idle ones.
+	tr := &http.Transport{MaxIdleConnsPerHost: 128}
+	h.t.Cleanup(tr.CloseIdleConnections)
+	a.Client = &testhttp.Client{T: h.t, URL: url, HTTP: &http.Client{Transport: tr}}
 	return a
 }
 
