@@ -17,7 +17,9 @@
 package ginseshat
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -84,6 +86,11 @@ func (w *writer) WriteHeaderNow() {
 }
 
 func (w *writer) Flush() { _ = http.NewResponseController(w.w).Flush() }
+
+// Hijack commits the session first, as seshat's writer does.
+func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.w).Hijack()
+}
 
 // Unwrap lets http.ResponseController reach seshat's writer, and through
 // it gin's.

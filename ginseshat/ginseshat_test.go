@@ -2,10 +2,12 @@ package ginseshat_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/seshat-go/seshat"
@@ -108,5 +110,40 @@ func TestStatusOnlyResponseCommits(t *testing.T) {
 	r.ServeHTTP(w, httptest.NewRequest("POST", "/", nil))
 	if w.Code != http.StatusAccepted || w.Result().Cookies() == nil {
 		t.Fatalf("status %d, cookies %v; want 202 with the session cookie", w.Code, w.Result().Cookies())
+	}
+}
+
+// Hijacking the connection commits the session first: the cookie of a new
+// session is in the store before the handler takes the connection over.
+func TestHijackCommitsFirst(t *testing.T) {
+	st := memstore.New()
+	m, err := seshat.New(seshat.Options{Store: st, Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(ginseshat.Middleware(m))
+	r.GET("/", func(c *gin.Context) {
+		s := ginseshat.Session(c)
+		s.Set("a", 1)
+		conn, _, err := c.Writer.Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		n, _ := st.Count(c, time.Now())
+		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n%d", n)
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "1" {
+		t.Fatalf("sessions stored when the handler hijacked the connection: %s; want 1", b)
 	}
 }

@@ -22,7 +22,11 @@ func main() {
 	addr, redisAddr := viewcounter.Flags()
 	secret := flag.String("secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret")
 	viaAdaptor := flag.Bool("adaptor", false, "seshat's net/http middleware and handlers through fiber's adaptor instead of the native middleware")
+	memory := flag.Bool("memory", false, "keep sessions in this process (memstore) instead of Redis")
 	flag.Parse()
+	if *memory {
+		*redisAddr = ""
+	}
 	m, err := seshatcounter.Manager(*redisAddr, *secret)
 	if err != nil {
 		log.Fatal(err)

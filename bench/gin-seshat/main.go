@@ -16,7 +16,11 @@ import (
 func main() {
 	addr, redisAddr := viewcounter.Flags()
 	secret := flag.String("secret", "bench-secret-bench-secret-bench-secret", "cookie signing secret")
+	memory := flag.Bool("memory", false, "keep sessions in this process (memstore) instead of Redis")
 	flag.Parse()
+	if *memory {
+		*redisAddr = ""
+	}
 	m, err := seshatcounter.Manager(*redisAddr, *secret)
 	if err != nil {
 		log.Fatal(err)

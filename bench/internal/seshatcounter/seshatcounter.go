@@ -17,8 +17,13 @@ import (
 	"github.com/seshat-go/seshat/redisstore"
 )
 
-// Manager returns the manager of the framework apps.
+// Manager returns the manager of the framework apps; with redisAddr ""
+// it keeps sessions in memory (memstore), to measure a framework's own
+// cost without Redis's.
 func Manager(redisAddr, secret string) (*seshat.Manager, error) {
+	if redisAddr == "" {
+		return seshat.New(seshat.Options{Secrets: [][]byte{[]byte(secret)}})
+	}
 	o, err := redisstore.ParseURL("redis://" + redisAddr)
 	if err != nil {
 		return nil, err
