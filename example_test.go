@@ -143,3 +143,36 @@ func ExampleSpanObserver() {
 	// start create in request r-1
 	// end create err: <nil>
 }
+
+// A session outside net/http: a client without cookies keeps the token
+// and sends it back (in an Authorization header, a WebSocket message, a
+// gRPC call's metadata); the code serving it opens the session, works on
+// it, and commits before answering.
+func ExampleManager_Open() {
+	m, err := seshat.New(seshat.Options{
+		Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes")},
+	})
+	if err != nil {
+		panic(err)
+	}
+	view := func(token string) string {
+		s := m.Open(context.Background(), token)
+		n, err := s.Incr("views", 1)
+		if err == nil {
+			err = s.Commit(nil)
+		}
+		if err != nil {
+			fmt.Println("error:", err)
+			return token
+		}
+		fmt.Println("views:", n)
+		return s.Token()
+	}
+	token := view("")
+	token = view(token)
+	view(token)
+	// Output:
+	// views: 1
+	// views: 2
+	// views: 3
+}

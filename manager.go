@@ -69,34 +69,44 @@ func (m *Manager) Session(r *http.Request) *Session {
 	return &Session{m: m, state: stateFailed, loadErr: ErrNoSession}
 }
 
-// initSession sets up the request's session from its cookie (without
-// asking the store).
-func (m *Manager) initSession(s *Session, r *http.Request) {
-	s.m, s.secure = m, m.secure(r)
-	for value := range cookieValues(r.Header, m.cookieName(s.secure)) {
-		id, stale, ok := m.format.Decode(value)
-		if !ok {
-			m.observe(Event{Kind: EventRejectedCookie})
-			s.hadCookie = true // replaced if a session gets created
-			continue
+// initSession sets up a request's session from its cookie (without asking
+// the store): h holds the request's headers, tls says whether it came over
+// TLS. Every value of the session cookie is tried in order.
+func (m *Manager) initSession(s *Session, h http.Header, tls bool) {
+	s.m, s.secure = m, m.secure(h, tls)
+	for value := range cookieValues(h, m.cookieName(s.secure)) {
+		if m.adopt(s, value) {
+			break
 		}
-		s.cookieID, s.id, s.key = id, id, m.format.StoreKey(id)
-		s.resign = stale
-		break
 	}
 }
 
-func (m *Manager) secure(r *http.Request) bool {
+// adopt gives s the session a cookie value (a token) names, and reports
+// whether it verifies; a value that does not is reported and remembered, so
+// that the answer clears it.
+func (m *Manager) adopt(s *Session, value string) bool {
+	id, stale, ok := m.format.Decode(value)
+	if !ok {
+		m.observe(Event{Kind: EventRejectedCookie})
+		s.hadCookie = true // replaced if a session gets created
+		return false
+	}
+	s.cookieID, s.id, s.key = id, id, m.format.StoreKey(id)
+	s.resign = stale
+	return true
+}
+
+func (m *Manager) secure(h http.Header, tls bool) bool {
 	switch m.opts.Secure {
 	case SecureAlways:
 		return true
 	case SecureNever:
 		return false
 	}
-	if r.TLS != nil {
+	if tls {
 		return true
 	}
-	return m.opts.TrustForwardedProto && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return m.opts.TrustForwardedProto && strings.EqualFold(h.Get("X-Forwarded-Proto"), "https")
 }
 
 // cookieName is the cookie's name on a secure or plain request: a Secure,

@@ -29,7 +29,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		// response writer, on a path every request takes.
 		st := &requestState{}
 		s := &st.s
-		m.initSession(s, r)
+		m.initSession(s, r.Header, r.TLS != nil)
 		st.ctx = sessionContext{Context: r.Context(), key: m.ctxKey, s: s}
 		s.ctx = &st.ctx
 		r = r.WithContext(s.ctx)

@@ -29,7 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # The modules of the workspace (go.work), root first; e2e/ and bench/ last.
-modules=(. redisstore pgstore metrics otelseshat expresscompat cmd/seshat e2e bench)
+modules=(. redisstore pgstore metrics otelseshat expresscompat ginseshat echoseshat fiberseshat cmd/seshat e2e bench)
 # Every module is tidy: `go mod tidy` would change no go.mod or go.sum.
 scripts/tidy.sh -check
 for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
@@ -52,7 +52,7 @@ for d in "${dirs[@]}"; do
 done
 env PATH="$nored" go test -race -count=1 ./...
 rm -rf "$nored"
-for m in redisstore pgstore metrics otelseshat expresscompat cmd/seshat bench; do
+for m in redisstore pgstore metrics otelseshat expresscompat ginseshat echoseshat fiberseshat cmd/seshat bench; do
   (cd "$m" && go test -race -count=1 ./...)
 done
 # The end-to-end scenarios: the browser, the express interop and the

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -68,9 +67,11 @@ func (c *counting) Take(ctx context.Context, k string, now time.Time) (*store.Re
 	return c.Store.Take(ctx, k, now)
 }
 
-// app is the demo's view counter on one store, and a client of it.
+// app is the view counter (App) on one store, served by the harness's
+// Server, and a client of it.
 type app struct {
 	*testhttp.Client
+	*App
 	h     *harness
 	store *counting
 	m     *seshat.Manager
@@ -79,6 +80,12 @@ type app struct {
 // appStoreTimeout is the app's StoreTimeout: generous, so that a loaded
 // machine fails no case by time alone.
 const appStoreTimeout = 10 * time.Second
+
+// The app's limits, for the cases of G9 through HTTP.
+const (
+	appMaxSessionBytes = 4 << 10
+	appMaxBodyBytes    = 16 << 10
+)
 
 func newApp(h *harness) *app { return newAppWith(h, false) }
 
@@ -100,7 +107,9 @@ func buildApp(h *harness, encrypted bool, timeout time.Duration) *app {
 		// store that serializes them (a row lock) answers the last ones
 		// after the default second on a loaded machine. G10 keeps the
 		// default (outageApp).
-		StoreTimeout: timeout,
+		StoreTimeout:    timeout,
+		MaxSessionBytes: appMaxSessionBytes,
+		MaxBodyBytes:    appMaxBodyBytes,
 	}
 	if encrypted {
 		ring, err := seal.NewRing(seal.NewKey(), seal.NewKey())
@@ -115,46 +124,23 @@ func buildApp(h *harness, encrypted bool, timeout time.Duration) *app {
 		h.t.Fatal(err)
 	}
 	a.m = m
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
-		n, err := m.Session(r).Incr("views", 1)
-		if err != nil {
-			http.Error(w, err.Error(), seshat.StatusCode(err))
-			return
-		}
-		fmt.Fprintf(w, "%d", n)
-	})
-	mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) {
-		n, err := seshat.Get[int](m.Session(r), "views")
-		if err != nil && !errors.Is(err, seshat.ErrNoValue) {
-			http.Error(w, err.Error(), seshat.StatusCode(err))
-			return
-		}
-		fmt.Fprintf(w, "%d", n)
-	})
-	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
-		if err := m.Session(r).Set(r.FormValue("k"), r.FormValue("v")); err != nil {
-			http.Error(w, err.Error(), seshat.StatusCode(err))
-		}
-	})
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		s := m.Session(r)
-		if err := s.Regenerate(); err != nil {
-			http.Error(w, err.Error(), seshat.StatusCode(err))
-			return
-		}
-		if err := s.SetUser(r.FormValue("user")); err != nil {
-			http.Error(w, err.Error(), seshat.StatusCode(err))
-		}
-	})
-	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
-		if err := m.Session(r).Destroy(); err != nil {
-			http.Error(w, err.Error(), seshat.StatusCode(err))
-		}
-	})
-	server := httptest.NewServer(m.Handler(mux))
-	h.t.Cleanup(server.Close)
-	a.Client = &testhttp.Client{T: h.t, URL: server.URL, HTTP: server.Client()}
+	a.App = &App{Manager: m, MaxBodyBytes: appMaxBodyBytes, release: make(chan struct{})}
+	var url string
+	if h.serve != nil {
+		url = h.serve(h.t, a.App)
+	} else {
+		server := httptest.NewServer(a.App.Handler())
+		h.t.Cleanup(server.Close)
+		url = server.URL
+	}
+	// Registered after the server's cleanup, so it runs first: a stream a
+	// failed case left waiting ends before the server waits for it.
+	h.t.Cleanup(a.App.finishStreams)
+	// So is this one: a server that waits for its connections to close
+	// (fasthttp's) does not wait for the client's idle ones.
+	tr := &http.Transport{MaxIdleConnsPerHost: 128}
+	h.t.Cleanup(tr.CloseIdleConnections)
+	a.Client = &testhttp.Client{T: h.t, URL: url, HTTP: &http.Client{Transport: tr}}
 	return a
 }
 

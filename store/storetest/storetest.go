@@ -31,11 +31,16 @@ import (
 // each subtest (register cleanups with t.Cleanup).
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
-	for _, g := range guarantees() {
+	run(t, guarantees(), newStore, nil)
+}
+
+func run(t *testing.T, gs []guarantee, newStore func(t *testing.T) store.Store, serve Server) {
+	t.Helper()
+	for _, g := range gs {
 		t.Run(g.name, func(t *testing.T) {
 			for _, c := range g.cases {
 				t.Run(c.name, func(t *testing.T) {
-					h := &harness{t: t, s: newStore(t), now: time.Now().Truncate(time.Millisecond)}
+					h := &harness{t: t, s: newStore(t), now: time.Now().Truncate(time.Millisecond), serve: serve}
 					c.run(h)
 				})
 			}
@@ -71,10 +76,25 @@ func guarantees() []guarantee {
 		{"G6_expiry", g6},
 		{"G7_no_fixation_no_forgery", g7},
 		{"G8_serialization", concat(g8, corruptG8)},
-		{"G9_limits", g9},
+		{"G9_limits", concat(g9, httpG9)},
 		{"G10_store_failure", g10},
 		{"G11_nothing_useful_at_rest", g11},
 		{"contract", concat(contract, events, differential)},
+		{"commit_before_first_byte", httpStreaming},
+	}
+}
+
+// httpGuarantees are the cases of RunHTTP: those that send requests.
+func httpGuarantees() []guarantee {
+	return []guarantee{
+		{"G1_no_lost_updates", httpG1},
+		{"G2_atomic_read_modify_write", httpG2},
+		{"G3_destroy_wins", httpG3},
+		{"G4_regenerate", httpG4},
+		{"G5_cheap_reads", httpG5},
+		{"G7_no_fixation_no_forgery", g7},
+		{"G9_limits", httpG9},
+		{"commit_before_first_byte", httpStreaming},
 	}
 }
 
@@ -82,9 +102,10 @@ func guarantees() []guarantee {
 // milliseconds (what stores keep) near the real time, so that stores that
 // also expire by wall clock (Redis TTLs) agree with the suite.
 type harness struct {
-	t   *testing.T
-	s   store.Store
-	now time.Time
+	t     *testing.T
+	s     store.Store
+	now   time.Time
+	serve Server // serves the HTTP cases' app (nil: net/http)
 }
 
 func (h *harness) ctx() context.Context { return h.t.Context() }

@@ -45,6 +45,18 @@ var backends = []backend{
 	{"redis", "Redis", "floor", []string{"floor", "floor+pipeline", "seshat", "seshat-metrics", "seshat-nopipeline", "seshat+cache", "scs", "gorilla", "express"}},
 	{"postgres", "PostgreSQL", "floor", []string{"floor", "seshat", "seshat-metrics", "scs", "express"}},
 	{"memory", "memory", "scs", []string{"seshat", "seshat-metrics", "scs", "gorilla"}},
+	// The adapters: seshat on each framework next to the framework's
+	// usual session middleware, on Redis (-frameworks); fiber-adaptor is
+	// seshat's net/http middleware through fiber's net/http adaptor. No
+	// base: frameworkRatios compares each pair.
+	{"frameworks", "Redis", "", []string{"gin-seshat", "gin-sessions", "echo-seshat", "echo-session", "fiber-seshat", "fiber-adaptor", "fiber-session"}},
+}
+
+// frameworkPairs are the frameworks table's comparisons: seshat (native,
+// then through fiber's adaptor) against the framework's usual middleware.
+var frameworkPairs = [][2]string{
+	{"gin-seshat", "gin-sessions"}, {"echo-seshat", "echo-session"},
+	{"fiber-seshat", "fiber-session"}, {"fiber-adaptor", "fiber-session"}, {"fiber-seshat", "fiber-adaptor"},
 }
 
 // defaultBackends run when -backend is not given: the memory backend's
@@ -62,6 +74,7 @@ var appArgs = map[string][]string{
 	"seshat-nopipeline": {"-autopipeline=false"},
 	"seshat+cache":      {"-cache"},
 	"seshat-metrics":    {"-metrics=false"},
+	"fiber-adaptor":     {"-adaptor"},
 }
 
 // allImpls are the implementations of every backend, each once.
@@ -98,6 +111,9 @@ func backendNames() []string {
 
 // pkg is the directory of an implementation's Go app.
 func pkg(name string) string {
+	if name == "fiber-adaptor" {
+		return "fiber-seshat"
+	}
 	for _, app := range []string{"floor", "seshat"} {
 		if strings.HasPrefix(name, app+"+") || strings.HasPrefix(name, app+"-") {
 			return app
@@ -141,12 +157,14 @@ func main() {
 func parseFlags() (config, error) {
 	var c config
 	var only, seshatFlags, backendList, conns string
+	var frameworks bool
 	var oneConns int
 	flag.DurationVar(&c.duration, "d", 5*time.Second, "duration of each measured wrk run (whole seconds)")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "wrk warm-up before each scenario (0: none)")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of the three scenarios over all implementations, interleaved; the table gives medians")
 	flag.StringVar(&only, "only", "", "comma-separated implementations to run (default: "+strings.Join(defaultImpls(), ",")+"; also "+strings.Join(optInImpls, ",")+")")
 	flag.StringVar(&backendList, "backend", strings.Join(defaultBackends, ","), "comma-separated backends, one table each: "+strings.Join(backendNames(), ", "))
+	flag.BoolVar(&frameworks, "frameworks", false, "also run the frameworks table: seshat on gin, echo and fiber next to each one's usual session middleware, on Redis (the same as adding frameworks to -backend)")
 	flag.StringVar(&c.out, "out", "", "markdown file for the results (default results.md in the bench directory)")
 	flag.StringVar(&c.dir, "dir", "", "the bench directory (default: found from the working directory)")
 	flag.IntVar(&c.threads, "t", 2, "wrk threads")
@@ -195,6 +213,9 @@ func parseFlags() (config, error) {
 	slices.Sort(c.conns)
 	if c.sweepTTL != 0 && c.sweepTTL < 5*time.Second {
 		return c, errors.New("-sweep-ttl: at least 5s (or 0)")
+	}
+	if frameworks {
+		backendList += ",frameworks"
 	}
 	for _, name := range strings.Split(backendList, ",") {
 		name = strings.TrimSpace(name)
@@ -399,7 +420,7 @@ func run(ctx context.Context) error {
 		}
 		var db sessionDB
 		switch b.name {
-		case "redis":
+		case "redis", "frameworks":
 			rs, err := startRedis(ctx, cfg.redisBin, tmp)
 			if err != nil {
 				return fmt.Errorf("starting redis-server: %w", err)
@@ -491,7 +512,8 @@ func benchTable(ctx context.Context, cfg *config, db sessionDB, tmp string, t *t
 // uses reports whether the run has implementations on the backend.
 func (c *config) uses(backendName string) bool {
 	for _, b := range c.backends {
-		if b.name == backendName && len(b.impls) > 0 {
+		// The frameworks table keeps its sessions in Redis.
+		if (b.name == backendName || backendName == "redis" && b.name == "frameworks") && len(b.impls) > 0 {
 			return true
 		}
 	}

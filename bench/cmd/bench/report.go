@@ -25,7 +25,7 @@ func render(cfg *config, tables []table, m machineInfo) report {
 				title += ", " + connections(conns)
 			}
 			t, base := renderTable(cfg, tb, conns)
-			extra := renderPipelineRatios(tb, conns) + observerCost(tb, conns) + renderServerCost(tb, conns)
+			extra := renderPipelineRatios(tb, conns) + observerCost(tb, conns) + frameworkRatios(tb, conns) + renderServerCost(tb, conns)
 			fmt.Fprintf(&out, "On %s:\n\n%s\n%s", title, t, extra)
 			fmt.Fprintf(&body, "## On %s\n\n%s\n", title, t)
 			if base != "" {
@@ -79,10 +79,13 @@ func render(cfg *config, tables []table, m machineInfo) report {
 }
 
 // tableTitle names a backend in headings: "Redis", "PostgreSQL", "the
-// memory backend".
+// memory backend", "Redis, by framework".
 func tableTitle(b backend) string {
-	if b.name == "memory" {
+	switch b.name {
+	case "memory":
 		return "the memory backend"
+	case "frameworks":
+		return "Redis, by framework"
 	}
 	return b.title
 }
@@ -247,6 +250,32 @@ func renderServerCost(tb table, conns int) string {
 		}
 		fmt.Fprintf(&t, "| %s | %s | %s | %s | %s | %s | %s |\n", r.name,
 			c(m.write.cost), c(m.read.cost), c(m.create.cost), b(m.write.cost), b(m.read.cost), b(m.create.cost))
+	}
+	if t.Len() == 0 {
+		return ""
+	}
+	return t.String() + "\n"
+}
+
+// frameworkRatios compares, on the frameworks table, seshat with each
+// framework's usual session middleware (frameworkPairs), when both ran.
+func frameworkRatios(tb table, conns int) string {
+	if tb.backend.name != "frameworks" {
+		return ""
+	}
+	var t strings.Builder
+	for _, p := range frameworkPairs {
+		a, b := find(tb, p[0]), find(tb, p[1])
+		if a == nil || b == nil {
+			continue
+		}
+		if t.Len() == 0 {
+			t.WriteString("Each pair, the first ÷ the second:\n\n| pair | writes | reads | creates | write p99 | read p99 | lost updates |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		}
+		x, y := a.med[conns], b.med[conns]
+		fmt.Fprintf(&t, "| %s ÷ %s | %s | %s | %s | %s | %s | %d vs %d |\n", p[0], p[1],
+			ratioOf(x.write.rps, y.write.rps), ratioOf(x.read.rps, y.read.rps), ratioOf(x.create.rps, y.create.rps),
+			ratioOf(float64(x.write.p99), float64(y.write.p99)), ratioOf(float64(x.read.p99), float64(y.read.p99)), a.lost, b.lost)
 	}
 	if t.Len() == 0 {
 		return ""

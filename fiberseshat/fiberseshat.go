@@ -1,0 +1,99 @@
+// Package fiberseshat installs seshat's sessions in a fiber (v3) app,
+// natively: fiber runs on fasthttp, not net/http, so the middleware opens
+// the request's session from its cookie with seshat.Manager.OpenRequest
+// and commits it with Session.Commit when the handlers return, before
+// fasthttp writes the response, adding the Set-Cookie, Cache-Control and
+// Vary headers net/http's middleware would set.
+//
+// Every guarantee of the net/http middleware holds: changes committed as
+// one delta before the first byte (a streamed body, SendStreamWriter, is
+// written after the commit), atomic Incr and Update, a final Destroy,
+// Regenerate at login, forged cookies never reaching the store, the
+// session size limit. The request body limit is fiber's own
+// (fiber.Config.BodyLimit): fasthttp reads a body before any handler runs,
+// so seshat.Options.MaxBodyBytes, which caps a net/http body as it is
+// read, does not apply.
+//
+//	app := fiber.New()
+//	app.Use(fiberseshat.Middleware(m))
+//	app.Get("/", func(c fiber.Ctx) error {
+//		n, err := fiberseshat.Session(c).Incr("views", 1)
+//		...
+//	})
+package fiberseshat
+
+import (
+	"net/http"
+
+	"github.com/gofiber/fiber/v3"
+	"github.com/seshat-go/seshat"
+)
+
+// localsKey is where Middleware keeps the session in a fiber.Ctx.
+type localsKey struct{}
+
+// Config configures Middleware. Its zero value works.
+type Config struct {
+	// ErrorHandler answers a request whose session could not be
+	// committed: the response the handlers made is discarded first.
+	// Default: DefaultErrorHandler.
+	ErrorHandler func(c fiber.Ctx, err error) error
+}
+
+// DefaultErrorHandler answers with seshat.StatusCode(err) and its status
+// text, as seshat.DefaultErrorHandler does on net/http.
+func DefaultErrorHandler(c fiber.Ctx, err error) error {
+	code := seshat.StatusCode(err)
+	return c.Status(code).SendString(http.StatusText(code))
+}
+
+// Middleware returns fiber middleware giving each request a session from
+// m (see Session). When the handlers return, the session is committed,
+// before fiber's error handler answers an error they returned and before
+// any byte of the response is written; when the commit fails,
+// Config.ErrorHandler answers instead.
+func Middleware(m *seshat.Manager, config ...Config) fiber.Handler {
+	var cfg Config
+	if len(config) > 0 {
+		cfg = config[0]
+	}
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = DefaultErrorHandler
+	}
+	return func(c fiber.Ctx) error {
+		req := &c.Request().Header
+		in := http.Header{}
+		if v := req.Peek(fiber.HeaderCookie); len(v) > 0 {
+			in["Cookie"] = []string{string(v)}
+		}
+		if v := req.Peek(fiber.HeaderXForwardedProto); len(v) > 0 {
+			in["X-Forwarded-Proto"] = []string{string(v)}
+		}
+		s := m.OpenRequest(c.Context(), in, c.RequestCtx().IsTLS())
+		c.Locals(localsKey{}, s)
+		err := c.Next()
+		out := http.Header{}
+		if cerr := s.Commit(out); cerr != nil {
+			c.Response().Reset()
+			return cfg.ErrorHandler(c, cerr)
+		}
+		resp := &c.Response().Header
+		for k, vs := range out {
+			for _, v := range vs {
+				resp.Add(k, v)
+			}
+		}
+		return err
+	}
+}
+
+// Session returns the request's session. It panics when Middleware is not
+// installed on the route: a mistake in the program, reported at its first
+// request.
+func Session(c fiber.Ctx) *seshat.Session {
+	s, ok := c.Locals(localsKey{}).(*seshat.Session)
+	if !ok {
+		panic("fiberseshat: Session called on a route without fiberseshat.Middleware")
+	}
+	return s
+}
