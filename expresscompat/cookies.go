@@ -3,7 +3,11 @@
 // signed "connect.sid" cookie, the same "sess:<id>" keys holding one JSON
 // document, the same secrets. A user logged in on the Node side is logged
 // in on the Go side and the other way round, while a service moves from
-// one to the other.
+// one to the other. Options takes the Node app's session settings and
+// Store.ManagerOptions makes a Manager of them; the session's cookie object
+// stays the Node app's (only its expires moves, as an express-session save
+// moves it), and the cookie the Go side sends is the one express-session
+// would send for that session.
 //
 // The seshat API works on top (Get, Set, Incr, Update, Destroy,
 // Regenerate, SetUser). What holds in this mode: every Go write is a
