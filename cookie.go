@@ -11,6 +11,9 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/seshat-go/seshat/store"
 )
 
 const (
@@ -217,4 +220,44 @@ func (f defaultFormat) StoreKey(id string) string {
 func (f defaultFormat) Decode(v string) (string, bool, bool) {
 	id, secret, ok := f.signer.verify(v)
 	return id, secret != 0, ok
+}
+
+// CookieIssuer is a CookieFormat that also writes the session cookie and
+// decides when it is sent, from the session as stored: package
+// expresscompat's sends what the express-session app would, with the
+// attributes and expiry of the session's own cookie object. The manager
+// asks it whenever it would send the cookie itself, and when the request
+// wrote the session or Options.RollingCookie is set; clearing cookies
+// (a destroyed or unknown session) stay the manager's.
+type CookieIssuer interface {
+	CookieFormat
+	// IssueCookie returns the Set-Cookie header value for the session, or
+	// "" to send none.
+	IssueCookie(c SessionCookie) string
+}
+
+// SessionCookie is what a CookieIssuer decides from.
+type SessionCookie struct {
+	// Name is the cookie's name.
+	Name string
+	// ID is the session ID (Encode gives the cookie value).
+	ID string
+	// Record is the session as the request last saw it in the store (for a
+	// session created by the request, as it was created).
+	Record *store.Record
+	// Secure reports whether the request came over TLS (or, with
+	// Options.TrustForwardedProto, a proxy said so).
+	Secure bool
+	// Now is the time of the commit.
+	Now time.Time
+	// Created reports a session created (or regenerated) by the request.
+	Created bool
+	// Wrote reports that the request changed the stored session.
+	Wrote bool
+	// Stale reports a cookie to send again whatever the issuer's rules:
+	// signed with an older secret, or the session's expiry changed
+	// (Session.SetExpiry).
+	Stale bool
+	// Rolling is Options.RollingCookie.
+	Rolling bool
 }

@@ -20,6 +20,7 @@ type Manager struct {
 	signer *signer
 	keyer  *keyer
 	format CookieFormat
+	issuer CookieIssuer // format, if it is one
 	ctxKey *contextKey
 
 	now       func() time.Time // swappable in tests
@@ -53,6 +54,7 @@ func New(opts Options) (*Manager, error) {
 	if m.format == nil {
 		m.format = defaultFormat{m.signer, m.keyer}
 	}
+	m.issuer, _ = m.format.(CookieIssuer)
 	return m, nil
 }
 

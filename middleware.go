@@ -173,10 +173,11 @@ func (s *Session) commit(h http.Header) error {
 		}
 	}
 	if s.state == stateUnloaded {
-		if !s.resign {
+		if !s.resign && !m.opts.RollingCookie && !(s.wrote && m.issuer != nil) {
 			return nil // not read: nothing more to store, nothing to say
 		}
-		// Re-signing needs the deadline for Max-Age.
+		// The cookie needs the session: its deadline for Max-Age, or what
+		// the issuer decides from.
 		if err := s.load(); err != nil {
 			return nil // keep the old cookie; it still verifies
 		}
@@ -201,11 +202,31 @@ func (s *Session) commit(h http.Header) error {
 			m.enforceUserCap(s.ctx, *d.User, s.key)
 		}
 	}
-	if s.resign {
+	switch {
+	case m.issuer != nil:
+		if s.resign || s.wrote || m.opts.RollingCookie {
+			s.issueCookie(h, now, false)
+		}
+	case s.resign || m.opts.RollingCookie:
 		s.setCookie(h, m.cookie(s.id, s.secure, s.rec.Deadline, now))
 	}
 	addVary(h)
 	return nil
+}
+
+// issueCookie sends the cookie the CookieIssuer decides on. s.mu is held.
+func (s *Session) issueCookie(h http.Header, now time.Time, created bool) {
+	m := s.m
+	v := m.issuer.IssueCookie(SessionCookie{
+		Name: m.cookieName(s.secure), ID: s.id, Record: s.rec, Secure: s.secure, Now: now,
+		Created: created, Wrote: s.wrote, Stale: s.resign, Rolling: m.opts.RollingCookie,
+	})
+	if v == "" || h == nil {
+		return
+	}
+	h.Add("Set-Cookie", v)
+	h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+	addVary(h)
 }
 
 // commitBlind commits the changes recorded without reading the session
@@ -265,7 +286,11 @@ func (s *Session) create(h http.Header, now time.Time) error {
 	}
 	s.rec, s.state = &rec, stateStored
 	s.set, s.user = nil, nil
-	s.setCookie(h, m.cookie(s.id, s.secure, rec.Deadline, now))
+	if m.issuer != nil {
+		s.issueCookie(h, now, true)
+	} else {
+		s.setCookie(h, m.cookie(s.id, s.secure, rec.Deadline, now))
+	}
 	m.enforceUserCap(s.ctx, rec.User, s.key)
 	return nil
 }

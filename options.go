@@ -69,6 +69,13 @@ type Options struct {
 	// when it closes. Default: false (the cookie lives until the session's
 	// absolute deadline). The cookie is always HttpOnly.
 	BrowserSessionCookie bool
+	// RollingCookie sends the session cookie on every response to a
+	// request whose cookie named a live session, loading the session if
+	// the handler did not, as express-session's rolling option does (with
+	// a CookieIssuer such as expresscompat's, each one carries an expiry
+	// counted from that response). Default: false, the cookie is sent when
+	// a session is created, re-signed or given a new expiry.
+	RollingCookie bool
 
 	// IdleTimeout ends a session that has seen no request for this long.
 	// Default: 30 minutes.

@@ -49,6 +49,7 @@ type Session struct {
 	cookieID  string // ID from a verified request cookie
 	hadCookie bool   // the request carried a cookie we did not use
 	resign    bool   // send the cookie again (older secret, new expiry)
+	wrote     bool   // the request changed the stored session (for a CookieIssuer)
 	id, key   string // current ID and its store key ("" until needed)
 	rec       *store.Record
 
@@ -533,6 +534,9 @@ func (s *Session) commitDelta(op string, retries int, d *store.Delta) (store.Res
 		res, err = s.m.store.Commit(ctx, s.key, d)
 		return err
 	})
+	if err == nil {
+		s.wrote = true
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		err = fmt.Errorf("%w: %w", ErrEnded, err)
 	}

@@ -3,7 +3,11 @@
 // signed "connect.sid" cookie, the same "sess:<id>" keys holding one JSON
 // document, the same secrets. A user logged in on the Node side is logged
 // in on the Go side and the other way round, while a service moves from
-// one to the other.
+// one to the other. Options takes the Node app's session settings and
+// Store.ManagerOptions makes a Manager of them; the session's cookie object
+// stays the Node app's (only its expires moves, as an express-session save
+// moves it), and the cookie the Go side sends is the one express-session
+// would send for that session.
 //
 // The seshat API works on top (Get, Set, Incr, Update, Destroy,
 // Regenerate, SetUser). What holds in this mode: every Go write is a
@@ -25,19 +29,50 @@ import (
 	"encoding/base64"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/seshat-go/seshat"
 )
 
-// Cookies returns express-session's cookie format: the value is
-// "s:" + id + "." + base64(HMAC-SHA-256(secret, id)) without padding (the
-// cookie-signature package), URL-encoded. The first secret signs; all
-// verify, as express-session's secret array does. The store key is the ID.
+// Cookies returns express-session's cookie format for an app with
+// express-session's default cookie option (a browser-session cookie, Path
+// "/", HttpOnly): see Store.ManagerOptions for the format of an app with
+// its own settings. The value is "s:" + id + "." +
+// base64(HMAC-SHA-256(secret, id)) without padding (the cookie-signature
+// package), URL-encoded. The first secret signs; all verify, as
+// express-session's secret array does. The store key is the ID.
 func Cookies(secrets ...string) seshat.CookieFormat {
-	return format{secrets: secrets}
+	o, _ := Options{}.withDefaults()
+	return format{secrets: secrets, o: &o}
 }
 
-type format struct{ secrets []string }
+// format is express-session's cookie format. As a seshat.CookieIssuer it
+// sends the cookie express-session would.
+type format struct {
+	secrets []string
+	o       *Options
+}
+
+var _ seshat.CookieIssuer = format{}
+
+// IssueCookie sends what express-session sends: the session's own cookie
+// object, its expiry counted from now, for a session created or
+// regenerated, on every response when rolling, and after a write when the
+// cookie has an expiry; and, unlike express-session, when the cookie was
+// signed with an older secret (so that secrets can be retired).
+func (f format) IssueCookie(c seshat.SessionCookie) string {
+	var stored []byte
+	var idle time.Duration
+	if c.Record != nil {
+		stored, idle = c.Record.Cookie, c.Record.IdleTimeout
+	}
+	obj := f.o.cookieFor(stored, idle, c.Now)
+	_, persistent := expires(obj)
+	if !c.Created && !c.Rolling && !c.Stale && !(c.Wrote && persistent) {
+		return ""
+	}
+	return setCookie(c.Name, f.Encode(c.ID), obj, c.Secure)
+}
 
 // NewID returns 24 random bytes in base64url, like express-session's uid-safe.
 func (format) NewID() string {

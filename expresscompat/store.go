@@ -36,19 +36,6 @@ var (
 // maxAttempts bounds the compare-and-set retries of one commit.
 const maxAttempts = 50
 
-// Options configures a Store.
-type Options struct {
-	// Prefix starts every key, as connect-redis's prefix option. Default:
-	// "sess:".
-	Prefix string
-	// UserField is the session field that holds the user (Session.User and
-	// SetUser). Default: "user".
-	UserField string
-	// DefaultMaxAge is used for a document whose cookie has no
-	// originalMaxAge. Default: one day, as connect-redis.
-	DefaultMaxAge time.Duration
-}
-
 // Store is a store.Store over connect-redis's layout: "sess:<id>" holds
 // the session as JSON, with a "cookie" object, and expires with it.
 type Store struct {
@@ -58,54 +45,32 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// New returns a Store on client.
+// New returns a Store on client, for the Node app's settings o.
 func New(client redis.UniversalClient, o Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("expresscompat: nil client")
 	}
-	if o.Prefix == "" {
-		o.Prefix = "sess:"
-	}
-	if o.UserField == "" {
-		o.UserField = "user"
-	}
-	if o.DefaultMaxAge <= 0 {
-		o.DefaultMaxAge = 24 * time.Hour
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	return &Store{client: client, o: o}, nil
-}
-
-// cookie is express-session's cookie object, as stored.
-type cookie struct {
-	OriginalMaxAge *int64  `json:"originalMaxAge"`
-	Expires        *string `json:"expires,omitempty"`
-	Secure         *bool   `json:"secure,omitempty"`
-	HTTPOnly       bool    `json:"httpOnly"`
-	Path           string  `json:"path"`
-	SameSite       string  `json:"sameSite,omitempty"`
 }
 
 // doc is a session document, fields in their JSON form.
 type doc map[string]json.RawMessage
 
-func (s *Store) maxAge(d doc) time.Duration {
-	var c cookie
-	if json.Unmarshal(d["cookie"], &c) == nil && c.OriginalMaxAge != nil && *c.OriginalMaxAge > 0 {
-		return time.Duration(*c.OriginalMaxAge) * time.Millisecond
-	}
-	return s.o.DefaultMaxAge
-}
-
 // record turns a document into a Record. pttl is the key's remaining life.
 func (s *Store) record(d doc, pttl time.Duration, now time.Time) (*store.Record, error) {
-	maxAge := s.maxAge(d)
+	maxAge := s.o.idleOf(d["cookie"])
 	touched := now.Add(pttl - maxAge)
 	rec := &store.Record{
 		Values:      make(map[string][]byte, len(d)),
 		Created:     touched,
 		Touched:     touched,
 		IdleTimeout: maxAge,
-		Deadline:    now.Add(100 * 365 * 24 * time.Hour), // express has no absolute lifetime
+		Deadline:    now.Add(noLifetime),
+		Cookie:      d["cookie"],
 	}
 	for name, raw := range d {
 		switch name {
@@ -221,8 +186,9 @@ func (s *Store) Load(ctx context.Context, key string, o store.LoadOptions) (*sto
 }
 
 // document builds the JSON document of a record, with express-session's
-// cookie object.
-func (s *Store) document(values map[string][]byte, user string, maxAge time.Duration, now time.Time, base doc) ([]byte, error) {
+// cookie object as a save at now would leave it (see cookieFor), and the
+// key's time to live, as connect-redis computes it from that object.
+func (s *Store) document(values map[string][]byte, user string, idle time.Duration, now time.Time, base doc) ([]byte, time.Duration, error) {
 	d := doc{}
 	for k, v := range base {
 		d[k] = v
@@ -237,7 +203,7 @@ func (s *Store) document(values map[string][]byte, user string, maxAge time.Dura
 	for k, v := range values {
 		j, err := toJSON(v)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		d[k] = j
 	}
@@ -246,26 +212,20 @@ func (s *Store) document(values map[string][]byte, user string, maxAge time.Dura
 	} else {
 		d[s.o.UserField], _ = json.Marshal(user)
 	}
-	var c cookie
-	if raw, ok := d["cookie"]; !ok || json.Unmarshal(raw, &c) != nil {
-		c = cookie{HTTPOnly: true, Path: "/"}
-	}
-	ms := maxAge.Milliseconds()
-	exp := now.Add(maxAge).UTC().Format("2006-01-02T15:04:05.000Z")
-	c.OriginalMaxAge, c.Expires = &ms, &exp
-	d["cookie"], _ = json.Marshal(c)
-	return json.Marshal(d)
+	c := s.o.cookieFor(d["cookie"], idle, now)
+	d["cookie"] = c
+	body, err := json.Marshal(d)
+	return body, s.o.keyTTL(c, now), err
 }
 
 // Create implements store.Store.
 func (s *Store) Create(ctx context.Context, key string, rec *store.Record) error {
-	ttl := rec.ExpiresAt().Sub(rec.Touched)
-	if ttl <= 0 {
-		return nil
-	}
-	body, err := s.document(rec.Values, rec.User, rec.IdleTimeout, rec.Touched, nil)
+	body, ttl, err := s.document(rec.Values, rec.User, rec.IdleTimeout, rec.Touched, nil)
 	if err != nil {
 		return err
+	}
+	if ttl <= 0 {
+		return nil
 	}
 	n, err := createScript.Run(ctx, s.client, []string{s.o.Prefix + key, s.side(key)}, body, max(ttl.Milliseconds(), 1), opID()).Int()
 	if err != nil {
@@ -300,12 +260,11 @@ func (s *Store) Commit(ctx context.Context, key string, d *store.Delta) (store.R
 		if err != nil {
 			return res, fmt.Errorf("expresscompat: commit: %w", err)
 		}
-		maxAge := rec.IdleTimeout
-		body, err := s.document(rec.Values, rec.User, maxAge, d.Now, cur)
+		body, ttl, err := s.document(rec.Values, rec.User, rec.IdleTimeout, d.Now, cur)
 		if err != nil {
 			return store.Result{}, err
 		}
-		out, err := casScript.Run(ctx, s.client, []string{s.o.Prefix + key, s.side(key)}, raw, body, maxAge.Milliseconds(), op).Slice()
+		out, err := casScript.Run(ctx, s.client, []string{s.o.Prefix + key, s.side(key)}, raw, body, max(ttl.Milliseconds(), 1), op).Slice()
 		if err != nil {
 			return store.Result{}, fail(err)
 		}
@@ -347,7 +306,7 @@ func (s *Store) Take(ctx context.Context, key string, now time.Time) (*store.Rec
 	if err := json.Unmarshal([]byte(raw), &d); err != nil {
 		return nil, fmt.Errorf("expresscompat: take: %w", store.ErrCorrupt)
 	}
-	return s.record(d, s.maxAge(d), now)
+	return s.record(d, s.o.idleOf(d["cookie"]), now)
 }
 
 func fail(err error) error {

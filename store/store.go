@@ -79,6 +79,11 @@ type Record struct {
 	IdleTimeout time.Duration
 	// Deadline is the absolute end of the session's life.
 	Deadline time.Time
+	// Cookie is what a store of another application's layout keeps about
+	// the session's cookie (expresscompat: express-session's cookie
+	// object, as JSON), for a seshat.CookieIssuer to send that cookie.
+	// Stores of seshat's own layout leave it nil.
+	Cookie []byte
 
 	// digits holds the value Apply's increment stored (see Apply).
 	digits [20]byte

@@ -2,6 +2,7 @@ package express_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,8 +27,29 @@ import (
 
 var secrets = []string{"keyboard cat but longer and newer", "the old express secret"}
 
-// installNode installs express, express-session, connect-redis and redis
-// from the npm registry into a folder of the test's.
+// stacks are the Node packages the interop tests run against, all from one
+// install (testdata/node/package.json, the packages under aliases): see
+// app.js's STACK.
+var stacks = []string{"express4-connect-redis7", "express5-connect-redis10", "express5-connect-redis8-ioredis"}
+
+// nodeInstall is the one npm install of a test run.
+var nodeInstall struct {
+	once      sync.Once
+	node, dir string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if nodeInstall.dir != "" {
+		os.RemoveAll(nodeInstall.dir)
+	}
+	os.Exit(code)
+}
+
+// installNode installs express, express-session, connect-redis, redis and
+// ioredis (testdata/node/package.json) from the npm registry into a
+// temporary folder, once per test run.
 func installNode(t *testing.T) (node, dir string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
@@ -38,29 +60,78 @@ func installNode(t *testing.T) (node, dir string) {
 	if err != nil {
 		t.Fatal("npm not found: install npm (Debian: apt-get install -y npm)")
 	}
-	dir = t.TempDir()
-	for _, f := range []string{"package.json", "app.js"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "node", f))
-		if err != nil {
-			t.Fatal(err)
+	nodeInstall.once.Do(func() {
+		nodeInstall.node = node
+		if nodeInstall.dir, nodeInstall.err = os.MkdirTemp("", "seshat-express-"); nodeInstall.err != nil {
+			return
 		}
-		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+		for _, f := range []string{"package.json", "app.js"} {
+			b, err := os.ReadFile(filepath.Join("testdata", "node", f))
+			if err != nil {
+				nodeInstall.err = err
+				return
+			}
+			os.WriteFile(filepath.Join(nodeInstall.dir, f), b, 0o644)
+		}
+		cmd := exec.Command(npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd.Dir = nodeInstall.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			nodeInstall.err = fmt.Errorf("npm install: %v\n%s", err, out)
+		}
+	})
+	if nodeInstall.err != nil {
+		t.Fatal(nodeInstall.err)
 	}
-	cmd := exec.Command(npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm install: %v\n%s", err, out)
-	}
-	return node, dir
+	return nodeInstall.node, nodeInstall.dir
 }
 
-// startNode runs the express app and returns its base URL.
-func startNode(t *testing.T, node, dir, redisURL string, secrets []string) string {
+// appSettings are the Node app's session settings of most tests: a
+// one-day cookie, SameSite=Lax.
+var appSettings = expresscompat.Options{Secrets: secrets, Cookie: expresscompat.Cookie{MaxAge: 24 * time.Hour, SameSite: "lax"}}
+
+// nodeSession is the SESSION of app.js for the settings o: the
+// session({...}) options o was copied from (README, "Migrating from
+// express-session", read backwards).
+func nodeSession(o expresscompat.Options) string {
+	c := o.Cookie
+	cookie := map[string]any{"httpOnly": !c.NoHTTPOnly}
+	if c.Path != "" {
+		cookie["path"] = c.Path
+	}
+	if c.MaxAge > 0 {
+		cookie["maxAge"] = c.MaxAge.Milliseconds()
+	}
+	if c.Domain != "" {
+		cookie["domain"] = c.Domain
+	}
+	if c.Secure {
+		cookie["secure"] = true
+	}
+	switch {
+	case c.SameSite == "true":
+		cookie["sameSite"] = true
+	case c.SameSite != "":
+		cookie["sameSite"] = c.SameSite
+	}
+	if c.Partitioned {
+		cookie["partitioned"] = true
+	}
+	if c.Priority != "" {
+		cookie["priority"] = c.Priority
+	}
+	b, _ := json.Marshal(map[string]any{"name": o.Name, "prefix": o.Prefix, "rolling": o.Rolling, "cookie": cookie})
+	return string(b)
+}
+
+// startNode runs the express app on a stack with the session settings o
+// and returns its base URL.
+func startNode(t *testing.T, node, dir, redisURL, stack string, o expresscompat.Options) string {
 	t.Helper()
 	port := redistest.FreePort(t)
 	cmd := exec.Command(node, "app.js")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "REDIS_URL="+redisURL, "SECRETS="+strings.Join(secrets, ","))
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "REDIS_URL="+redisURL, "SECRETS="+strings.Join(o.Secrets, ","),
+		"STACK="+stack, "SESSION="+nodeSession(o))
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
@@ -68,11 +139,14 @@ func startNode(t *testing.T, node, dir, redisURL string, secrets []string) strin
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	ready := make(chan struct{})
+	var mu sync.Mutex
 	var log strings.Builder
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			mu.Lock()
 			log.WriteString(sc.Text() + "\n")
+			mu.Unlock()
 			if sc.Text() == "listening" {
 				close(ready)
 			}
@@ -81,23 +155,28 @@ func startNode(t *testing.T, node, dir, redisURL string, secrets []string) strin
 	select {
 	case <-ready:
 	case <-time.After(20 * time.Second):
-		t.Fatalf("the express app did not start:\n%s", log.String())
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the express app (%s) did not start:\n%s", stack, log.String())
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
-// startGo runs the same routes on seshat with expresscompat.
-func startGo(t *testing.T, redisURL string, secrets []string) string {
+// startGo runs the same routes on seshat with expresscompat, configured
+// from the Node app's settings o.
+func startGo(t *testing.T, redisURL string, o expresscompat.Options) string {
 	t.Helper()
 	client := redisClient(t, redisURL)
-	st, err := expresscompat.New(client, expresscompat.Options{})
+	st, err := expresscompat.New(client, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := seshat.New(seshat.Options{
-		Store: st, Cookies: expresscompat.Cookies(secrets...), CookieName: "connect.sid", NoHostPrefix: true,
-		Logger: slog.New(slog.DiscardHandler),
-	})
+	mo, err := st.ManagerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mo.Logger = slog.New(slog.DiscardHandler)
+	m, err := seshat.New(mo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +241,16 @@ func sides(t *testing.T, node, gosrv string) (*testhttp.Client, *testhttp.Client
 func TestSharedSessionsWithExpress(t *testing.T) {
 	nodeBin, dir := installNode(t)
 	srv := redistest.Start(t)
-	nodeURL := startNode(t, nodeBin, dir, srv.URL(), secrets)
-	goURL := startGo(t, srv.URL(), secrets)
+	for _, stack := range stacks {
+		t.Run(stack, func(t *testing.T) {
+			nodeURL := startNode(t, nodeBin, dir, srv.URL(), stack, appSettings)
+			goURL := startGo(t, srv.URL(), appSettings)
+			sharedSessions(t, nodeURL, goURL)
+		})
+	}
+}
+
+func sharedSessions(t *testing.T, nodeURL, goURL string) {
 
 	t.Run("login on Node, Go sees the user", func(t *testing.T) {
 		node, gosrv := sides(t, nodeURL, goURL)
