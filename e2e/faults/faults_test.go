@@ -303,7 +303,7 @@ func TestFullRedisRefusesWritesAndKeepsReads(t *testing.T) {
 }
 
 func TestSoak(t *testing.T) {
-	d := 90 * time.Second
+	d := 60 * time.Second
 	if v, err := time.ParseDuration(envOr("SESHAT_SOAK", "")); err == nil {
 		d = v
 	}
