@@ -47,6 +47,11 @@ type Options struct {
 	// ends every live session.
 	HashKey []byte
 
+	// Carrier says where requests carry the session token: the cookie, a
+	// request header (Authorization: Bearer, for clients that keep no
+	// cookies), or both, cookie first. Default: the cookie alone.
+	Carrier Carrier
+
 	// CookieName is the session cookie's name. Default: "seshat".
 	CookieName string
 	// CookiePath is the cookie's Path. Default: "/".
@@ -165,7 +170,7 @@ const (
 	minSecretLen           = 32
 )
 
-func (o Options) withDefaults() (Options, error) {
+func (o Options) withDefaults() (_ Options, err error) {
 	if len(o.Secrets) == 0 && o.Cookies == nil {
 		return o, fmt.Errorf("%w: at least one secret is required", ErrInvalidOptions)
 	}
@@ -185,6 +190,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if !validCookieName(o.CookieName) {
 		return o, fmt.Errorf("%w: cookie name %q", ErrInvalidOptions, o.CookieName)
+	}
+	if o.Carrier, err = o.Carrier.withDefaults(); err != nil {
+		return o, err
 	}
 	if o.CookiePath == "" {
 		o.CookiePath = "/"

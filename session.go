@@ -48,6 +48,7 @@ type Session struct {
 	loadErr   error
 	cookieID  string // ID from a verified request cookie
 	hadCookie bool   // the request carried a cookie we did not use
+	carried   uint8  // how the request carried its token (carriedCookie, carriedHeader)
 	resign    bool   // send the cookie again (older secret, new expiry)
 	wrote     bool   // the request changed the stored session (for a CookieIssuer)
 	id, key   string // current ID and its store key ("" until needed)

@@ -47,6 +47,11 @@ func newServe() *cobra.Command {
   POST /note    form field text, stored in the session (413 beyond --max-session-bytes)
   GET /metrics  Prometheus metrics; GET /healthz
 
+A client that keeps no cookies sends its session token as
+"Authorization: Bearer TOKEN" (the cookie is read first when both come): a
+new or regenerated session's token comes back in the Session-Token response
+header to a request that brought no cookie.
+
 Sessions live where --store says: memory (the default), a Redis URL
 (redis://, rediss://, redis+sentinel://, redis+cluster://) or a PostgreSQL URL
 (postgres://, postgresql://), whose schema is migrated on start and whose
@@ -94,6 +99,7 @@ Unset or "none": no tracing.`,
 			o.IdleTimeout, o.Lifetime, o.MaxSessionBytes, o.MaxSessionsPerUser = idle, life, maxBytes, maxPerUser
 			o.Observer = col
 			o.ErrorHandler = demo.ErrorHandler(maxBytes)
+			o.Carrier = seshat.Carrier{Header: "Authorization"} // cookie first, then Bearer
 			tr, err := startTracing(cmd.Context())
 			if err != nil {
 				return err

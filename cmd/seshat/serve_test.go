@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,5 +134,61 @@ func TestServeWithLocalCache(t *testing.T) {
 		if _, b, _ := web.Do("GET", "/read", c, nil); b != "Number of views: "+strconv.Itoa(i)+"\n" {
 			t.Fatalf("read after write %d: %q (the instance's own writes are seen at once)", i, b)
 		}
+	}
+}
+
+// TestServeBearerClient is a client that keeps no cookies: its token goes
+// out in Authorization: Bearer and comes back in Session-Token.
+func TestServeBearerClient(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("SESHAT_SECRETS", "")
+	base, _ := runServe(t)
+	do := func(method, path, token string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req) // no cookie jar: cookies are never sent back
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, b := do("GET", "/", "", nil)
+	tok := resp.Header.Get("Session-Token")
+	if b != "Number of views: 1\n" || tok == "" {
+		t.Fatalf("first visit: %q, Session-Token %q", b, tok)
+	}
+	if _, b := do("GET", "/", tok, nil); b != "Number of views: 2\n" {
+		t.Fatalf("increment with the bearer token: %q", b)
+	}
+	resp, b = do("POST", "/login", tok, url.Values{"user": {"bob"}})
+	fresh := resp.Header.Get("Session-Token")
+	if resp.StatusCode != 200 || fresh == "" || fresh == tok || len(resp.Cookies()) != 0 {
+		t.Fatalf("login: %d %q, Session-Token %q, cookies %v; want the regenerated token in the header alone", resp.StatusCode, b, fresh, resp.Cookies())
+	}
+	if _, b := do("GET", "/whoami", fresh, nil); b != "bob\n" {
+		t.Fatalf("whoami: %q", b)
+	}
+	if _, b := do("GET", "/", fresh, nil); b != "Number of views: 3\n" {
+		t.Fatalf("increment after login: %q", b)
+	}
+	if resp, _ := do("GET", "/read", tok, nil); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("the token from before the login: status %d; want 409", resp.StatusCode)
+	}
+	if resp, b := do("POST", "/logout", fresh, url.Values{}); resp.StatusCode != 200 || b != "Logged out\n" {
+		t.Fatalf("logout: %d %q", resp.StatusCode, b)
+	}
+	if resp, _ := do("GET", "/whoami", fresh, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("whoami after logout: status %d; want 401", resp.StatusCode)
 	}
 }
