@@ -24,6 +24,8 @@ type Manager struct {
 	ctxKey *contextKey
 	vary   []string // the request headers a session's response varies on
 
+	crossOriginProtection *http.CrossOriginProtection // nil when off
+
 	now       func() time.Time // swappable in tests
 	immediate bool             // the store is a store.Immediate: no deadline
 	spans     SpanObserver     // Options.Observer, if it is one
@@ -46,6 +48,9 @@ func New(opts Options) (*Manager, error) {
 		keyer:  newKeyer(o.HashKey),
 		ctxKey: &contextKey{cookie: o.CookieName},
 		now:    time.Now,
+	}
+	if m.crossOriginProtection, err = o.CrossOrigin.protection(); err != nil {
+		return nil, err
 	}
 	if im, ok := o.Store.(store.Immediate); ok {
 		m.immediate = im.Immediate()

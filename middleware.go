@@ -22,9 +22,14 @@ var errReplaced = errors.New("seshat: response replaced by the session error han
 // response headers are written, so it can still set the cookie. It does not
 // buffer the body; Flush, Hijack and http.ResponseController keep working.
 // When the commit fails, Options.ErrorHandler answers instead. With
-// Options.MaxBodyBytes, the request body is capped (http.MaxBytesReader).
+// Options.MaxBodyBytes, the request body is capped (http.MaxBytesReader);
+// with Options.CrossOrigin, cross-origin state-changing requests are
+// refused first.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.crossOriginProtection != nil && m.crossOrigin(w, r) {
+			return // refused before the session is looked at
+		}
 		// One allocation for the request's session, its context and the
 		// response writer, on a path every request takes.
 		st := &requestState{}

@@ -82,6 +82,11 @@ type Options struct {
 	// a session is created, re-signed or given a new expiry.
 	RollingCookie bool
 
+	// CrossOrigin refuses state-changing requests from other origins
+	// (cross-site request forgery) before they reach the handler. Default:
+	// off.
+	CrossOrigin CrossOrigin
+
 	// IdleTimeout ends a session that has seen no request for this long.
 	// Default: 30 minutes.
 	IdleTimeout time.Duration

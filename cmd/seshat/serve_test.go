@@ -192,3 +192,46 @@ func TestServeBearerClient(t *testing.T) {
 		t.Fatalf("whoami after logout: status %d; want 401", resp.StatusCode)
 	}
 }
+
+// TestServeRefusesCrossOriginPosts: the demo's forms cannot be posted from
+// another site's page.
+func TestServeRefusesCrossOriginPosts(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("SESHAT_SECRETS", "")
+	base, _ := runServe(t, "--trusted-origin", "https://partner.example")
+	post := func(path string, kv ...string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader("user=mallory"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(kv); i += 2 {
+			req.Header.Set(kv[i], kv[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+		if code, b := post("/login", hdr...); code != http.StatusForbidden {
+			t.Errorf("POST /login with %s: %s: %d %q; want 403", hdr[0], hdr[1], code, b)
+		}
+	}
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "same-origin"}, {"Origin", base}, {"Origin", "https://partner.example"}, nil} {
+		if code, b := post("/login", hdr...); code != 200 || b != "Logged in as mallory\n" {
+			t.Errorf("POST /login with %q: %d %q; want 200", hdr, code, b)
+		}
+	}
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a cross-site GET: %d; want 200", resp.StatusCode)
+	}
+}
