@@ -244,6 +244,9 @@ func (m *Manager) cookie(id string, secure bool, deadline, now time.Time) *http.
 		Secure:   secure,
 		HttpOnly: true,
 		SameSite: m.opts.SameSite,
+		// A partitioned cookie is replaced or cleared only by a
+		// partitioned one: the clearing cookie is partitioned too.
+		Partitioned: secure && m.opts.Partitioned,
 	}
 	if id == "" {
 		c.MaxAge = -1

@@ -70,6 +70,15 @@ type Options struct {
 	NoHostPrefix bool
 	// SameSite is the cookie's SameSite attribute. Default: Lax.
 	SameSite http.SameSite
+	// Partitioned sets the cookie's Partitioned attribute (CHIPS): a site
+	// embedded in other sites' pages (an iframe, a widget) gets a separate
+	// cookie jar under each top-level site, instead of a third-party cookie
+	// that browsers block. Browsers take a Partitioned cookie only with
+	// Secure, so New refuses it with SecureNever, and with SecureAuto a
+	// request over plain HTTP (development) gets a cookie with neither.
+	// It usually goes with SameSite=None. A CookieIssuer writes its own
+	// attributes. Default: false.
+	Partitioned bool
 	// BrowserSessionCookie omits Max-Age, so the browser drops the cookie
 	// when it closes. Default: false (the cookie lives until the session's
 	// absolute deadline). The cookie is always HttpOnly.
@@ -207,6 +216,9 @@ func (o Options) withDefaults() (_ Options, err error) {
 	}
 	if o.SameSite == http.SameSiteNoneMode && o.Secure == SecureNever {
 		return o, fmt.Errorf("%w: SameSite=None needs a Secure cookie", ErrInvalidOptions)
+	}
+	if o.Partitioned && o.Secure == SecureNever {
+		return o, fmt.Errorf("%w: Partitioned needs a Secure cookie (browsers refuse a Partitioned cookie without Secure)", ErrInvalidOptions)
 	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = defaultIdleTimeout
