@@ -2,6 +2,7 @@ package seshat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
@@ -202,4 +203,44 @@ func FuzzCookieValues(f *testing.F) {
 			t.Fatalf("cookieValues(%q, %q) = %q; net/http finds %q", line, line2, got, want)
 		}
 	})
+}
+
+func TestPartitionedCookie(t *testing.T) {
+	if _, err := New(Options{Secrets: [][]byte{testSecret}, Partitioned: true, Secure: SecureNever}); !errors.Is(err, ErrInvalidOptions) {
+		t.Fatalf("Partitioned with SecureNever: New = %v; want ErrInvalidOptions", err)
+	}
+	e := newEnv(t, Options{Partitioned: true, SameSite: http.SameSiteNoneMode})
+	h := tokenApp(e)
+	serve := func(target, cookie string) *http.Response {
+		req := httptest.NewRequest("POST", target, nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Result()
+	}
+	set := serve("https://example.test/", "").Header.Get("Set-Cookie")
+	for _, attr := range []string{"__Host-seshat=", "; Secure", "; Partitioned", "; SameSite=None"} {
+		if !strings.Contains(set, attr) {
+			t.Errorf("Set-Cookie over TLS = %q; want %q in it", set, attr)
+		}
+	}
+	// The clearing cookie is partitioned too: only a partitioned cookie
+	// replaces one.
+	cookie := strings.Split(set, ";")[0]
+	if clear := serve("https://example.test/logout", cookie).Header.Get("Set-Cookie"); !strings.Contains(clear, "Max-Age=0") || !strings.Contains(clear, "; Partitioned") {
+		t.Errorf("clearing Set-Cookie = %q; want a partitioned Max-Age=0", clear)
+	}
+	// Plain HTTP (development, SecureAuto): neither Secure nor Partitioned,
+	// since browsers drop a Partitioned cookie without Secure.
+	if set := serve("http://example.test/", "").Header.Get("Set-Cookie"); strings.Contains(set, "Partitioned") || strings.Contains(set, "Secure") {
+		t.Errorf("Set-Cookie over plain HTTP = %q; want neither Secure nor Partitioned", set)
+	}
+	// Off by default.
+	e = newEnv(t, Options{})
+	h = tokenApp(e)
+	if set := serve("https://example.test/", "").Header.Get("Set-Cookie"); strings.Contains(set, "Partitioned") {
+		t.Errorf("Set-Cookie without the option = %q", set)
+	}
 }

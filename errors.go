@@ -65,7 +65,8 @@ var ErrInvalidOptions = errors.New("seshat: invalid options")
 
 // StatusCode maps an error returned by seshat to the HTTP status a server
 // should answer with: 413 for ErrTooLarge and a request body over
-// Options.MaxBodyBytes (*http.MaxBytesError), 409 for ErrEnded and ErrMoved, 507 for a
+// Options.MaxBodyBytes (*http.MaxBytesError), 409 for ErrEnded and ErrMoved,
+// 403 for ErrCrossOrigin, 507 for a
 // store that is full, 503 for a store that is unavailable or slow, and 500
 // otherwise.
 func StatusCode(err error) int {
@@ -76,6 +77,8 @@ func StatusCode(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrEnded), errors.Is(err, ErrMoved):
 		return http.StatusConflict
+	case errors.Is(err, ErrCrossOrigin):
+		return http.StatusForbidden
 	case errors.Is(err, ErrFull):
 		return http.StatusInsufficientStorage
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrContended):
@@ -93,6 +96,8 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &tooLarge):
 		http.Error(w, fmt.Sprintf("request body too large: at most %d bytes; nothing was changed", tooLarge.Limit), code)
+	case errors.Is(err, ErrCrossOrigin):
+		http.Error(w, "cross-origin request refused: a page of another site cannot send this request; nothing was changed", code)
 	case errors.Is(err, ErrTooLarge):
 		http.Error(w, "session too large: the change would take the session over its size limit; nothing was changed", code)
 	default:

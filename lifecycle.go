@@ -76,7 +76,8 @@ func (s *Session) Regenerate() error {
 	return nil
 }
 
-// Destroy ends the session in the store at once. When it returns, no
+// Destroy ends the session in the store at once (Clear empties it and
+// keeps it). When it returns, no
 // request still in flight on the session can bring any of it back. The
 // request goes on with a new, empty session (created only if something is
 // stored in it); the cookie is cleared otherwise.
@@ -98,6 +99,32 @@ func (s *Session) Destroy() error {
 	s.hadCookie = s.hadCookie || s.cookieID != ""
 	s.cleared = true
 	s.fresh()
+	return nil
+}
+
+// Clear deletes every value of the session, flash messages included, but
+// keeps the session: its ID and cookie, its user and its expiry. Where
+// Destroy is a logout, Clear is a reset that leaves the user logged in
+// (an emptied cart, a wizard started again). The deletions are committed
+// with the request's other changes, as one delta: they remove the values
+// this request sees, and a value another request adds meanwhile stays.
+// Values set after Clear are kept.
+func (s *Session) Clear() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	for name := range s.rec.Values {
+		if name != userValue { // the user, sealed (with encryption on)
+			s.deleteLocal(name)
+		}
+	}
+	for name := range s.set {
+		if name != userValue {
+			delete(s.set, name)
+		}
+	}
 	return nil
 }
 

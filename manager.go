@@ -22,6 +22,9 @@ type Manager struct {
 	format CookieFormat
 	issuer CookieIssuer // format, if it is one
 	ctxKey *contextKey
+	vary   []string // the request headers a session's response varies on
+
+	crossOriginProtection *http.CrossOriginProtection // nil when off
 
 	now       func() time.Time // swappable in tests
 	immediate bool             // the store is a store.Immediate: no deadline
@@ -46,6 +49,9 @@ func New(opts Options) (*Manager, error) {
 		ctxKey: &contextKey{cookie: o.CookieName},
 		now:    time.Now,
 	}
+	if m.crossOriginProtection, err = o.CrossOrigin.protection(); err != nil {
+		return nil, err
+	}
 	if im, ok := o.Store.(store.Immediate); ok {
 		m.immediate = im.Immediate()
 	}
@@ -55,6 +61,12 @@ func New(opts Options) (*Manager, error) {
 		m.format = defaultFormat{m.signer, m.keyer}
 	}
 	m.issuer, _ = m.format.(CookieIssuer)
+	if !o.Carrier.HeaderOnly {
+		m.vary = append(m.vary, "Cookie")
+	}
+	if o.Carrier.Header != "" {
+		m.vary = append(m.vary, o.Carrier.Header)
+	}
 	return m, nil
 }
 
@@ -71,26 +83,41 @@ func (m *Manager) Session(r *http.Request) *Session {
 	return &Session{m: m, state: stateFailed, loadErr: ErrNoSession}
 }
 
-// initSession sets up a request's session from its cookie (without asking
+// initSession sets up a request's session from its token (without asking
 // the store): h holds the request's headers, tls says whether it came over
-// TLS. Every value of the session cookie is tried in order.
+// TLS. Every value of the session cookie is tried in order, then every
+// token of the carrier's header (see Carrier).
 func (m *Manager) initSession(s *Session, h http.Header, tls bool) {
 	s.m, s.secure = m, m.secure(h, tls)
-	for value := range cookieValues(h, m.cookieName(s.secure)) {
-		if m.adopt(s, value) {
-			break
+	c := &m.opts.Carrier
+	if !c.HeaderOnly {
+		for value := range cookieValues(h, m.cookieName(s.secure)) {
+			s.carried |= carriedCookie
+			if m.adopt(s, value) {
+				return
+			}
+			s.hadCookie = true // cleared if no session gets created
+		}
+	}
+	if c.Header == "" {
+		return
+	}
+	for _, line := range h[c.Header] {
+		if value, ok := c.token(line); ok {
+			s.carried |= carriedHeader
+			if m.adopt(s, value) {
+				return
+			}
 		}
 	}
 }
 
-// adopt gives s the session a cookie value (a token) names, and reports
-// whether it verifies; a value that does not is reported and remembered, so
-// that the answer clears it.
+// adopt gives s the session a token names, and reports whether it
+// verifies; one that does not is counted (EventRejectedCookie).
 func (m *Manager) adopt(s *Session, value string) bool {
 	id, stale, ok := m.format.Decode(value)
 	if !ok {
 		m.observe(Event{Kind: EventRejectedCookie})
-		s.hadCookie = true // replaced if a session gets created
 		return false
 	}
 	s.cookieID, s.id, s.key = id, id, m.format.StoreKey(id)
@@ -217,6 +244,9 @@ func (m *Manager) cookie(id string, secure bool, deadline, now time.Time) *http.
 		Secure:   secure,
 		HttpOnly: true,
 		SameSite: m.opts.SameSite,
+		// A partitioned cookie is replaced or cleared only by a
+		// partitioned one: the clearing cookie is partitioned too.
+		Partitioned: secure && m.opts.Partitioned,
 	}
 	if id == "" {
 		c.MaxAge = -1

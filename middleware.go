@@ -22,9 +22,14 @@ var errReplaced = errors.New("seshat: response replaced by the session error han
 // response headers are written, so it can still set the cookie. It does not
 // buffer the body; Flush, Hijack and http.ResponseController keep working.
 // When the commit fails, Options.ErrorHandler answers instead. With
-// Options.MaxBodyBytes, the request body is capped (http.MaxBytesReader).
+// Options.MaxBodyBytes, the request body is capped (http.MaxBytesReader);
+// with Options.CrossOrigin, cross-origin state-changing requests are
+// refused first.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.crossOriginProtection != nil && m.crossOrigin(w, r) {
+			return // refused before the session is looked at
+		}
 		// One allocation for the request's session, its context and the
 		// response writer, on a path every request takes.
 		st := &requestState{}
@@ -169,7 +174,7 @@ func (s *Session) commit(h http.Header) error {
 			return err
 		}
 		if s.state == stateUnloaded {
-			addVary(h)
+			m.addVary(h)
 		}
 	}
 	if s.state == stateUnloaded {
@@ -210,13 +215,19 @@ func (s *Session) commit(h http.Header) error {
 	case s.resign || m.opts.RollingCookie:
 		s.setCookie(h, m.cookie(s.id, s.secure, s.rec.Deadline, now))
 	}
-	addVary(h)
+	if s.resign {
+		s.sendToken(h)
+	}
+	m.addVary(h)
 	return nil
 }
 
 // issueCookie sends the cookie the CookieIssuer decides on. s.mu is held.
 func (s *Session) issueCookie(h http.Header, now time.Time, created bool) {
 	m := s.m
+	if !s.sendsCookie() {
+		return
+	}
 	v := m.issuer.IssueCookie(SessionCookie{
 		Name: m.cookieName(s.secure), ID: s.id, Record: s.rec, Secure: s.secure, Now: now,
 		Created: created, Wrote: s.wrote, Stale: s.resign, Rolling: m.opts.RollingCookie,
@@ -226,7 +237,7 @@ func (s *Session) issueCookie(h http.Header, now time.Time, created bool) {
 	}
 	h.Add("Set-Cookie", v)
 	h.Add("Cache-Control", `no-cache="Set-Cookie"`)
-	addVary(h)
+	m.addVary(h)
 }
 
 // commitBlind commits the changes recorded without reading the session
@@ -291,29 +302,39 @@ func (s *Session) create(h http.Header, now time.Time) error {
 	} else {
 		s.setCookie(h, m.cookie(s.id, s.secure, rec.Deadline, now))
 	}
+	s.sendToken(h)
 	m.enforceUserCap(s.ctx, rec.User, s.key)
 	return nil
 }
 
+// setCookie sends c, unless the session's answer carries no cookie (see
+// sendsCookie). s.mu is held.
 func (s *Session) setCookie(h http.Header, c *http.Cookie) {
 	if h == nil {
 		return
 	}
-	if v := c.String(); v != "" {
-		h.Add("Set-Cookie", v)
+	if s.sendsCookie() {
+		if v := c.String(); v != "" {
+			h.Add("Set-Cookie", v)
+		}
+		h.Add("Cache-Control", `no-cache="Set-Cookie"`)
 	}
-	h.Add("Cache-Control", `no-cache="Set-Cookie"`)
-	addVary(h)
+	s.m.addVary(h)
 }
 
-func addVary(h http.Header) {
+// addVary says that the response depends on the request headers that
+// carry session tokens (Vary), unless it says so already.
+func (m *Manager) addVary(h http.Header) {
 	if h == nil {
 		return
 	}
-	for _, v := range h.Values("Vary") {
-		if strings.Contains(v, "Cookie") {
-			return
+next:
+	for _, name := range m.vary {
+		for _, v := range h.Values("Vary") {
+			if strings.Contains(v, name) {
+				continue next
+			}
 		}
+		h.Add("Vary", name)
 	}
-	h.Add("Vary", "Cookie")
 }

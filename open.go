@@ -19,11 +19,14 @@ import (
 // caller makes once, before answering. ctx bounds its store operations.
 func (m *Manager) Open(ctx context.Context, token string) *Session {
 	s := &Session{m: m, ctx: ctx, secure: m.secure(nil, false)}
-	if token != "" && (!validCookieValue(token) || !m.adopt(s, token)) {
-		if !s.hadCookie { // not even shaped like a cookie value
-			m.observe(Event{Kind: EventRejectedCookie})
-			s.hadCookie = true
-		}
+	if token == "" {
+		return s
+	}
+	if !validCookieValue(token) {
+		m.observe(Event{Kind: EventRejectedCookie}) // not even shaped like a cookie value
+		s.hadCookie = true
+	} else if !m.adopt(s, token) {
+		s.hadCookie = true
 	}
 	return s
 }

@@ -47,6 +47,11 @@ type Options struct {
 	// ends every live session.
 	HashKey []byte
 
+	// Carrier says where requests carry the session token: the cookie, a
+	// request header (Authorization: Bearer, for clients that keep no
+	// cookies), or both, cookie first. Default: the cookie alone.
+	Carrier Carrier
+
 	// CookieName is the session cookie's name. Default: "seshat".
 	CookieName string
 	// CookiePath is the cookie's Path. Default: "/".
@@ -65,6 +70,15 @@ type Options struct {
 	NoHostPrefix bool
 	// SameSite is the cookie's SameSite attribute. Default: Lax.
 	SameSite http.SameSite
+	// Partitioned sets the cookie's Partitioned attribute (CHIPS): a site
+	// embedded in other sites' pages (an iframe, a widget) gets a separate
+	// cookie jar under each top-level site, instead of a third-party cookie
+	// that browsers block. Browsers take a Partitioned cookie only with
+	// Secure, so New refuses it with SecureNever, and with SecureAuto a
+	// request over plain HTTP (development) gets a cookie with neither.
+	// It usually goes with SameSite=None. A CookieIssuer writes its own
+	// attributes. Default: false.
+	Partitioned bool
 	// BrowserSessionCookie omits Max-Age, so the browser drops the cookie
 	// when it closes. Default: false (the cookie lives until the session's
 	// absolute deadline). The cookie is always HttpOnly.
@@ -76,6 +90,11 @@ type Options struct {
 	// counted from that response). Default: false, the cookie is sent when
 	// a session is created, re-signed or given a new expiry.
 	RollingCookie bool
+
+	// CrossOrigin refuses state-changing requests from other origins
+	// (cross-site request forgery) before they reach the handler. Default:
+	// off.
+	CrossOrigin CrossOrigin
 
 	// IdleTimeout ends a session that has seen no request for this long.
 	// Default: 30 minutes.
@@ -165,7 +184,7 @@ const (
 	minSecretLen           = 32
 )
 
-func (o Options) withDefaults() (Options, error) {
+func (o Options) withDefaults() (_ Options, err error) {
 	if len(o.Secrets) == 0 && o.Cookies == nil {
 		return o, fmt.Errorf("%w: at least one secret is required", ErrInvalidOptions)
 	}
@@ -186,6 +205,9 @@ func (o Options) withDefaults() (Options, error) {
 	if !validCookieName(o.CookieName) {
 		return o, fmt.Errorf("%w: cookie name %q", ErrInvalidOptions, o.CookieName)
 	}
+	if o.Carrier, err = o.Carrier.withDefaults(); err != nil {
+		return o, err
+	}
 	if o.CookiePath == "" {
 		o.CookiePath = "/"
 	}
@@ -194,6 +216,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SameSite == http.SameSiteNoneMode && o.Secure == SecureNever {
 		return o, fmt.Errorf("%w: SameSite=None needs a Secure cookie", ErrInvalidOptions)
+	}
+	if o.Partitioned && o.Secure == SecureNever {
+		return o, fmt.Errorf("%w: Partitioned needs a Secure cookie (browsers refuse a Partitioned cookie without Secure)", ErrInvalidOptions)
 	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = defaultIdleTimeout

@@ -48,6 +48,7 @@ type Session struct {
 	loadErr   error
 	cookieID  string // ID from a verified request cookie
 	hadCookie bool   // the request carried a cookie we did not use
+	carried   uint8  // how the request carried its token (carriedCookie, carriedHeader)
 	resign    bool   // send the cookie again (older secret, new expiry)
 	wrote     bool   // the request changed the stored session (for a CookieIssuer)
 	id, key   string // current ID and its store key ("" until needed)
@@ -308,6 +309,12 @@ func (s *Session) Set(key string, value any) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	return s.put(key, key, value)
+}
+
+// put is Set of value under the stored name (key, the name the caller
+// gave, is for errors).
+func (s *Session) put(name, key string, value any) error {
 	b, err := encode(value)
 	if err != nil {
 		return fmt.Errorf("%w: %q of type %T: %w", ErrEncode, key, value, err)
@@ -318,13 +325,13 @@ func (s *Session) Set(key string, value any) error {
 		if s.done {
 			return errTooLate
 		}
-		s.setPending(key, b)
+		s.setPending(name, b)
 		return nil
 	}
 	if err := s.writable(); err != nil {
 		return err
 	}
-	return s.setLocal(key, s.stored(key, b))
+	return s.setLocal(name, s.stored(name, b))
 }
 
 // blind reports whether a change may be recorded without reading the

@@ -34,6 +34,7 @@ func newServe() *cobra.Command {
 		memWarn    float64
 		maxBody    int64
 		sc         serverConfig
+		trusted    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -46,6 +47,16 @@ func newServe() *cobra.Command {
   GET /whoami   the user, or 401
   POST /note    form field text, stored in the session (413 beyond --max-session-bytes)
   GET /metrics  Prometheus metrics; GET /healthz
+
+A client that keeps no cookies sends its session token as
+"Authorization: Bearer TOKEN" (the cookie is read first when both come): a
+new or regenerated session's token comes back in the Session-Token response
+header to a request that brought no cookie.
+
+Form posts from other sites are refused with 403 (cross-site request forgery:
+the browser's Sec-Fetch-Site or Origin header names another origin); GET
+requests and clients that send neither header pass. --trusted-origin lets a
+named origin post.
 
 Sessions live where --store says: memory (the default), a Redis URL
 (redis://, rediss://, redis+sentinel://, redis+cluster://) or a PostgreSQL URL
@@ -94,6 +105,8 @@ Unset or "none": no tracing.`,
 			o.IdleTimeout, o.Lifetime, o.MaxSessionBytes, o.MaxSessionsPerUser = idle, life, maxBytes, maxPerUser
 			o.Observer = col
 			o.ErrorHandler = demo.ErrorHandler(maxBytes)
+			o.Carrier = seshat.Carrier{Header: "Authorization"} // cookie first, then Bearer
+			o.CrossOrigin = seshat.CrossOrigin{Protect: true, TrustedOrigins: trusted}
 			tr, err := startTracing(cmd.Context())
 			if err != nil {
 				return err
@@ -143,6 +156,7 @@ Unset or "none": no tracing.`,
 	cmd.Flags().IntVar(&maxPerUser, "max-sessions-per-user", 0, "destroy a user's oldest sessions beyond this many (0: no cap)")
 	cmd.Flags().Float64Var(&memWarn, "memory-warn-ratio", 0.8, "with a Redis store: log a warning when Redis memory passes this fraction of maxmemory")
 	f := cmd.Flags()
+	f.StringArrayVar(&trusted, "trusted-origin", nil, "an origin (https://host[:port]) whose pages may post to the demo, repeatable; others are refused with 403")
 	f.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest request body, in bytes; a larger one is answered 413 and not read further")
 	f.DurationVar(&sc.readHeaderTimeout, "read-header-timeout", defaultServer.readHeaderTimeout, "close a connection that has not sent its request headers within this")
 	f.DurationVar(&sc.readTimeout, "read-timeout", defaultServer.readTimeout, "close a connection that has not sent its whole request, body included, within this")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,5 +134,104 @@ func TestServeWithLocalCache(t *testing.T) {
 		if _, b, _ := web.Do("GET", "/read", c, nil); b != "Number of views: "+strconv.Itoa(i)+"\n" {
 			t.Fatalf("read after write %d: %q (the instance's own writes are seen at once)", i, b)
 		}
+	}
+}
+
+// TestServeBearerClient is a client that keeps no cookies: its token goes
+// out in Authorization: Bearer and comes back in Session-Token.
+func TestServeBearerClient(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("SESHAT_SECRETS", "")
+	base, _ := runServe(t)
+	do := func(method, path, token string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req) // no cookie jar: cookies are never sent back
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, b := do("GET", "/", "", nil)
+	tok := resp.Header.Get("Session-Token")
+	if b != "Number of views: 1\n" || tok == "" {
+		t.Fatalf("first visit: %q, Session-Token %q", b, tok)
+	}
+	if _, b := do("GET", "/", tok, nil); b != "Number of views: 2\n" {
+		t.Fatalf("increment with the bearer token: %q", b)
+	}
+	resp, b = do("POST", "/login", tok, url.Values{"user": {"bob"}})
+	fresh := resp.Header.Get("Session-Token")
+	if resp.StatusCode != 200 || fresh == "" || fresh == tok || len(resp.Cookies()) != 0 {
+		t.Fatalf("login: %d %q, Session-Token %q, cookies %v; want the regenerated token in the header alone", resp.StatusCode, b, fresh, resp.Cookies())
+	}
+	if _, b := do("GET", "/whoami", fresh, nil); b != "bob\n" {
+		t.Fatalf("whoami: %q", b)
+	}
+	if _, b := do("GET", "/", fresh, nil); b != "Number of views: 3\n" {
+		t.Fatalf("increment after login: %q", b)
+	}
+	if resp, _ := do("GET", "/read", tok, nil); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("the token from before the login: status %d; want 409", resp.StatusCode)
+	}
+	if resp, b := do("POST", "/logout", fresh, url.Values{}); resp.StatusCode != 200 || b != "Logged out\n" {
+		t.Fatalf("logout: %d %q", resp.StatusCode, b)
+	}
+	if resp, _ := do("GET", "/whoami", fresh, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("whoami after logout: status %d; want 401", resp.StatusCode)
+	}
+}
+
+// TestServeRefusesCrossOriginPosts: the demo's forms cannot be posted from
+// another site's page.
+func TestServeRefusesCrossOriginPosts(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("SESHAT_SECRETS", "")
+	base, _ := runServe(t, "--trusted-origin", "https://partner.example")
+	post := func(path string, kv ...string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader("user=mallory"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(kv); i += 2 {
+			req.Header.Set(kv[i], kv[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+		if code, b := post("/login", hdr...); code != http.StatusForbidden {
+			t.Errorf("POST /login with %s: %s: %d %q; want 403", hdr[0], hdr[1], code, b)
+		}
+	}
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "same-origin"}, {"Origin", base}, {"Origin", "https://partner.example"}, nil} {
+		if code, b := post("/login", hdr...); code != 200 || b != "Logged in as mallory\n" {
+			t.Errorf("POST /login with %q: %d %q; want 200", hdr, code, b)
+		}
+	}
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a cross-site GET: %d; want 200", resp.StatusCode)
 	}
 }

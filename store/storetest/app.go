@@ -70,6 +70,12 @@ func (a *App) Handler() http.Handler {
 			answer(w)(a.Login(m.Session(r), r.Form.Get("user")))
 		}
 	})
+	mux.HandleFunc("POST /flash", func(w http.ResponseWriter, r *http.Request) {
+		if form(w, r) {
+			answer(w)(a.Flash(m.Session(r), r.Form.Get("k"), r.Form.Get("v")))
+		}
+	})
+	mux.HandleFunc("GET /pop", func(w http.ResponseWriter, r *http.Request) { answer(w)(a.Pop(m.Session(r), r.URL.Query().Get("k"))) })
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { answer(w)(a.Logout(m.Session(r))) })
 	mux.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
 		code, body := a.Stream(m.Session(r))
@@ -117,6 +123,29 @@ func (a *App) Login(s *seshat.Session, user string) (int, string) {
 		return failed(err)
 	}
 	return http.StatusOK, ""
+}
+
+// Flash serves POST /flash with form values k and v: it flashes v under
+// k. (Run's cases use it; RunHTTP's do not, so a framework need not
+// route it.)
+func (a *App) Flash(s *seshat.Session, k, v string) (int, string) {
+	if err := s.Flash(k, v); err != nil {
+		return failed(err)
+	}
+	return http.StatusOK, ""
+}
+
+// Pop serves GET /pop with query value k: it pops the flash under k and
+// answers it, or 404 when there is none. (Run's cases only, like Flash.)
+func (a *App) Pop(s *seshat.Session, k string) (int, string) {
+	v, err := seshat.Pop[string](s, k)
+	switch {
+	case errors.Is(err, seshat.ErrNoValue):
+		return http.StatusNotFound, "no flash"
+	case err != nil:
+		return failed(err)
+	}
+	return http.StatusOK, v
 }
 
 // Logout serves POST /logout: it destroys the session.

@@ -119,6 +119,35 @@ var g2 = []testCase{
 				"Expect must be checked and the write done in one atomic step", concurrency/2, got)
 		}
 	}},
+	{"50 parallel compare-and-deletes of one value: exactly one wins (a flash is popped once)", func(h *harness) {
+		for round := range 10 {
+			k := h.create(map[string]string{"flash": "saved", "n": "0"})
+			var wins atomic.Int64
+			parallel(50, func(i int) {
+				d := &store.Delta{
+					Expect: []store.Expect{{Name: "flash", Value: []byte("saved")}},
+					Delete: []string{"flash"},
+					Set:    set(fmt.Sprintf("k%d", i), "x"),
+				}
+				res, err := h.commit(k, d)
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, store.ErrConflict):
+					if v, ok := res.Current["flash"]; ok {
+						h.t.Errorf("a losing compare-and-delete reports the value still there: %q", v)
+					}
+				default:
+					h.t.Errorf("Commit: %v", err)
+				}
+			})
+			rec := values(h.load(k))
+			if n := wins.Load(); n != 1 || rec["flash"] != "" || len(rec) != 2 {
+				h.t.Fatalf("round %d: G2 broken: %d of 50 parallel compare-and-deletes of one value won, leaving %q; "+
+					"want exactly 1, the value gone and the winner's other change kept: Pop shows a flash once", round, n, rec)
+			}
+		}
+	}},
 	{"a failed expectation applies nothing and reports current values", func(h *harness) {
 		k := h.create(map[string]string{"a": "1"})
 		res, err := h.commit(k, &store.Delta{

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seshat-go/seshat"
@@ -209,6 +210,36 @@ var httpG1 = []testCase{
 var httpG2 = []testCase{
 	{"through HTTP: 100 parallel view counts add exactly 100", func(h *harness) { parallelViews(h, false) }},
 	{"through HTTP with encryption at rest: 100 parallel view counts add exactly 100", func(h *harness) { parallelViews(h, true) }},
+}
+
+// httpFlash runs through net/http only (Run, not RunHTTP): the framework
+// adapters route the App's other handlers.
+var httpFlash = []testCase{
+	{"through HTTP: 50 parallel requests popping one flash, exactly one gets it", func(h *harness) { parallelPops(h, false) }},
+	{"through HTTP with encryption at rest: 50 parallel requests popping one flash, exactly one gets it", func(h *harness) { parallelPops(h, true) }},
+}
+
+func parallelPops(h *harness, encrypted bool) {
+	a := newAppWith(h, encrypted)
+	c := a.login()
+	for round := range 10 {
+		if code, _, _ := a.Do("POST", fmt.Sprintf("/flash?k=notice&v=saved%d", round), c, nil); code != 200 {
+			h.t.Fatalf("flash: status %d", code)
+		}
+		var got atomic.Int64
+		parallel(50, func(int) {
+			switch code, body, _ := a.Do("GET", "/pop?k=notice", c, nil); {
+			case code == 200 && body == fmt.Sprintf("saved%d", round):
+				got.Add(1)
+			case code != http.StatusNotFound:
+				h.t.Errorf("pop: status %d %q; want the flash or 404", code, body)
+			}
+		})
+		if n := got.Load(); n != 1 {
+			h.t.Fatalf("round %d: G2 broken (encryption %v): %d of 50 parallel pops got the flash; want exactly 1 "+
+				"(Pop is a compare-and-delete in the store)", round, encrypted, n)
+		}
+	}
 }
 
 var httpG3 = []testCase{

@@ -69,7 +69,7 @@ type testCase struct {
 func guarantees() []guarantee {
 	return []guarantee{
 		{"G1_no_lost_updates", concat(g1, httpG1)},
-		{"G2_atomic_read_modify_write", concat(g2, httpG2, faultsG2)},
+		{"G2_atomic_read_modify_write", concat(g2, httpG2, httpFlash, faultsG2)},
 		{"G3_destroy_wins", concat(g3, httpG3)},
 		{"G4_regenerate", concat(g4, httpG4, faultsG4)},
 		{"G5_cheap_reads", concat(g5, httpG5)},
