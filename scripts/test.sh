@@ -52,25 +52,32 @@ for d in "${dirs[@]}"; do
 done
 env PATH="$nored" go test -race -count=1 ./...
 rm -rf "$nored"
-for m in redisstore pgstore metrics otelseshat expresscompat ginseshat echoseshat fiberseshat cmd/seshat bench; do
-  (cd "$m" && go test -race -count=1 ./...)
+# Every other module's tests and the end-to-end scenarios (the browser,
+# the express interop, the multi-instance ones), in one go command over
+# the workspace, up to four test binaries at once: many of these tests wait
+# on servers (replication, expiry, Chromium) more than they compute, so
+# they overlap well on two cores. Then the fault scenarios (Redis killed,
+# paused, failed over, full; a soak) alone, so their timings are not
+# disturbed by other packages, printing what they measure; then the
+# scale-out one.
+pkgs=()
+for m in redisstore pgstore metrics otelseshat expresscompat ginseshat echoseshat fiberseshat cmd/seshat bench e2e; do
+  while read -r p; do pkgs+=("$p"); done < <(cd "$m" && go list ./... | grep -vE '/e2e/(faults|scale)$')
 done
-# The end-to-end scenarios: the browser, the express interop and the
-# multi-instance ones; then the fault scenarios (Redis killed, paused,
-# failed over, full; a soak) alone, so their timings are not disturbed by
-# other packages, printing what they measure; then the scale-out one.
-(cd e2e && go test -race -count=1 $(go list ./... | grep -vE '/(faults|scale)$'))
-(cd e2e && go test -race -count=1 -v -run . ./faults | grep -vE '^=== (RUN|PAUSE|CONT)')
+go test -race -count=1 -p 4 -timeout 30m "${pkgs[@]}"
+(cd e2e && go test -race -count=1 -timeout 30m -v -run . ./faults | grep -vE '^=== (RUN|PAUSE|CONT)')
 # The scale-out scenario: 100,000 sessions on a 30-master Cluster, ten
 # masters added and a quarter of the slots moved under load. Without the
 # race detector, which would double its minute; the same code runs under it
 # in redisstore's and the other scenarios' tests.
-(cd e2e && go test -count=1 -v -run . ./scale | grep -vE '^ *(=== (RUN|PAUSE|CONT)|--- PASS)')
+(cd e2e && go test -count=1 -timeout 30m -v -run . ./scale | grep -vE '^ *(=== (RUN|PAUSE|CONT)|--- PASS)')
 # One short pass of every benchmark so they keep working, and the
 # allocation budget of a request, which the race detector would distort.
-for m in . redisstore pgstore cmd/seshat; do
-  (cd "$m" && go test -run '^TestRequestAllocations$' -bench . -benchtime 1x -short ./... >/dev/null)
+pkgs=()
+for m in . redisstore pgstore otelseshat cmd/seshat; do
+  while read -r p; do pkgs+=("$p"); done < <(cd "$m" && go list ./...)
 done
+go test -run '^TestRequestAllocations$' -bench . -benchtime 1x -short -p 4 -timeout 30m "${pkgs[@]}" >/dev/null
 # The peer comparison (bench/), in a one-second version: every app builds,
 # answers correctly, and is measured. The real run: bench/run.sh.
 bench/run.sh -d 1s -warmup 0 -rounds 1 -sessions 1000 -out "$(mktemp)"
