@@ -16,6 +16,7 @@ import (
 // foreign key. Here every chunk names the count hashes of all masters, as
 // a map gone wholly stale would.
 func TestCountNonLocalHashes(t *testing.T) {
+	t.Parallel()
 	c := redistest.StartCluster(t, 3, 0)
 	client := c.Client(t)
 	s, err := New(client, Options{Prefix: "moved:"})

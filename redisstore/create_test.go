@@ -30,6 +30,7 @@ func keysOfBucket(n int) []string {
 // after a lost reply) and succeeds, once; anything else under the key
 // refuses it.
 func TestCreateReplay(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	c := srv.Client(t)
 	s, _ := New(c, Options{})
@@ -93,6 +94,7 @@ func TestCreateReplay(t *testing.T) {
 // by countmany.lua (many: a few slots passed, count_step; more,
 // count_prune).
 func TestCountSharedSlots(t *testing.T) {
+	t.Parallel()
 	t.Run("count.lua", func(t *testing.T) {
 		testCountSharedSlots(t, func(ctx context.Context, c *redis.Client, hash string, now time.Time) (int64, error) {
 			return countScript.Run(ctx, c, []string{hash}, now.UnixMilli()).Int64()

@@ -16,6 +16,7 @@ import (
 // count hash, an operation log or a user index of the wrong type) fail no
 // request, and Stats names the count hashes.
 func TestForeignBookkeepingKeys(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	client := srv.Client(t)
 	ctx := t.Context()
@@ -125,6 +126,7 @@ func TestForeignBookkeepingKeys(t *testing.T) {
 // A handle from outside (an administrative call) that names the store's
 // own keys reaches nothing.
 func TestHandlesCannotReachBookkeeping(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	ctx := t.Context()
 	st, err := redisstore.New(srv.Client(t), redisstore.Options{Prefix: "hk:"})

@@ -96,6 +96,7 @@ func allSlots() []int {
 // the table. It checks the old layout against the figures and
 // the new one against its goal (≤ 1.1 for every size).
 func TestLayoutSimulation(t *testing.T) {
+	t.Parallel()
 	old, slots := legacySlots(), allSlots()
 	want := map[int]struct {
 		ratio float64

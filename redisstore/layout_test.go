@@ -16,6 +16,7 @@ import (
 // takes and destroys them, and sessions it creates go to its own layout.
 // Both directions, on one server and on a Cluster.
 func TestLayoutChange(t *testing.T) {
+	t.Parallel()
 	for _, top := range redistest.Topologies() {
 		if top.Name == "sentinel" {
 			continue // one master, as standalone

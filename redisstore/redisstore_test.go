@@ -17,6 +17,10 @@ import (
 
 var prefixes atomic.Int64
 
+// The tests that start their own servers and time nothing run in parallel
+// (t.Parallel): they wait on Redis more than they compute, and this
+// package's tests are the longest of the test command.
+
 // conformance runs the suite with a fresh key prefix per subtest: a fresh,
 // empty store on a shared server.
 func conformance(t *testing.T, client redis.UniversalClient, tweak ...func(*redisstore.Store)) {
@@ -42,6 +46,7 @@ func conformanceUnder(t *testing.T, client redis.UniversalClient, base string, t
 // suite runs again without it through the reply-dropping proxies, in
 // TestExactlyOnce*, and with the default threshold in the cache's tests.)
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	for _, top := range redistest.Topologies() {
 		t.Run(top.Name, func(t *testing.T) { conformance(t, top.Start(t).Client(t), redisstore.PipelineAll) })
 	}

@@ -27,6 +27,7 @@ func TestCRC16(t *testing.T) {
 // it; and the table is the one stores were written with (a different
 // table would strand every session of the slots layout).
 func TestSlotTags(t *testing.T) {
+	t.Parallel()
 	h := sha256.New()
 	seen := map[string]bool{}
 	for s := range clusterSlots {

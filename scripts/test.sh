@@ -54,7 +54,8 @@ env PATH="$nored" go test -race -count=1 ./...
 rm -rf "$nored"
 # Every other module's tests and the end-to-end scenarios (the browser,
 # the express interop, the multi-instance ones), in one go command over
-# the workspace, up to four test binaries at once: many of these tests wait
+# the workspace, up to four test binaries at once (and three of a package's
+# parallel tests, such as redisstore's): many of these tests wait
 # on servers (replication, expiry, Chromium) more than they compute, so
 # they overlap well on two cores. Then the fault scenarios (Redis killed,
 # paused, failed over, full; a soak) alone, so their timings are not
@@ -64,7 +65,7 @@ pkgs=()
 for m in redisstore pgstore metrics otelseshat expresscompat ginseshat echoseshat fiberseshat cmd/seshat bench e2e; do
   while read -r p; do pkgs+=("$p"); done < <(cd "$m" && go list ./... | grep -vE '/e2e/(faults|scale)$')
 done
-go test -race -count=1 -p 4 -timeout 30m "${pkgs[@]}"
+go test -race -count=1 -p 4 -parallel 3 -timeout 30m "${pkgs[@]}"
 (cd e2e && go test -race -count=1 -timeout 30m -v -run . ./faults | grep -vE '^=== (RUN|PAUSE|CONT)')
 # The scale-out scenario: 100,000 sessions on a 30-master Cluster, ten
 # masters added and a quarter of the slots moved under load. Without the
