@@ -42,7 +42,6 @@ func cachedStore(t testing.TB, client redis.UniversalClient, prefix string) *red
 }
 
 func TestConformanceCached(t *testing.T) {
-	t.Parallel()
 	for _, top := range redistest.Topologies() {
 		t.Run(top.Name, func(t *testing.T) {
 			client := top.Start(t).Client(t)

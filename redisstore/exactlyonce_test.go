@@ -67,13 +67,11 @@ func lossyConformance(t *testing.T, url string, addrs []string, opts redisstore.
 }
 
 func TestExactlyOnceStandalone(t *testing.T) {
-	t.Parallel()
 	srv := redistest.Start(t)
 	lossyConformance(t, srv.URL(), []string{srv.Addr()}, redisstore.Options{NoAutoPipeline: true})
 }
 
 func TestExactlyOnceCluster(t *testing.T) {
-	t.Parallel()
 	c := redistest.StartCluster(t, 3, 0)
 	lossyConformance(t, c.URL(), c.Addrs(), redisstore.Options{NoAutoPipeline: true})
 }
@@ -82,7 +80,6 @@ func TestExactlyOnceCluster(t *testing.T) {
 // with LocalCache reads may come from the cache: lost replies change
 // neither.
 func TestExactlyOnceReplicatedAndCached(t *testing.T) {
-	t.Parallel()
 	srv := redistest.Start(t)
 	replica := redistest.Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(srv.Port))
 	waitReplica(t, srv)
@@ -165,13 +162,11 @@ func TestDelayedReplyAppliesAtMostOnce(t *testing.T) {
 // Every call goes through the autopipeliner here, not only those above
 // the default threshold.
 func TestExactlyOnceAutoPipelined(t *testing.T) {
-	t.Parallel()
 	srv := redistest.Start(t)
 	lossyConformance(t, srv.URL(), []string{srv.Addr()}, redisstore.Options{}, redisstore.PipelineAll)
 }
 
 func TestExactlyOnceAutoPipelinedCluster(t *testing.T) {
-	t.Parallel()
 	c := redistest.StartCluster(t, 3, 0)
 	lossyConformance(t, c.URL(), c.Addrs(), redisstore.Options{}, redisstore.PipelineAll)
 }

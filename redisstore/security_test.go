@@ -18,7 +18,6 @@ import (
 )
 
 func TestTLS(t *testing.T) {
-	t.Parallel()
 	srv := redistest.StartTLS(t)
 	st, err := redisstore.Open(srv.URL(), redisstore.Options{})
 	if err != nil {
@@ -47,7 +46,6 @@ func TestTLS(t *testing.T) {
 }
 
 func TestLeastPrivilegeACL(t *testing.T) {
-	t.Parallel()
 	for _, top := range []string{"standalone", "cluster"} {
 		t.Run(top, func(t *testing.T) {
 			var admins []*redis.Client
