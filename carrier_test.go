@@ -132,7 +132,7 @@ func TestForgedBearerTokensNeverReachTheStore(t *testing.T) {
 	real := send(h, "GET", "/").Header.Get("Session-Token")
 	cs.calls.Store(0)
 	forged := []string{
-		"x", real[:len(real)-1] + "A", "B" + real[1:], real + "A", "..", "a b", "\x00", real[:43] + "." + real[:43],
+		"x", real[:len(real)-1] + otherThan(real[len(real)-1]), otherThan(real[0]) + real[1:], real + "A", "..", "a b", "\x00", real[:43] + "." + real[:43],
 		strings.Repeat("é", 44), newSigner([][]byte{[]byte("attacker-secret-0123456789abcdef")}, "seshat").sign(newID()),
 	}
 	read := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -234,4 +234,14 @@ func TestCarrierValidation(t *testing.T) {
 	if c := m.opts.Carrier; c.Header != "Authorization" || c.ResponseHeader != "Session-Token" {
 		t.Fatalf("Carrier defaults: %+v", c)
 	}
+}
+
+// otherThan returns a token character other than c: a forgery that
+// replaces one character must differ, or one token in 64 would be forged
+// into itself.
+func otherThan(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
 }

@@ -32,7 +32,7 @@ func TestOpenForgedTokensNeverReachTheStore(t *testing.T) {
 	_, real := openCounter(t, e.m, "")
 	cs.calls.Store(0)
 	forged := []string{
-		"x", real[:len(real)-1] + "A", "B" + real[1:], real + "A", "..", "a b", "\x00",
+		"x", real[:len(real)-1] + otherThan(real[len(real)-1]), otherThan(real[0]) + real[1:], real + "A", "..", "a b", "\x00",
 		strings.Repeat("é", 44), newSigner([][]byte{[]byte("attacker-secret-0123456789abcdef")}, "seshat").sign(newID()),
 	}
 	for _, f := range forged {
