@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -284,6 +285,41 @@ func TestInABrowser(t *testing.T) {
 				}
 				if !laptop.loggedIn(url) {
 					laptop.fail("the profile that clicked was logged out")
+				}
+			})
+
+			t.Run("the sessions page lists each device and marks this one", func(t *testing.T) {
+				phone := newBrowser(t, shots)
+				laptop := phone.profile(t)
+				for _, d := range []struct {
+					b  *browser
+					ua string
+				}{{phone, "PhoneBrowser/1.0 (seshat test)"}, {laptop, "LaptopBrowser/2.0 (seshat test)"}} {
+					if _, err := chromedp.Call(d.b.ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: d.ua}); err != nil {
+						d.b.fail("setting the user agent: %v", err)
+					}
+					d.b.login(url, "dave")
+				}
+				type row struct {
+					Device, Network, Mark string
+					Current               bool
+				}
+				rows := func(b *browser) []row {
+					b.run("open the sessions page", chromedp.Navigate(url+"sessions"), chromedp.WaitVisible(chromedp.CSS("#sessions")))
+					return get(b, "read the rows", chromedp.Evaluate[[]row](`[...document.querySelectorAll("tr.session")].map(r => ({
+						Device: r.querySelector(".device").textContent, Network: r.querySelector(".network").textContent,
+						Mark: r.querySelector(".mark").textContent, Current: r.classList.contains("current")}))`))
+				}
+				for _, v := range []struct {
+					b       *browser
+					current int // the row of the browser's own session
+				}{{phone, 0}, {laptop, 1}} {
+					got := rows(v.b)
+					want := []row{{"PhoneBrowser/1.0 (seshat test)", "127.0.0.0/24", "", false}, {"LaptopBrowser/2.0 (seshat test)", "127.0.0.0/24", "", false}}
+					want[v.current].Current, want[v.current].Mark = true, "this device"
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						v.b.fail("the sessions page lists %+v; want %+v (oldest first, this device marked)", got, want)
+					}
 				}
 			})
 
