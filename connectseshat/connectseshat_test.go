@@ -36,6 +36,8 @@ const (
 	// Int64Value n → views incremented n times, each sent; with n ≤ 0,
 	// incremented once and nothing sent, then, for n < 0, FailedPrecondition.
 	countProcedure = "/seshat.test.Sessions/Count"
+	// client stream of Int64Value → Int64Value: views incremented by each
+	sumProcedure = "/seshat.test.Sessions/Sum"
 	// Empty → Empty, after the session was destroyed behind the call's
 	// back and changed: the commit fails (Aborted).
 	endedProcedure       = "/seshat.test.Sessions/Ended"
@@ -170,6 +172,21 @@ func newService(t *testing.T, st store.Store) *service {
 				return connect.NewError(connect.CodeFailedPrecondition, errors.New("counted, then failed"))
 			}
 			return nil
+		}, opt))
+	mux.Handle(sumProcedure, connect.NewClientStreamHandler(sumProcedure,
+		func(ctx context.Context, stream *connect.ClientStream[wrapperspb.Int64Value]) (*connect.Response[wrapperspb.Int64Value], error) {
+			s := connectseshat.Session(ctx)
+			var n int64
+			for stream.Receive() {
+				var err error
+				if n, err = s.Incr("views", stream.Msg().Value); err != nil {
+					return nil, fail(err)
+				}
+			}
+			if err := stream.Err(); err != nil {
+				return nil, err
+			}
+			return connect.NewResponse(wrapperspb.Int64(n)), nil
 		}, opt))
 	// endSession reads the session, destroys it in the store behind its
 	// back (a logout elsewhere) and changes it: its commit fails.
@@ -539,6 +556,30 @@ func runBearer(t *testing.T, newStore stores) {
 		}
 		if n := c.read(t); n != 1 {
 			t.Fatalf("after a stream that failed: views %d; want 1 (its session committed)", n)
+		}
+	})
+
+	t.Run("a client stream commits before its answer", func(t *testing.T) {
+		c := newService(t, newStore(t)).caller()
+		for round, want := range []int64{6, 12} {
+			client := connect.NewClient[wrapperspb.Int64Value, wrapperspb.Int64Value](c.svc.http, c.svc.url+sumProcedure)
+			stream := client.CallClientStream(context.Background())
+			if tok := c.bearer(); tok != "" {
+				stream.RequestHeader().Set("Authorization", "Bearer "+tok)
+			}
+			for i := int64(1); i <= 3; i++ {
+				if err := stream.Send(wrapperspb.Int64(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := stream.CloseAndReceive()
+			if err != nil || res.Msg.Value != want {
+				t.Fatalf("Sum round %d: %v, %v; want views %d", round, res, err, want)
+			}
+			c.took(res.Header())
+			if c.renewed.Load() != 1 {
+				t.Fatalf("Sum round %d: %d answers brought a token; want 1 (the first)", round, c.renewed.Load())
+			}
 		}
 	})
 
