@@ -1,9 +1,11 @@
 package seshat
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/seshat-go/seshat/store"
@@ -79,7 +81,7 @@ func (m *Manager) rekeyOne(ctx context.Context, key string, current func([]byte)
 			if current(v) {
 				continue
 			}
-			p, err := sl.Open(key, name, v)
+			p, err := m.sealer(name).Open(key, name, v)
 			if err != nil {
 				failed++
 				continue
@@ -126,24 +128,79 @@ type SessionInfo struct {
 	LastSeen time.Time `json:"last_seen"`
 	// ExpiresAt is the earlier of the idle expiry and the deadline.
 	ExpiresAt time.Time `json:"expires"`
+	// Device is where a session bound to a user is used from (see
+	// Options.Devices), or nil.
+	Device *Device `json:"device,omitempty"`
+	// Current marks the session that asked (Session.UserSessions).
+	Current bool `json:"current,omitempty"`
 }
 
-func (m *Manager) info(ctx context.Context, in store.SessionInfo, user string) SessionInfo {
-	if user == "" && in.User != "" {
-		user = in.User
-		if m.opts.Encryption != nil {
-			if u, err := m.readUser(ctx, in.Key); err == nil && u != "" {
-				user = u
+// detailsAtOnce bounds the sessions whose details one listing loads at
+// once (on Redis, concurrent loads share round trips).
+const detailsAtOnce = 16
+
+// infos turns the store's descriptions into SessionInfos, reading each
+// user-bound session's sealed user ID and device, several at once. user
+// is the user all of them are known to be bound to, or "".
+func (m *Manager) infos(ctx context.Context, in []store.SessionInfo, user string) []SessionInfo {
+	out := make([]SessionInfo, len(in))
+	sem := make(chan struct{}, detailsAtOnce)
+	var wg sync.WaitGroup
+	for i, info := range in {
+		out[i] = SessionInfo{Handle: info.Key, User: info.User, Created: info.Created, LastSeen: info.Touched, ExpiresAt: info.ExpiresAt}
+		if info.User == "" {
+			continue
+		}
+		if user != "" || m.opts.UserIDsInClear {
+			out[i].User = cmp.Or(user, info.User)
+			if m.opts.Devices.Off {
+				continue
+			}
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			u, d := m.details(ctx, info.Key)
+			if u != "" {
+				out[i].User = u
+			}
+			out[i].Device = d
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// details reads a session's sealed user ID and device; what cannot be read
+// is left out ("" and nil).
+func (m *Manager) details(ctx context.Context, handle string) (user string, dev *Device) {
+	var rec *store.Record
+	err := m.op(ctx, "load", false, func(ctx context.Context) (err error) {
+		rec, err = m.store.Load(ctx, handle, store.LoadOptions{Now: m.now(), TouchAfter: 1<<63 - 1})
+		return err
+	})
+	if err != nil {
+		return "", nil
+	}
+	return m.sealedDetails(handle, rec)
+}
+
+// sealedDetails reads the user ID and the device a record keeps sealed.
+func (m *Manager) sealedDetails(handle string, rec *store.Record) (user string, dev *Device) {
+	if b, ok := rec.Values[userValue]; ok && !m.opts.UserIDsInClear {
+		if p, err := m.inner.Open(handle, userValue, b); err == nil {
+			user, _ = decode[string](p)
+		}
+	}
+	if b, ok := rec.Values[deviceValue]; ok {
+		if p, err := m.inner.Open(handle, deviceValue, b); err == nil {
+			if d, err := decodeDevice(p); err == nil {
+				dev = &d
 			}
 		}
 	}
-	return SessionInfo{Handle: in.Key, User: user, Created: in.Created, LastSeen: in.Touched, ExpiresAt: in.ExpiresAt}
-}
-
-// readUser opens a session by handle and reads its user.
-func (m *Manager) readUser(ctx context.Context, handle string) (string, error) {
-	s := m.byHandle(ctx, handle)
-	return s.User()
+	return user, dev
 }
 
 func (m *Manager) byHandle(ctx context.Context, handle string) *Session {
@@ -155,27 +212,50 @@ func (m *Manager) byHandle(ctx context.Context, handle string) *Session {
 func (m *Manager) UserSessions(ctx context.Context, user string) (_ []SessionInfo, err error) {
 	ctx, done := m.admin(ctx, "user_sessions")
 	defer done(&err)
-	return m.userSessions(ctx, user)
+	return m.userSessions(ctx, user, true)
 }
 
-func (m *Manager) userSessions(ctx context.Context, user string) ([]SessionInfo, error) {
+// userSessions lists user's sessions; detailed reads their devices too.
+func (m *Manager) userSessions(ctx context.Context, user string, detailed bool) ([]SessionInfo, error) {
 	idx, ok := m.store.(store.UserIndex)
 	if !ok {
 		return nil, fmt.Errorf("%w: listing a user's sessions needs a store.UserIndex", ErrNotSupported)
 	}
 	var infos []store.SessionInfo
 	err := m.op(ctx, "user_sessions", false, func(ctx context.Context) (err error) {
-		infos, err = idx.UserSessions(ctx, m.userToken(user), m.now())
+		infos, err = idx.UserSessions(ctx, m.UserKey(user), m.now())
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]SessionInfo, len(infos))
-	for i, in := range infos {
-		out[i] = m.info(ctx, in, user)
+	if !detailed {
+		out := make([]SessionInfo, len(infos))
+		for i, in := range infos {
+			out[i] = SessionInfo{Handle: in.Key, User: user, Created: in.Created, LastSeen: in.Touched, ExpiresAt: in.ExpiresAt}
+		}
+		return out, nil
 	}
-	return out, nil
+	return m.infos(ctx, infos, user), nil
+}
+
+// UserSessions lists the live sessions of the session's user, oldest
+// first, with Current set on this one: the data of a "your devices" page,
+// whose entries RevokeOthers or Manager.Revoke (by Handle) can end. A
+// session bound to no user gets none.
+func (s *Session) UserSessions() (_ []SessionInfo, err error) {
+	user, err := s.User()
+	if err != nil || user == "" {
+		return nil, err
+	}
+	ctx, done := s.m.admin(s.ctx, "user_sessions")
+	defer done(&err)
+	list, err := s.m.userSessions(ctx, user, true)
+	handle := s.Handle()
+	for i := range list {
+		list[i].Current = list[i].Handle == handle
+	}
+	return list, err
 }
 
 // Sessions calls fn with every live session, in batches of about 100 (a
@@ -188,11 +268,7 @@ func (m *Manager) Sessions(ctx context.Context, fn func([]SessionInfo) error) (e
 		return fmt.Errorf("%w: listing sessions needs a store.Iterator", ErrNotSupported)
 	}
 	return it.Scan(ctx, m.now(), 100, func(infos []store.SessionInfo) error {
-		out := make([]SessionInfo, len(infos))
-		for i, in := range infos {
-			out[i] = m.info(ctx, in, "")
-		}
-		return fn(out)
+		return fn(m.infos(ctx, infos, ""))
 	})
 }
 
@@ -237,7 +313,7 @@ func (m *Manager) RevokeUser(ctx context.Context, user string) (_ int, err error
 func (m *Manager) revokeUser(ctx context.Context, user, keep string) (int, error) {
 	n := 0
 	for range 2 {
-		infos, err := m.userSessions(ctx, user)
+		infos, err := m.userSessions(ctx, user, false)
 		if err != nil {
 			return n, err
 		}
@@ -245,7 +321,7 @@ func (m *Manager) revokeUser(ctx context.Context, user, keep string) (int, error
 			if in.Handle == keep {
 				continue
 			}
-			if err := m.revoke(ctx, in.Handle, m.userToken(user)); err != nil {
+			if err := m.revoke(ctx, in.Handle, m.UserKey(user)); err != nil {
 				return n, err
 			}
 			n++
@@ -310,7 +386,7 @@ func (m *Manager) Inspect(ctx context.Context, handle string) (_ Snapshot, err e
 	snap := Snapshot{Values: map[string]any{}}
 	s := m.byHandle(ctx, handle)
 	for name, b := range rec.Values {
-		if name == userValue {
+		if internal(name) {
 			continue
 		}
 		p, err := s.plain(name, b)
@@ -325,15 +401,8 @@ func (m *Manager) Inspect(ctx context.Context, handle string) (_ Snapshot, err e
 		}
 		snap.Values[name] = v
 	}
-	user := ""
-	if m.opts.Encryption != nil {
-		if b, ok := rec.Values[userValue]; ok {
-			if p, err := s.plain(userValue, b); err == nil {
-				user, _ = decode[string](p)
-			}
-		}
-	}
-	snap.SessionInfo = m.info(ctx, store.SessionInfo{Key: handle, User: rec.User, Created: rec.Created,
-		Touched: rec.Touched, Deadline: rec.Deadline, ExpiresAt: rec.ExpiresAt()}, user)
+	user, dev := m.sealedDetails(handle, rec)
+	snap.SessionInfo = SessionInfo{Handle: handle, User: cmp.Or(user, rec.User), Created: rec.Created,
+		LastSeen: rec.Touched, ExpiresAt: rec.ExpiresAt(), Device: dev}
 	return snap, nil
 }

@@ -69,7 +69,7 @@ func TestNothingReadableAtRest(t *testing.T) {
 		}
 	}, c.Value)
 	// The user index works on the keyed hash.
-	infos, err := e.store.UserSessions(t.Context(), e.m.userToken("alice@example.com"), e.clock.now())
+	infos, err := e.store.UserSessions(t.Context(), e.m.UserKey("alice@example.com"), e.clock.now())
 	if err != nil || len(infos) != 1 {
 		t.Fatalf("UserSessions by token = %v, %v", infos, err)
 	}
@@ -143,7 +143,7 @@ func TestEncryptionKeyRotation(t *testing.T) {
 	}
 	// Infos by user survive rotation: the user token does not depend on
 	// the encryption keys.
-	if infos, _ := e2.store.UserSessions(t.Context(), e2.m.userToken("bob"), time.Now()); len(infos) != 1 {
+	if infos, _ := e2.store.UserSessions(t.Context(), e2.m.UserKey("bob"), time.Now()); len(infos) != 1 {
 		t.Fatalf("user index after rotation: %v", infos)
 	}
 }
@@ -184,8 +184,8 @@ func TestRekey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Sessions != 30 || st.Changed != 30 || st.Values != 60 || st.Failed != 0 {
-		t.Fatalf("Rekey = %+v; want 30 sessions, 60 values", st)
+	if st.Sessions != 30 || st.Changed != 30 || st.Values != 90 || st.Failed != 0 {
+		t.Fatalf("Rekey = %+v; want 30 sessions, 90 values (n, the user, the device)", st)
 	}
 	// With the old key retired, everything still reads.
 	e3 := encryptedEnv(t, e1.store, cur)

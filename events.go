@@ -10,8 +10,8 @@ import (
 // LifecycleEvent is a change in a session's life: store.Created,
 // store.Regenerated (Previous names the old handle), store.Destroyed
 // (Reason: store.Logout, Revoked, UserCap or Corrupt) or store.Expired. User is the
-// user as the store keeps it: the user ID, or its keyed hash with
-// encryption on. seshat never destroys a session for its size: it refuses
+// user as the store keeps it: Manager.UserKey of the user ID, never the ID
+// itself (unless Options.UserIDsInClear). seshat never destroys a session for its size: it refuses
 // the write instead.
 type LifecycleEvent = store.LifecycleEvent
 

@@ -53,15 +53,15 @@ func (s *Session) Regenerate() error {
 	s.fresh()
 	s.ensureID()
 	for k, v := range values {
-		if m.opts.Encryption != nil {
+		if sl := m.sealer(k); sl != nil {
 			// Sealed values are bound to their session: seal them anew.
-			p, err := m.opts.Encryption.Open(oldKey, k, v)
+			p, err := sl.Open(oldKey, k, v)
 			if err != nil {
 				m.observe(Event{Kind: EventCorrupt, Err: err})
 				m.opts.Logger.Warn("seshat: dropping a value that does not decrypt while regenerating", "name", k, "err", err)
 				continue
 			}
-			v = m.opts.Encryption.Seal(s.key, k, p)
+			v = sl.Seal(s.key, k, p)
 		}
 		s.setLocal(k, v) // sizes were within limits when stored
 	}
@@ -116,12 +116,12 @@ func (s *Session) Clear() error {
 		return err
 	}
 	for name := range s.rec.Values {
-		if name != userValue { // the user, sealed (with encryption on)
+		if !internal(name) { // the user, the device
 			s.deleteLocal(name)
 		}
 	}
 	for name := range s.set {
-		if name != userValue {
+		if !internal(name) {
 			delete(s.set, name)
 		}
 	}

@@ -19,6 +19,7 @@ type Manager struct {
 	store  store.Store
 	signer *signer
 	keyer  *keyer
+	inner  *internalSealer // seals seshat's own values
 	format CookieFormat
 	issuer CookieIssuer // format, if it is one
 	ctxKey *contextKey
@@ -46,6 +47,7 @@ func New(opts Options) (*Manager, error) {
 		store:  o.Store,
 		signer: newSigner(o.Secrets, o.CookieName),
 		keyer:  newKeyer(o.HashKey),
+		inner:  newInternalSealer(o.Encryption, o.HashKey),
 		ctxKey: &contextKey{cookie: o.CookieName},
 		now:    time.Now,
 	}
@@ -88,7 +90,7 @@ func (m *Manager) Session(r *http.Request) *Session {
 // TLS. Every value of the session cookie is tried in order, then every
 // token of the carrier's header (see Carrier).
 func (m *Manager) initSession(s *Session, h http.Header, tls bool) {
-	s.m, s.secure = m, m.secure(h, tls)
+	s.m, s.secure, s.hdr = m, m.secure(h, tls), h
 	c := &m.opts.Carrier
 	if !c.HeaderOnly {
 		for value := range cookieValues(h, m.cookieName(s.secure)) {
@@ -301,16 +303,6 @@ func (m *Manager) HandleOf(cookieValue string) (handle string, ok bool) {
 		return "", false
 	}
 	return m.format.StoreKey(id), true
-}
-
-// userToken is what the store keeps as a session's user: the user ID
-// itself, or with encryption on a keyed hash of it (stable across key
-// rotation, since HashKey does not rotate).
-func (m *Manager) userToken(user string) string {
-	if m.opts.Encryption == nil || user == "" {
-		return user
-	}
-	return m.keyer.key("user\x00" + user)
 }
 
 // corrupt reports corrupt data and returns what to do about it.

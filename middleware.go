@@ -35,6 +35,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		st := &requestState{}
 		s := &st.s
 		m.initSession(s, r.Header, r.TLS != nil)
+		s.remote = r.RemoteAddr
 		st.ctx = sessionContext{Context: r.Context(), key: m.ctxKey, s: s}
 		s.ctx = &st.ctx
 		r = r.WithContext(s.ctx)

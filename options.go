@@ -113,10 +113,26 @@ type Options struct {
 	TouchInterval time.Duration
 
 	// Encryption, when set, encrypts every value at rest (see package seal,
-	// whose Ring implements it), binding each to its session and name. The
-	// store then sees user IDs only as keyed hashes, and Incr becomes a
-	// compare-and-set. It requires HashKey. Default: none.
+	// whose Ring implements it), binding each to its session and name, and
+	// Incr becomes a compare-and-set. It requires HashKey. Default: none.
+	// With or without it, the store sees user IDs only as keyed hashes
+	// (see UserIDsInClear) and seshat's own values (the readable user ID,
+	// the device) only sealed: under Encryption, or else under a key
+	// derived from HashKey.
 	Encryption Sealer
+
+	// UserIDsInClear makes the store keep a session's user ID as it is,
+	// for a store shared with an application that reads it (expresscompat
+	// sets it). Default: false, the store keeps a keyed hash of it
+	// (Manager.UserKey), in the session, in the user index and in the
+	// event log, so a copy of the store names no user. It cannot be
+	// combined with Encryption.
+	UserIDsInClear bool
+
+	// Devices says what a session bound to a user keeps about the device
+	// it is used from, for a "your devices" page. Default: the user agent
+	// and the client's network, /24 or /48.
+	Devices Devices
 
 	// MaxSessionBytes caps a session's size (value names plus values). A
 	// change that would exceed it fails with ErrTooLarge and stores nothing.
@@ -195,6 +211,12 @@ func (o Options) withDefaults() (_ Options, err error) {
 	}
 	if o.Encryption != nil && len(o.HashKey) < minSecretLen {
 		return o, fmt.Errorf("%w: Encryption needs a HashKey of at least %d bytes (it keys the hash of user IDs, and must not rotate)", ErrInvalidOptions, minSecretLen)
+	}
+	if o.Encryption != nil && o.UserIDsInClear {
+		return o, fmt.Errorf("%w: UserIDsInClear cannot be combined with Encryption", ErrInvalidOptions)
+	}
+	if o.Devices, err = o.Devices.withDefaults(); err != nil {
+		return o, err
 	}
 	if o.Store == nil {
 		o.Store = memstore.New()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
@@ -16,11 +17,6 @@ import (
 
 // maxKeyLen bounds value names.
 const maxKeyLen = 256
-
-// userValue holds the readable user ID when encryption is on (the store
-// then sees only a keyed hash of it). Internal names start with NUL, which
-// checkKey refuses.
-const userValue = "\x00user"
 
 type sessionState uint8
 
@@ -57,11 +53,13 @@ type Session struct {
 	set      map[string][]byte
 	del      map[string]struct{}
 	user     *string
-	expiry   *expiry // pending SetExpiry of a stored session
-	done     bool    // committed: the response has started
-	cleared  bool    // the session was destroyed in this request
-	admin    bool    // opened by handle (Manager.Edit): no cookie, no creation
-	previous string  // the handle before a Regenerate in this request
+	expiry   *expiry     // pending SetExpiry of a stored session
+	done     bool        // committed: the response has started
+	cleared  bool        // the session was destroyed in this request
+	admin    bool        // opened by handle (Manager.Edit): no cookie, no creation
+	hdr      http.Header // the request's headers (for the device record)
+	remote   string      // the request's RemoteAddr (for the device record)
+	previous string      // the handle before a Regenerate in this request
 }
 
 var errTooLate = errors.New("seshat: the response has started; make session changes before writing it")
@@ -91,6 +89,13 @@ func (s *Session) load() error {
 			rec.Values = make(map[string][]byte)
 		}
 		s.rec, s.state = rec, stateStored
+		if rec.User != "" && !s.admin && !m.opts.Devices.Off && !rec.Touched.Before(now.Truncate(time.Millisecond)) {
+			// This load refreshed the idle expiry (or another did a
+			// moment ago): the device is looked at as often.
+			if err := s.recordDevice(true); err != nil {
+				m.opts.Logger.Warn("seshat: cannot record the session's device", "err", err)
+			}
+		}
 		return nil
 	case err == nil:
 		err = store.ErrNotFound // expired by the manager's clock
@@ -148,7 +153,7 @@ func (s *Session) ensureID() {
 // itself, or, with encryption on, the value sealed for this session and
 // name. s.mu must be held.
 func (s *Session) stored(name string, b []byte) []byte {
-	if sl := s.m.opts.Encryption; sl != nil {
+	if sl := s.m.sealer(name); sl != nil {
 		s.ensureID()
 		return sl.Seal(s.key, name, b)
 	}
@@ -158,7 +163,7 @@ func (s *Session) stored(name string, b []byte) []byte {
 // plain is the inverse of stored: a value that does not decrypt (tampered,
 // or moved from another session or name) is reported as ErrDecode.
 func (s *Session) plain(name string, b []byte) ([]byte, error) {
-	sl := s.m.opts.Encryption
+	sl := s.m.sealer(name)
 	if sl == nil {
 		return b, nil
 	}
@@ -419,35 +424,36 @@ func (s *Session) User() (string, error) {
 	if err := s.load(); err != nil {
 		return "", err
 	}
-	if s.m.opts.Encryption != nil {
-		b, ok := s.lookup(userValue)
-		if !ok {
-			return "", nil
+	if s.m.opts.UserIDsInClear {
+		if s.user != nil {
+			return *s.user, nil
 		}
-		b, err := s.plain(userValue, b)
-		if err != nil {
-			return "", err
-		}
-		return decode[string](b)
+		return s.rec.User, nil
 	}
-	if s.user != nil {
-		return *s.user, nil
+	b, ok := s.lookup(userValue)
+	if !ok {
+		return "", nil
 	}
-	return s.rec.User, nil
+	b, err := s.plain(userValue, b)
+	if err != nil {
+		return "", err
+	}
+	return decode[string](b)
 }
 
 // SetUser binds the session to a user ID ("" unbinds), so that the user's
-// sessions can be listed, capped and revoked together. Call Regenerate
-// first when this is a login. With encryption on, the store sees only a
-// keyed hash of the user ID; the ID itself is kept sealed.
+// sessions can be listed, capped and revoked together, and records the
+// device it is used from (see Options.Devices). Call Regenerate first when
+// this is a login. The store sees only a keyed hash of the user ID
+// (Manager.UserKey); the ID itself is kept sealed in the session.
 func (s *Session) SetUser(user string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writable(); err != nil {
 		return err
 	}
-	token := s.m.userToken(user)
-	if s.m.opts.Encryption != nil {
+	token := s.m.UserKey(user)
+	if !s.m.opts.UserIDsInClear {
 		if user == "" {
 			s.deleteLocal(userValue)
 		} else {
@@ -456,6 +462,11 @@ func (s *Session) SetUser(user string) error {
 				return err
 			}
 		}
+	}
+	if user == "" {
+		s.deleteLocal(deviceValue)
+	} else if err := s.recordDevice(false); err != nil {
+		return err
 	}
 	s.user = &token
 	return nil

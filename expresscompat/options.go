@@ -151,6 +151,10 @@ func (s *Store) ManagerOptions() (seshat.Options, error) {
 		RollingCookie:       s.o.Rolling,
 		IdleTimeout:         s.o.idle(),
 		Lifetime:            noLifetime, // express has no absolute lifetime
+		// The Node app reads the user from the session as it is, and
+		// would find seshat's device record among its fields.
+		UserIDsInClear: true,
+		Devices:        seshat.Devices{Off: true},
 	}
 	if s.o.Rolling {
 		// express-session touches the key on every request; rolling, its

@@ -136,3 +136,10 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time, _ time.Duration
 	}
 	return nil
 }
+
+var _ store.EventEraser = (*Store)(nil)
+
+// EraseUser implements store.EventEraser. The memory store keeps no log
+// (Publish hands events to the followers of the moment), so there is
+// nothing to remove.
+func (s *Store) EraseUser(ctx context.Context, user string) (int, error) { return 0, nil }

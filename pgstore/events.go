@@ -191,3 +191,18 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time, lockFor time.Du
 	_, err := s.Sweep(ctx, now)
 	return err
 }
+
+var _ store.EventEraser = (*Store)(nil)
+
+// EraseUser implements store.EventEraser: it deletes user's rows of
+// seshat_events.
+func (s *Store) EraseUser(ctx context.Context, user string) (int, error) {
+	if user == "" {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM seshat_events WHERE user_key = $1`, []byte(user))
+	if err != nil {
+		return 0, fail("erase events", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -149,3 +149,39 @@ func (s *Store) sweepIndex(ctx context.Context, ikey string, now time.Time) erro
 	}
 	return nil
 }
+
+var _ store.EventEraser = (*Store)(nil)
+
+// EraseUser implements store.EventEraser: it reads the event stream in
+// pages of 1,000 (XRANGE) and deletes the entries of user (XDEL). Entries
+// published while it runs are read too, up to the stream's end when it
+// gets there.
+func (s *Store) EraseUser(ctx context.Context, user string) (int, error) {
+	if user == "" {
+		return 0, nil
+	}
+	n, start := 0, "-"
+	for {
+		page, err := s.client.XRangeN(ctx, s.eventsKey(), start, "+", 1000).Result()
+		if err != nil {
+			return n, s.fail("erase events", err)
+		}
+		var ids []string
+		for _, m := range page {
+			if u, _ := m.Values["u"].(string); u == user {
+				ids = append(ids, m.ID)
+			}
+		}
+		if len(ids) > 0 {
+			del, err := s.client.XDel(ctx, s.eventsKey(), ids...).Result()
+			if err != nil {
+				return n, s.fail("erase events", err)
+			}
+			n += int(del)
+		}
+		if len(page) < 1000 {
+			return n, nil
+		}
+		start = "(" + page[len(page)-1].ID
+	}
+}

@@ -341,7 +341,9 @@ type LifecycleEvent struct {
 	// regenerated session had before.
 	Handle   string `json:"handle"`
 	Previous string `json:"previous,omitempty"`
-	// User is the user the session was bound to, as the store keeps it.
+	// User is the user the session was bound to, as the store keeps it:
+	// a keyed hash of the user ID (seshat's Manager.UserKey), unless the
+	// manager keeps user IDs in the clear.
 	User string `json:"user,omitempty"`
 	// At is when it happened (for "expired": when it was noticed).
 	At time.Time `json:"at"`
@@ -362,4 +364,12 @@ type EventLog interface {
 	// instances may call it: a lock lets one sweep at a time, and the
 	// others return at once.
 	SweepExpired(ctx context.Context, now time.Time, lockFor time.Duration) error
+}
+
+// EventEraser is implemented by event logs that can remove the entries of
+// one user, for a request to be forgotten (seshat's Manager.EraseUser).
+type EventEraser interface {
+	// EraseUser removes every logged event whose User is user, and
+	// returns how many it removed.
+	EraseUser(ctx context.Context, user string) (int, error)
 }

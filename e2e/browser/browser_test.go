@@ -86,6 +86,21 @@ func (b *browser) tab() *browser {
 	return nb
 }
 
+// profile opens a tab in a new browser context of the same Chromium, for
+// test t: its own cookies, as another profile's, without starting another
+// browser.
+func (b *browser) profile(t *testing.T) *browser {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		t.Fatalf("new browser context: %v", err)
+	}
+	nb := &browser{t: t, ctx: ctx, shots: b.shots, cancel: cancel}
+	t.Cleanup(cancel)
+	return nb
+}
+
 // run runs actions with a timeout; on failure it saves a screenshot and
 // names it in the failure message.
 func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -109,6 +124,14 @@ func (b *browser) screenshot(what string) string {
 		return fmt.Sprintf(" (no screenshot: %v)", err)
 	}
 	return "\nscreenshot: " + name
+}
+
+// screenshotDir is a new directory for the screenshots of failures.
+func screenshotDir() string {
+	if d, err := os.MkdirTemp("", "seshat-browser-"); err == nil {
+		return d
+	}
+	return os.TempDir()
 }
 
 // fail fails the test with a screenshot.
@@ -185,10 +208,7 @@ func site(t *testing.T, st store.Store) (string, *logouts) {
 }
 
 func TestInABrowser(t *testing.T) {
-	shots := os.TempDir()
-	if d, err := os.MkdirTemp("", "seshat-browser-"); err == nil {
-		shots = d
-	}
+	shots := screenshotDir()
 	// The subject is the browser, not the store: memstore and one Redis
 	// (e2e/demo runs the demo on every store of the matrix).
 	for _, st := range storematrix.Named("memstore", "redis-standalone") {

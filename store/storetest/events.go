@@ -196,4 +196,41 @@ var events = []testCase{
 			h.gone(k, "an expired session is no session after the sweep")
 		}
 	}},
+	{"EraseUser removes one user's events and no other's", func(h *harness) {
+		l := h.eventLog()
+		er, ok := l.(store.EventEraser)
+		if !ok {
+			h.t.Skip("event log does not implement store.EventEraser (optional)")
+		}
+		ann, bob := "ann-"+key(), "bob-"+key()
+		for i, u := range []string{ann, bob, ann, "", bob, ann} {
+			e := store.LifecycleEvent{Kind: store.Destroyed, Reason: store.Logout, Handle: key(), User: u, At: h.now.Add(time.Duration(i) * time.Millisecond)}
+			if err := l.Publish(h.ctx(), e); err != nil {
+				h.t.Fatalf("Publish: %v", err)
+			}
+		}
+		n, err := er.EraseUser(h.ctx(), ann)
+		if err != nil {
+			h.t.Fatalf("EraseUser: %v", err)
+		}
+		// A log that keeps no history (memstore hands events to the
+		// followers of the moment) erases nothing, for anyone.
+		kept := n != 0
+		if kept && n != 3 {
+			h.t.Fatalf("EraseUser(ann) removed %d events; want her 3", n)
+		}
+		if n, err := er.EraseUser(h.ctx(), ann); err != nil || n != 0 {
+			h.t.Fatalf("EraseUser(ann) again = %d, %v; want 0, nil", n, err)
+		}
+		want := 0
+		if kept {
+			want = 2
+		}
+		if n, err := er.EraseUser(h.ctx(), bob); err != nil || n != want {
+			h.t.Fatalf("EraseUser(bob) = %d, %v; want %d, nil (his events untouched by ann's erasure)", n, err, want)
+		}
+		if n, err := er.EraseUser(h.ctx(), ""); err != nil || n != 0 {
+			h.t.Fatalf("EraseUser(\"\") = %d, %v; want 0, nil (events of no user are no one's)", n, err)
+		}
+	}},
 }
