@@ -58,6 +58,8 @@ func ExampleManager_Listen() {
 		s.Destroy()
 	}
 
+	// Events name a user as the store keeps it: a keyed hash of the ID.
+	alice := m.UserKey("alice")
 	for n := 0; n < 3; {
 		e := <-events
 		if probes[e.Handle] {
@@ -68,18 +70,24 @@ func ExampleManager_Listen() {
 		case first:
 			fmt.Println(e.Kind, "(the visit)")
 		case second:
-			fmt.Printf("%s user=%q %s", e.Kind, e.User, e.Reason)
-			if e.Previous == first {
-				fmt.Print("(from the visit's session)")
+			line := string(e.Kind)
+			if e.Reason != "" {
+				line += " (" + string(e.Reason) + ")"
 			}
-			fmt.Println()
+			if e.User == alice {
+				line += ", user alice"
+			}
+			if e.Previous == first {
+				line += ", from the visit's session"
+			}
+			fmt.Println(line)
 		}
 	}
 	cancel()
 	fmt.Println("Listen returned:", <-listening)
 	// Output:
 	// created (the visit)
-	// regenerated user="alice" (from the visit's session)
-	// destroyed user="alice" logout
+	// regenerated, user alice, from the visit's session
+	// destroyed (logout), user alice
 	// Listen returned: <nil>
 }
