@@ -86,11 +86,14 @@ type interceptor struct {
 	m *seshat.Manager
 }
 
-// open opens the call's session from its request headers and returns the
-// context carrying it. connect hides the connection, so the call is taken
-// as made over TLS (see the package comment).
-func (i *interceptor) open(ctx context.Context, h http.Header) (context.Context, *seshat.Session) {
+// open opens the call's session from its request headers, with the
+// client's address for its device record (seshat.Options.Devices), and
+// returns the context carrying it. connect does not say whether the
+// connection is TLS, so the call is taken as made over TLS (see the
+// package comment).
+func (i *interceptor) open(ctx context.Context, h http.Header, peer connect.Peer) (context.Context, *seshat.Session) {
 	s := i.m.OpenRequest(ctx, h, true)
+	s.SetRemoteAddr(peer.Addr)
 	return context.WithValue(ctx, contextKey{}, s), s
 }
 
@@ -102,7 +105,7 @@ func (i *interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if req.Spec().IsClient {
 			return next(ctx, req)
 		}
-		ctx, s := i.open(ctx, req.Header())
+		ctx, s := i.open(ctx, req.Header(), req.Peer())
 		res, err := next(ctx, req)
 		h := http.Header{}
 		if cerr := s.Commit(h); cerr != nil {
@@ -166,7 +169,7 @@ func (i *interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // handler's result.
 func (i *interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		ctx, s := i.open(ctx, conn.RequestHeader())
+		ctx, s := i.open(ctx, conn.RequestHeader(), conn.Peer())
 		c := &streamConn{StreamingHandlerConn: conn, s: s}
 		err := next(ctx, c)
 		if cerr := c.commit(); cerr != nil {

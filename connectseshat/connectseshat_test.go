@@ -468,6 +468,29 @@ func runBearer(t *testing.T, newStore stores) {
 		}
 	})
 
+	t.Run("a login records the device: user agent and network", func(t *testing.T) {
+		svc := newService(t, newStore(t))
+		c := svc.caller()
+		client := connect.NewClient[wrapperspb.StringValue, emptypb.Empty](svc.http, svc.url+loginProcedure)
+		req := connect.NewRequest(wrapperspb.String("dave"))
+		req.Header().Set("User-Agent", "example-app/1.0")
+		res, err := client.CallUnary(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		handle, ok := svc.m.HandleOf(c.took(res.Header()))
+		if !ok {
+			t.Fatalf("login: no valid token in %v", res.Header())
+		}
+		snap, err := svc.m.Inspect(context.Background(), handle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := snap.Device; d == nil || d.UserAgent != "example-app/1.0" || d.Network != "127.0.0.0/24" {
+			t.Fatalf("the session's device is %+v; want example-app/1.0 from 127.0.0.0/24", d)
+		}
+	})
+
 	t.Run("logout: the token then loads nothing (G3)", func(t *testing.T) {
 		c := newService(t, newStore(t)).caller()
 		c.view(t)

@@ -31,8 +31,13 @@
 // another site cannot send without the server's CORS consent) or, with
 // connect.WithHTTPGet, GETs of procedures declared free of side effects.
 //
-// connect shows an interceptor the call's headers but not its connection,
-// so the interceptor opens every session as if the call came over TLS, as
+// A session bound to a user records the device it is used from
+// (seshat.Options.Devices) from the call's User-Agent header and peer
+// address, as the net/http middleware does.
+//
+// connect shows an interceptor the call's headers and peer address but
+// not whether its connection is TLS, so the interceptor opens every
+// session as if the call came over TLS, as
 // a connect service should be served: a cookie it sets is Secure and, with
 // seshat.SecureAuto, carries the __Host- prefix. seshat.SecureNever turns
 // that off for plain-HTTP development. Behind a proxy that terminates TLS,
