@@ -34,7 +34,7 @@ const (
 	EventLifecycle
 	// EventAdmin reports one administrative call: Op ("revoke",
 	// "revoke_user", "user_sessions", "sessions", "edit", "inspect",
-	// "rekey", "export_user", "erase_user", or Session.RevokeOthers'
+	// "rekey", "export_user", "erase_user", "user_of", or Session.RevokeOthers'
 	// "revoke_others"), Duration and Err
 	// are set. The store operations
 	// it makes are reported on their own, as EventStoreOp.

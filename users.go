@@ -1,10 +1,13 @@
 package seshat
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"fmt"
 
 	"github.com/seshat-go/seshat/seal"
+	"github.com/seshat-go/seshat/store"
 )
 
 // The values seshat keeps in a session for itself. Their names start with
@@ -86,4 +89,37 @@ func (m *Manager) UserKey(user string) string {
 		return user
 	}
 	return m.keyer.key("user\x00" + user)
+}
+
+// UserOf returns the user ID behind a user key (UserKey's result, as a
+// store's usage report or a LifecycleEvent shows it), read from one of the
+// user's live sessions, where it is kept sealed; "" when the user has no
+// live session left, or none that opens with this manager's keys. It
+// needs a store that implements store.UserIndex.
+func (m *Manager) UserOf(ctx context.Context, userKey string) (_ string, err error) {
+	ctx, done := m.admin(ctx, "user_of")
+	defer done(&err)
+	if m.opts.UserIDsInClear || userKey == "" {
+		return userKey, nil
+	}
+	idx, ok := m.store.(store.UserIndex)
+	if !ok {
+		return "", fmt.Errorf("%w: UserOf needs a store.UserIndex", ErrNotSupported)
+	}
+	var infos []store.SessionInfo
+	err = m.op(ctx, "user_sessions", false, func(ctx context.Context) (err error) {
+		infos, err = idx.UserSessions(ctx, userKey, m.now())
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, in := range infos {
+		// A user key is a hash: the ID must hash back to it, so a session
+		// indexed under the key cannot name someone else.
+		if u, _ := m.details(ctx, in.Key); u != "" && m.UserKey(u) == userKey {
+			return u, nil
+		}
+	}
+	return "", nil
 }

@@ -155,10 +155,16 @@ var _ store.EventEraser = (*Store)(nil)
 // EraseUser implements store.EventEraser: it reads the event stream in
 // pages of 1,000 (XRANGE) and deletes the entries of user (XDEL). Entries
 // published while it runs are read too, up to the stream's end when it
-// gets there.
+// gets there. It also removes the user's index once no live session is in
+// it (the index names the user for the expiry sweeper): entries of
+// sessions gone for over a minute go first, so that erasing a user who
+// has only ended sessions leaves nothing that names them.
 func (s *Store) EraseUser(ctx context.Context, user string) (int, error) {
 	if user == "" {
 		return 0, nil
+	}
+	if err := s.eraseIndex(ctx, user, time.Now()); err != nil {
+		return 0, err
 	}
 	n, start := 0, "-"
 	for {
@@ -184,4 +190,54 @@ func (s *Store) EraseUser(ctx context.Context, user string) (int, error) {
 		}
 		start = "(" + page[len(page)-1].ID
 	}
+}
+
+// dropEmptyIndex deletes a user index that holds nothing but the member
+// naming its user, atomically: a session indexed meanwhile keeps it.
+var dropEmptyIndex = redis.NewScript(`
+if redis.call('ZCARD', KEYS[1]) == 1 and string.sub(redis.call('ZRANGE', KEYS[1], 0, 0)[1], 1, 1) == '~' then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`)
+
+// eraseIndex removes from user's index the sessions gone for over
+// store.MovedGrace (a session indexed just now may not be bound yet), then
+// the index itself if nothing else is left in it.
+func (s *Store) eraseIndex(ctx context.Context, user string, now time.Time) error {
+	ikey := s.UserKey(user)
+	members, err := s.client.ZRangeWithScores(ctx, ikey, 0, -1).Result()
+	if err != nil {
+		return s.fail("erase user index", err)
+	}
+	var keys []string
+	for _, m := range members {
+		if k, _ := m.Member.(string); !strings.HasPrefix(k, "~") {
+			keys = append(keys, k)
+		}
+	}
+	infos, err := s.infos(ctx, keys, now)
+	if err != nil {
+		return s.fail("erase user index", err)
+	}
+	live := make(map[string]bool, len(infos))
+	for _, in := range infos {
+		live[in.Key] = in.User == user
+	}
+	var gone []any
+	old := float64(now.Add(-store.MovedGrace).UnixMilli())
+	for _, m := range members {
+		k, _ := m.Member.(string)
+		if !strings.HasPrefix(k, "~") && !live[k] && m.Score < old {
+			gone = append(gone, k)
+		}
+	}
+	if len(gone) > 0 {
+		if err := s.client.ZRem(ctx, ikey, gone...).Err(); err != nil {
+			return s.fail("erase user index", err)
+		}
+	}
+	if err := dropEmptyIndex.Run(ctx, s.client, []string{ikey}).Err(); err != nil {
+		return s.fail("erase user index", err)
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ type config struct {
 	secrets []string
 	encKeys []string
 	hashKey string
+	events  bool
 
 	localCache bool // serve only: redisstore.LocalCache
 	sweep      bool // serve only: PostgreSQL removes expired rows (admin commands leave that to the servers)
@@ -35,6 +36,7 @@ func (c *config) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringArrayVar(&c.secrets, "secret", nil, "cookie signing secret, at least 32 bytes; repeat to rotate, the first signs (default $SESHAT_SECRETS, comma-separated)")
 	f.StringArrayVar(&c.encKeys, "encryption-key", nil, "encrypt values at rest with this key, base64 of 32 bytes; repeat to rotate, the first encrypts (default $SESHAT_ENCRYPTION_KEYS, comma-separated)")
+	f.BoolVar(&c.events, "events", false, "publish session lifecycle events (created, regenerated, destroyed, expired) to the store's event log, which every instance follows; users appear in it as keyed hashes")
 	f.StringVar(&c.hashKey, "hash-key", "", "key of the hash that names sessions and users in the store, at least 32 bytes; required with encryption, never rotated (default $SESHAT_HASH_KEY)")
 }
 
@@ -91,6 +93,7 @@ func (c *config) keys(s *setup, warn io.Writer) error {
 		}
 		s.opts.Secrets = [][]byte{[]byte(rand.Text() + rand.Text())}
 	}
+	s.opts.Events = c.events
 	hashKey := c.hashKey
 	if hashKey == "" {
 		hashKey = os.Getenv("SESHAT_HASH_KEY")

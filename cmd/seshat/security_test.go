@@ -38,6 +38,16 @@ func dump(t *testing.T, c *redis.Client) string {
 			fmt.Fprint(&b, c.ZRange(ctx, k, 0, -1).Val())
 		case "string":
 			fmt.Fprint(&b, c.Get(ctx, k).Val())
+		case "stream":
+			for _, m := range c.XRange(ctx, k, "-", "+").Val() {
+				fmt.Fprint(&b, m.ID, m.Values, " ")
+			}
+		case "set":
+			fmt.Fprint(&b, c.SMembers(ctx, k).Val())
+		case "list":
+			fmt.Fprint(&b, c.LRange(ctx, k, 0, -1).Val())
+		default:
+			t.Fatalf("key %q of type %q: the dump cannot read it", k, c.Type(ctx, k).Val())
 		}
 		b.WriteString("\n")
 	}
@@ -143,7 +153,7 @@ func TestKeyRotationAcrossRestarts(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatalf("rekey: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "sessions: 1, re-encrypted: 3 values") {
+	if !strings.Contains(out.String(), "sessions: 1, re-encrypted: 4 values") { // views, note, the user, the device
 		t.Errorf("rekey said %q", out.String())
 	}
 	base, _, _ = startServe(t, append(common, "--encryption-key", newKey)...)

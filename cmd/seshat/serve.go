@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,6 +36,7 @@ func newServe() *cobra.Command {
 		maxBody    int64
 		sc         serverConfig
 		trusted    []string
+		proxies    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -107,6 +109,13 @@ Unset or "none": no tracing.`,
 			o.ErrorHandler = demo.ErrorHandler(maxBytes)
 			o.Carrier = seshat.Carrier{Header: "Authorization"} // cookie first, then Bearer
 			o.CrossOrigin = seshat.CrossOrigin{Protect: true, TrustedOrigins: trusted}
+			for _, p := range proxies {
+				pfx, err := netip.ParsePrefix(p)
+				if err != nil {
+					return fmt.Errorf("--trusted-proxy %q: want a network such as 10.0.0.0/8: %w", p, err)
+				}
+				o.Devices.TrustedProxies = append(o.Devices.TrustedProxies, pfx)
+			}
 			tr, err := startTracing(cmd.Context())
 			if err != nil {
 				return err
@@ -134,6 +143,9 @@ Unset or "none": no tracing.`,
 			if err != nil {
 				return err
 			}
+			if o.Events {
+				go logEvents(cmd.Context(), m)
+			}
 			handler := demo.Handler(demo.Config{
 				Manager: m,
 				Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
@@ -156,6 +168,7 @@ Unset or "none": no tracing.`,
 	cmd.Flags().IntVar(&maxPerUser, "max-sessions-per-user", 0, "destroy a user's oldest sessions beyond this many (0: no cap)")
 	cmd.Flags().Float64Var(&memWarn, "memory-warn-ratio", 0.8, "with a Redis store: log a warning when Redis memory passes this fraction of maxmemory")
 	f := cmd.Flags()
+	f.StringArrayVar(&proxies, "trusted-proxy", nil, "a network (10.0.0.0/8) of proxies in front of the demo, repeatable: a request from one of them has its client's address (for the sessions page's devices) taken from X-Forwarded-For")
 	f.StringArrayVar(&trusted, "trusted-origin", nil, "an origin (https://host[:port]) whose pages may post to the demo, repeatable; others are refused with 403")
 	f.Int64Var(&maxBody, "max-body-bytes", 1<<20, "largest request body, in bytes; a larger one is answered 413 and not read further")
 	f.DurationVar(&sc.readHeaderTimeout, "read-header-timeout", defaultServer.readHeaderTimeout, "close a connection that has not sent its request headers within this")
@@ -240,4 +253,15 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, c serverCo
 		return err
 	}
 	return nil
+}
+
+// logEvents logs every session lifecycle event of every instance (--events)
+// until ctx ends. The user is the store's keyed hash of the user ID.
+func logEvents(ctx context.Context, m *seshat.Manager) {
+	err := m.Listen(ctx, func(e seshat.LifecycleEvent) {
+		slog.Info("seshat: session event", "kind", e.Kind, "reason", e.Reason, "handle", e.Handle, "user_key", e.User)
+	}, 10*time.Second)
+	if err != nil && ctx.Err() == nil {
+		slog.Warn("seshat: cannot follow session events", "err", err)
+	}
 }

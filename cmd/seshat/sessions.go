@@ -17,12 +17,12 @@ import (
 func newSessions() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sessions",
-		Short: "List, inspect, revoke and re-encrypt stored sessions",
-		Long: "List, inspect, revoke and re-encrypt stored sessions, through the same API requests use,\n" +
+		Short: "List, inspect, export, revoke, erase and re-encrypt stored sessions",
+		Long: "List, inspect, export, revoke, erase and re-encrypt stored sessions, through the same API requests use,\n" +
 			"so the guarantees hold: a revoked session cannot come back, an edit loses nothing.\n" +
 			"A handle identifies a session in the store; it cannot be used as a cookie.",
 	}
-	cmd.AddCommand(newList(), newShow(), newRevoke(), newRekey())
+	cmd.AddCommand(newList(), newShow(), newExport(), newRevoke(), newErase(), newRekey())
 	return cmd
 }
 
@@ -198,10 +198,14 @@ func newRekey() *cobra.Command {
 // or a column, and an escape sequence would run in the terminal.
 func printSessions(w io.Writer, all []seshat.SessionInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HANDLE\tUSER\tCREATED\tLAST SEEN\tEXPIRES")
+	fmt.Fprintln(tw, "HANDLE\tUSER\tCREATED\tLAST SEEN\tEXPIRES\tNETWORK\tDEVICE")
 	for _, s := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", safe(s.Handle), safe(s.User), s.Created.Format(time.RFC3339),
-			s.LastSeen.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339))
+		var network, device string
+		if s.Device != nil {
+			network, device = s.Device.Network, s.Device.UserAgent
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", safe(s.Handle), safe(s.User), s.Created.Format(time.RFC3339),
+			s.LastSeen.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339), safe(network), safe(device))
 	}
 	return tw.Flush()
 }
@@ -241,4 +245,61 @@ func checkHandle(h string) error {
 		return fmt.Errorf("not a handle: %s (a handle is 1 to %d characters of A-Z a-z 0-9 - _, as sessions list prints it)", safe(h), maxHandleLen)
 	}
 	return nil
+}
+
+func newExport() *cobra.Command {
+	var (
+		cfg  config
+		user string
+	)
+	cmd := &cobra.Command{
+		Use:   "export --user U",
+		Short: "Print every session of a user with its values, as JSON (a subject access request)",
+		Long: "Print every live session of a user as one JSON object: the sessions' metadata, devices and values,\n" +
+			"decoded, and decrypted when the encryption keys are given. Nothing of other users is printed.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if user == "" {
+				return fmt.Errorf("give --user U")
+			}
+			return withManager(cmd, &cfg, func(m *seshat.Manager) error {
+				ex, err := m.ExportUser(cmd.Context(), user)
+				if err != nil {
+					return err
+				}
+				return writeJSON(cmd.OutOrStdout(), ex)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&user, "user", "", "the user whose sessions to export")
+	cfg.register(cmd)
+	return cmd
+}
+
+func newErase() *cobra.Command {
+	var (
+		cfg  config
+		user string
+	)
+	cmd := &cobra.Command{
+		Use:   "erase --user U",
+		Short: "End every session of a user and remove the user's entries from the event log (a request to be forgotten)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if user == "" {
+				return fmt.Errorf("give --user U")
+			}
+			return withManager(cmd, &cfg, func(m *seshat.Manager) error {
+				st, err := m.EraseUser(cmd.Context(), user)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "erased %s: %d sessions ended, %d events removed\n", safe(user), st.Sessions, st.Events)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&user, "user", "", "the user to erase")
+	cfg.register(cmd)
+	return cmd
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/pgstore"
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/store"
@@ -34,7 +35,7 @@ func writeJSON(w io.Writer, v any) error {
 // newStats is the stats command.
 func newStats() *cobra.Command {
 	var (
-		sf     storeFlags
+		cfg    config
 		asJSON bool
 		top    int
 	)
@@ -43,15 +44,19 @@ func newStats() *cobra.Command {
 		Short: "Report live sessions, the users with the most sessions, and the store's memory or disk use",
 		Long: "Report live sessions and the users with the most sessions; for Redis, its memory, limit and\n" +
 			"evictions; for PostgreSQL, the tables' and indexes' size, expired rows not yet swept and the\n" +
-			"schema version.",
+			"schema version. The store names users by a keyed hash; give the application's --hash-key\n" +
+			"(and --encryption-key) to see their IDs.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u, kind, err := externalStore(sf, cmd.CommandPath())
+			u, kind, err := externalStore(cfg.store, cmd.CommandPath())
 			if err != nil {
 				return err
 			}
 			usage, err := storeUsage(cmd.Context(), u, kind, top)
 			if err != nil {
+				return err
+			}
+			if err := nameUsers(cmd, &cfg, usage); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -67,10 +72,37 @@ func newStats() *cobra.Command {
 			return nil
 		},
 	}
-	sf.register(cmd)
+	cfg.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&top, "top", 10, "how many users with the most sessions to show")
 	return cmd
+}
+
+// nameUsers replaces the user keys of a usage report with the user IDs
+// their sessions keep sealed, where this command's keys open them.
+func nameUsers(cmd *cobra.Command, cfg *config, usage any) error {
+	var keys []*string
+	switch u := usage.(type) {
+	case redisstore.Usage:
+		for i := range u.TopUsers {
+			keys = append(keys, &u.TopUsers[i].User)
+		}
+	case pgstore.Usage:
+		for i := range u.TopUsers {
+			keys = append(keys, &u.TopUsers[i].User)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return withManager(cmd, cfg, func(m *seshat.Manager) error {
+		for _, k := range keys {
+			if name, err := m.UserOf(cmd.Context(), *k); err == nil && name != "" {
+				*k = name
+			}
+		}
+		return nil
+	})
 }
 
 // storeUsage returns the store's own usage report: a redisstore.Usage or

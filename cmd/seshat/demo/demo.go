@@ -228,30 +228,21 @@ func (a *app) sessions(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	list, err := a.m.UserSessions(r.Context(), user)
+	list, err := s.UserSessions()
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	current := s.Handle()
 	if !wantsHTML(r) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(list)
 		return
 	}
-	type row struct {
-		seshat.SessionInfo
-		Current bool
-	}
-	rows := make([]row, len(list))
-	for i, in := range list {
-		rows[i] = row{in, in.Handle == current}
-	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	sessionsTmpl.Execute(w, struct {
 		User string
-		Rows []row
-	}{user, rows})
+		Rows []seshat.SessionInfo
+	}{user, list})
 }
 
 // logoutOthers ends every other session of the user.
@@ -278,10 +269,11 @@ td,th{padding:.2em .8em;text-align:left;white-space:nowrap}</style></head>
 <body>
 <h1>Sessions of {{.User}}</h1>
 <table id="sessions">
-<tr><th>Session</th><th>Created</th><th>Last seen</th><th>Expires</th><th></th></tr>
+<tr><th>Session</th><th>Device</th><th>Network</th><th>Created</th><th>Last seen</th><th>Expires</th><th></th></tr>
 {{range .Rows}}<tr class="session{{if .Current}} current{{end}}"><td><code>{{printf "%.8s" .Handle}}…</code></td>
+<td class="device">{{with .Device}}{{.UserAgent}}{{end}}</td><td class="network">{{with .Device}}{{.Network}}{{end}}</td>
 <td>{{.Created.Format "2006-01-02 15:04:05"}}</td><td>{{.LastSeen.Format "2006-01-02 15:04:05"}}</td>
-<td>{{.ExpiresAt.Format "2006-01-02 15:04:05"}}</td><td>{{if .Current}}this device{{end}}</td></tr>
+<td>{{.ExpiresAt.Format "2006-01-02 15:04:05"}}</td><td class="mark">{{if .Current}}this device{{end}}</td></tr>
 {{end}}</table>
 <form method="post" action="/sessions/logout-others"><button id="logout-others" type="submit">Log out other devices</button></form>
 <p><a href="/">Back</a></p>
