@@ -20,8 +20,9 @@ var ErrCrossOrigin = errors.New("seshat: cross-origin request refused")
 // Options.ErrorHandler answers it with an error wrapping ErrCrossOrigin
 // (403 by default).
 //
-// The zero value is off. The protection covers the Manager's Handler and
-// the adapters built on it (gin, echo); it is no substitute for keeping
+// The zero value is off. The protection covers the Manager's Handler, the
+// adapters built on it (gin, echo) and fiberseshat (through
+// Manager.CheckCrossOrigin); it is no substitute for keeping
 // GET requests free of side effects, which it always lets through.
 type CrossOrigin struct {
 	// Protect turns the protection on. Default: false.
@@ -50,13 +51,30 @@ func (c CrossOrigin) protection() (*http.CrossOriginProtection, error) {
 	return p, nil
 }
 
+// CheckCrossOrigin applies Options.CrossOrigin to r without touching any
+// session or store: it returns an error wrapping ErrCrossOrigin (403) when
+// the protection is on and r is a state-changing request from another
+// origin, and nil otherwise. The manager's Handler applies it itself; code
+// that serves requests outside net/http (fiberseshat) calls it first, with
+// a request holding what the check reads: Method, Host and the
+// Sec-Fetch-Site and Origin headers.
+func (m *Manager) CheckCrossOrigin(r *http.Request) error {
+	if m.crossOriginProtection == nil {
+		return nil
+	}
+	if err := m.crossOriginProtection.Check(r); err != nil {
+		return fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+	}
+	return nil
+}
+
 // crossOrigin reports whether r is to be refused as a cross-origin request,
 // answering it with the error handler then.
 func (m *Manager) crossOrigin(w http.ResponseWriter, r *http.Request) bool {
-	err := m.crossOriginProtection.Check(r)
+	err := m.CheckCrossOrigin(r)
 	if err == nil {
 		return false
 	}
-	m.opts.ErrorHandler(w, r, fmt.Errorf("%w: %w", ErrCrossOrigin, err))
+	m.opts.ErrorHandler(w, r, err)
 	return true
 }

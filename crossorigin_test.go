@@ -81,3 +81,34 @@ func TestCrossOriginValidation(t *testing.T) {
 		t.Fatalf("StatusCode(ErrCrossOrigin) = %d", StatusCode(ErrCrossOrigin))
 	}
 }
+
+// CheckCrossOrigin is the middleware's check on its own, for requests
+// served outside net/http: the same verdicts, with no session looked at.
+func TestCheckCrossOrigin(t *testing.T) {
+	post := func(header, value string) *http.Request {
+		return &http.Request{Method: "POST", Host: "example.com", Header: http.Header{header: {value}}}
+	}
+	off, err := New(Options{Secrets: [][]byte{testSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := off.CheckCrossOrigin(post("Sec-Fetch-Site", "cross-site")); err != nil {
+		t.Fatalf("protection off: CheckCrossOrigin = %v; want nil", err)
+	}
+	on, err := New(Options{Secrets: [][]byte{testSecret}, CrossOrigin: CrossOrigin{Protect: true, TrustedOrigins: []string{"https://partner.example"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*http.Request{post("Sec-Fetch-Site", "cross-site"), post("Origin", "https://evil.example")} {
+		if err := on.CheckCrossOrigin(r); !errors.Is(err, ErrCrossOrigin) || StatusCode(err) != http.StatusForbidden {
+			t.Errorf("POST with %v: CheckCrossOrigin = %v; want an error wrapping ErrCrossOrigin (403)", r.Header, err)
+		}
+	}
+	get := post("Sec-Fetch-Site", "cross-site")
+	get.Method = "GET"
+	for _, r := range []*http.Request{post("Sec-Fetch-Site", "same-origin"), post("Origin", "http://example.com"), post("Origin", "https://partner.example"), post("X-Nothing", "x"), get} {
+		if err := on.CheckCrossOrigin(r); err != nil {
+			t.Errorf("%s with %v: CheckCrossOrigin = %v; want nil", r.Method, r.Header, err)
+		}
+	}
+}

@@ -5,6 +5,11 @@
 // fasthttp writes the response, adding the Set-Cookie, Cache-Control and
 // Vary headers net/http's middleware would set.
 //
+// With seshat.Options.CrossOrigin on, a state-changing request from
+// another origin is refused as the net/http middleware refuses it:
+// Config.ErrorHandler answers it with an error wrapping
+// seshat.ErrCrossOrigin (403) before the session or the store is touched.
+//
 // Every guarantee of the net/http middleware holds: changes committed as
 // one delta before the first byte (a streamed body, SendStreamWriter, is
 // written after the commit), atomic Incr and Update, a final Destroy,
@@ -35,8 +40,9 @@ type localsKey struct{}
 // Config configures Middleware. Its zero value works.
 type Config struct {
 	// ErrorHandler answers a request whose session could not be
-	// committed: the response the handlers made is discarded first.
-	// Default: DefaultErrorHandler.
+	// committed (the response the handlers made is discarded first), and
+	// one refused by seshat.Options.CrossOrigin (an error wrapping
+	// seshat.ErrCrossOrigin). Default: DefaultErrorHandler.
 	ErrorHandler func(c fiber.Ctx, err error) error
 }
 
@@ -51,7 +57,9 @@ func DefaultErrorHandler(c fiber.Ctx, err error) error {
 // m (see Session). When the handlers return, the session is committed,
 // before fiber's error handler answers an error they returned and before
 // any byte of the response is written; when the commit fails,
-// Config.ErrorHandler answers instead.
+// Config.ErrorHandler answers instead. A request refused by m's
+// Options.CrossOrigin is answered by Config.ErrorHandler at once: no
+// handler runs.
 func Middleware(m *seshat.Manager, config ...Config) fiber.Handler {
 	var cfg Config
 	if len(config) > 0 {
@@ -62,6 +70,9 @@ func Middleware(m *seshat.Manager, config ...Config) fiber.Handler {
 	}
 	return func(c fiber.Ctx) error {
 		req := &c.Request().Header
+		if err := checkCrossOrigin(m, c); err != nil {
+			return cfg.ErrorHandler(c, err) // before the session is looked at
+		}
 		in := http.Header{}
 		if v := req.Peek(fiber.HeaderCookie); len(v) > 0 {
 			in["Cookie"] = []string{string(v)}
@@ -85,6 +96,31 @@ func Middleware(m *seshat.Manager, config ...Config) fiber.Handler {
 		}
 		return err
 	}
+}
+
+// checkCrossOrigin applies seshat.Options.CrossOrigin to the request, as
+// the net/http middleware does, through a request holding what the check
+// reads. It builds one only for a request the check could refuse: one
+// with a method other than GET, HEAD and OPTIONS that carries
+// Sec-Fetch-Site or Origin (seshat.CrossOrigin lets the others through).
+func checkCrossOrigin(m *seshat.Manager, c fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return nil
+	}
+	req := &c.Request().Header
+	site, origin := req.Peek("Sec-Fetch-Site"), req.Peek(fiber.HeaderOrigin)
+	if len(site) == 0 && len(origin) == 0 {
+		return nil
+	}
+	h := http.Header{}
+	if len(site) > 0 {
+		h["Sec-Fetch-Site"] = []string{string(site)}
+	}
+	if len(origin) > 0 {
+		h["Origin"] = []string{string(origin)}
+	}
+	return m.CheckCrossOrigin(&http.Request{Method: c.Method(), Host: string(c.Request().Host()), Header: h})
 }
 
 // Session returns the request's session. It panics when Middleware is not

@@ -29,7 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # The modules of the workspace (go.work), root first; e2e/ and bench/ last.
-modules=(. redisstore pgstore metrics otelseshat expresscompat ginseshat echoseshat fiberseshat cmd/seshat e2e bench)
+modules=(. redisstore pgstore metrics otelseshat expresscompat ginseshat echoseshat fiberseshat connectseshat cmd/seshat e2e bench)
 # Every module is tidy: `go mod tidy` would change no go.mod or go.sum.
 scripts/tidy.sh -check
 for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
@@ -62,7 +62,7 @@ rm -rf "$nored"
 # disturbed by other packages, printing what they measure; then the
 # scale-out one.
 pkgs=()
-for m in redisstore pgstore metrics otelseshat expresscompat ginseshat echoseshat fiberseshat cmd/seshat bench e2e; do
+for m in redisstore pgstore metrics otelseshat expresscompat ginseshat echoseshat fiberseshat connectseshat cmd/seshat bench e2e; do
   while read -r p; do pkgs+=("$p"); done < <(cd "$m" && go list ./... | grep -vE '/e2e/(faults|scale)$')
 done
 go test -race -count=1 -p 4 -parallel 3 -timeout 30m "${pkgs[@]}"
