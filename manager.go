@@ -24,6 +24,7 @@ type Manager struct {
 	issuer CookieIssuer // format, if it is one
 	ctxKey *contextKey
 	vary   []string // the request headers a session's response varies on
+	reads  []string // the request headers a session reads (RequestHeaders)
 
 	crossOriginProtection *http.CrossOriginProtection // nil when off
 
@@ -69,8 +70,25 @@ func New(opts Options) (*Manager, error) {
 	if o.Carrier.Header != "" {
 		m.vary = append(m.vary, o.Carrier.Header)
 	}
+	m.reads = append(m.reads, m.vary...)
+	if o.TrustForwardedProto {
+		m.reads = append(m.reads, "X-Forwarded-Proto")
+	}
+	if !o.Devices.Off {
+		m.reads = append(m.reads, "User-Agent")
+		if len(o.Devices.TrustedProxies) > 0 {
+			m.reads = append(m.reads, "X-Forwarded-For")
+		}
+	}
 	return m, nil
 }
+
+// RequestHeaders names the request headers a session reads, in canonical
+// form: the cookie, the carrier's header, X-Forwarded-Proto when trusted,
+// and what the device record takes. An adapter for a server outside
+// net/http copies these into the header it gives OpenRequest, and nothing
+// else. The slice must not be changed.
+func (m *Manager) RequestHeaders() []string { return m.reads }
 
 // Store returns the store the manager uses.
 func (m *Manager) Store() store.Store { return m.store }

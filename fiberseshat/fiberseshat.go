@@ -73,14 +73,14 @@ func Middleware(m *seshat.Manager, config ...Config) fiber.Handler {
 		if err := checkCrossOrigin(m, c); err != nil {
 			return cfg.ErrorHandler(c, err) // before the session is looked at
 		}
-		in := http.Header{}
-		if v := req.Peek(fiber.HeaderCookie); len(v) > 0 {
-			in["Cookie"] = []string{string(v)}
-		}
-		if v := req.Peek(fiber.HeaderXForwardedProto); len(v) > 0 {
-			in["X-Forwarded-Proto"] = []string{string(v)}
+		in := make(http.Header, len(m.RequestHeaders()))
+		for _, name := range m.RequestHeaders() {
+			if v := req.Peek(name); len(v) > 0 {
+				in[name] = []string{string(v)}
+			}
 		}
 		s := m.OpenRequest(c.Context(), in, c.RequestCtx().IsTLS())
+		s.SetRemoteAddr(c.RequestCtx().RemoteAddr().String())
 		c.Locals(localsKey{}, s)
 		err := c.Next()
 		out := http.Header{}

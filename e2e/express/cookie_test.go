@@ -276,7 +276,10 @@ func (c *cookieCheck) run() {
 	c.sameObject("after a Go write", afterGo, obj, false)
 	within("after a Go write", afterGo, t0)
 	t1 := time.Now()
-	_, goCookie := c.call(c.gosrv, "GET", "/incr", first.value, nil)
+	body2, goCookie := c.call(c.gosrv, "GET", "/incr", first.value, nil)
+	if body2 != "2\n" {
+		t.Fatalf("second Go incr: %q", body2)
+	}
 	if !persistent && !c.o.Rolling {
 		if goCookie != "" {
 			t.Errorf("Go sent %q after a write to a browser-session cookie; Node sends none", goCookie)

@@ -176,6 +176,10 @@ func startGo(t *testing.T, redisURL string, o expresscompat.Options) string {
 		t.Fatal(err)
 	}
 	mo.Logger = slog.New(slog.DiscardHandler)
+	// The subject is what is stored and sent, not the store's deadline:
+	// under the test command's load a 1 s deadline can pass (a failed
+	// write then showed up as a stale expiry).
+	mo.StoreTimeout = 15 * time.Second
 	m, err := seshat.New(mo)
 	if err != nil {
 		t.Fatal(err)
