@@ -38,7 +38,9 @@ func (s *Session) Regenerate() error {
 		case err == nil:
 			values, user = taken.Values, taken.User
 		case errors.Is(err, store.ErrNotFound):
-			// Ended meanwhile: keep only this request's changes.
+			// Ended meanwhile (a logout, a revocation): keep only this
+			// request's changes, not the user it read before (G3).
+			user = ""
 		default:
 			return err
 		}

@@ -372,6 +372,43 @@ func TestCommitAfterConcurrentDestroy(t *testing.T) {
 	}
 }
 
+// A request that read a session destroyed meanwhile (a logout, a
+// revocation) and then regenerates it keeps only its own changes: the
+// ended session's user does not come back, bound to a fresh session.
+func TestRegenerateAfterConcurrentDestroyKeepsNoUser(t *testing.T) {
+	e := newEnv(t, Options{})
+	c := sessionCookie(e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("bob")
+		s.Set("cart", "3 items")
+	}, ""))
+	key, _ := e.m.HandleOf(c.Value)
+	resp := e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if u, _ := s.User(); u != "bob" { // loaded
+			t.Fatalf("user = %q; want bob", u)
+		}
+		e.store.Destroy(t.Context(), key) // revoked elsewhere
+		if err := s.Regenerate(); err != nil {
+			t.Fatal(err)
+		}
+		s.Set("theme", "dark")
+		if u, _ := s.User(); u != "" {
+			t.Errorf("after Regenerate of a destroyed session, user = %q; want none", u)
+		}
+	}, c.Value)
+	nc := sessionCookie(resp)
+	if nc == nil || nc.Value == c.Value {
+		t.Fatalf("Regenerate of a destroyed session with a change: cookie %v; want a new session's", nc)
+	}
+	e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		u, _ := s.User()
+		keys, _ := s.Keys()
+		if u != "" || strings.Join(keys, ",") != "theme" {
+			t.Errorf("G3 broken: the session a request regenerated after a concurrent Destroy has user %q, values %v; "+
+				"want no user and only its own change (theme)", u, keys)
+		}
+	}, nc.Value)
+}
+
 func TestSecretRotationResigns(t *testing.T) {
 	st := memstore.New()
 	oldSecret := []byte("old-secret-0123456789abcdef0123456789")

@@ -18,6 +18,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, memstore.Options{}) })
 }
 
+func TestConformanceOpen(t *testing.T) {
+	storetest.RunOpen(t, func(t *testing.T) store.Store { return newStore(t, memstore.Options{}) })
+}
+
 // newStore returns a store that the test closes when it ends.
 func newStore(t *testing.T, opts memstore.Options) *memstore.Store {
 	t.Helper()

@@ -57,9 +57,20 @@ func TestConformanceThroughProxy(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
+	storetest.Run(t, stores(t))
+}
+
+// The suite's cases without HTTP: Manager.Open, as WebSocket and gRPC
+// code uses it.
+func TestConformanceOpen(t *testing.T) {
+	storetest.RunOpen(t, stores(t))
+}
+
+// stores starts PostgreSQL and returns fresh, empty stores on it.
+func stores(t *testing.T) func(t *testing.T) store.Store {
 	srv := pgtest.Start(t)
 	admin := pool(t, srv.URL())
-	storetest.Run(t, func(t *testing.T) store.Store {
+	return func(t *testing.T) store.Store {
 		// A database of its own for each subtest: a fresh, empty store.
 		db := fmt.Sprintf("t%d", databases.Add(1))
 		if _, err := admin.Exec(t.Context(), "CREATE DATABASE "+db); err != nil {
@@ -71,5 +82,5 @@ func TestConformance(t *testing.T) {
 		}
 		t.Cleanup(func() { st.Close() })
 		return st
-	})
+	}
 }

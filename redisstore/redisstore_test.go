@@ -33,7 +33,13 @@ func conformance(t *testing.T, client redis.UniversalClient, tweak ...func(*redi
 
 // conformanceUnder is conformance with every key prefix under base.
 func conformanceUnder(t *testing.T, client redis.UniversalClient, base string, tweak ...func(*redisstore.Store)) {
-	storetest.Run(t, func(t *testing.T) store.Store {
+	storetest.Run(t, stores(client, base, tweak...))
+}
+
+// stores returns fresh, empty stores on client, each under a key prefix of
+// its own under base.
+func stores(client redis.UniversalClient, base string, tweak ...func(*redisstore.Store)) func(t *testing.T) store.Store {
+	return func(t *testing.T) store.Store {
 		s, err := redisstore.New(client, redisstore.Options{Prefix: fmt.Sprintf("%st%d:", base, prefixes.Add(1))})
 		if err != nil {
 			t.Fatal(err)
@@ -42,7 +48,7 @@ func conformanceUnder(t *testing.T, client redis.UniversalClient, base string, t
 			f(s)
 		}
 		return s
-	})
+	}
 }
 
 // Every load and write through the autopipeliner, which the default
@@ -53,6 +59,19 @@ func TestConformance(t *testing.T) {
 	for _, top := range redistest.Topologies() {
 		t.Run(top.Name, func(t *testing.T) { conformance(t, top.Start(t).Client(t), redisstore.PipelineAll) })
 	}
+}
+
+// The suite's cases without HTTP (Manager.Open, as WebSocket and gRPC
+// code uses it), configured as TestConformance, on a server and on a
+// Cluster (a Sentinel deployment serves through one master, as a server
+// does).
+func TestConformanceOpen(t *testing.T) {
+	t.Run("standalone", func(t *testing.T) {
+		storetest.RunOpen(t, stores(redistest.Start(t).Client(t), "", redisstore.PipelineAll))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		storetest.RunOpen(t, stores(redistest.StartCluster(t, 3, 0).Client(t), "", redisstore.PipelineAll))
+	})
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

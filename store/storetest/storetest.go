@@ -11,9 +11,11 @@
 // matters. Cases that need a capability only some stores have are skipped
 // for the others, saying so: G10 (store failure) needs a store whose server
 // can be made unreachable (Outage), the lost-reply cases of G2 and G4 a
-// transport that can lose replies (Faults). Like
-// testing/slogtest, the suite knows nothing about the store but its
-// interface, so a third-party store proves itself the same way.
+// transport that can lose replies (Faults). RunOpen runs the guarantees
+// that need no HTTP through Manager.Open, the API of WebSocket and gRPC
+// code; a store's tests call it beside Run. Like testing/slogtest, the
+// suite knows nothing about the store but its interface, so a third-party
+// store proves itself the same way.
 package storetest
 
 import (
