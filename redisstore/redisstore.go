@@ -258,7 +258,7 @@ func (s *Store) Client() redis.UniversalClient { return s.client }
 const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
 	"+hgetall +hget +hmget +hset +hdel +hincrby +hlen " +
 	"+exists +del +pexpireat +pexpire +pttl +type +zadd +zrem +zrange +zcard +scan +cluster|slots +cluster|shards " +
-	"+xadd +xread +xrevrange +set +client|tracking +role +wait"
+	"+xadd +xread +xrevrange +xrange +xdel +set +client|tracking +role +wait"
 
 // fastClient is what the request path needs of a client: scripts and
 // HGETALL.
