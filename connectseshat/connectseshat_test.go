@@ -20,6 +20,7 @@ import (
 	"github.com/seshat-go/seshat/redisstore"
 	"github.com/seshat-go/seshat/redisstore/redistest"
 	"github.com/seshat-go/seshat/store"
+	"github.com/seshat-go/seshat/store/storetest"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -52,48 +53,17 @@ const (
 // package-level error is.
 var errShared = connect.NewError(connect.CodeFailedPrecondition, errors.New("not now"))
 
-// countingStore counts the calls that reach the store.
-type countingStore struct {
-	store.Store
-	calls atomic.Int64
-}
-
-func (c *countingStore) Load(ctx context.Context, k string, o store.LoadOptions) (*store.Record, error) {
-	c.calls.Add(1)
-	return c.Store.Load(ctx, k, o)
-}
-
-func (c *countingStore) Create(ctx context.Context, k string, r *store.Record) error {
-	c.calls.Add(1)
-	return c.Store.Create(ctx, k, r)
-}
-
-func (c *countingStore) Commit(ctx context.Context, k string, d *store.Delta) (store.Result, error) {
-	c.calls.Add(1)
-	return c.Store.Commit(ctx, k, d)
-}
-
-func (c *countingStore) Destroy(ctx context.Context, k string) error {
-	c.calls.Add(1)
-	return c.Store.Destroy(ctx, k)
-}
-
-func (c *countingStore) Take(ctx context.Context, k string, now time.Time) (*store.Record, error) {
-	c.calls.Add(1)
-	return c.Store.Take(ctx, k, now)
-}
-
 // service is the test service on a real connect handler, behind the
 // interceptor, on an httptest server (HTTP/1.1, the connect protocol).
 type service struct {
 	m     *seshat.Manager
-	store *countingStore
+	store *storetest.Counting
 	url   string
 	http  *http.Client
 }
 
 func newService(t *testing.T, st store.Store) *service {
-	svc := &service{store: &countingStore{Store: st}}
+	svc := &service{store: &storetest.Counting{Store: st}}
 	m, err := seshat.New(seshat.Options{
 		Store:   svc.store,
 		Secrets: testSecrets,
@@ -530,7 +500,7 @@ func runBearer(t *testing.T, newStore stores) {
 			"x",
 			s.Token(), // signed with another secret
 		}
-		svc.store.calls.Store(0)
+		svc.store.Reset()
 		for _, f := range forged {
 			if f == real {
 				t.Fatalf("forgery %q equals the real token", f)
@@ -539,7 +509,7 @@ func runBearer(t *testing.T, newStore stores) {
 				t.Errorf("forged token %q: views %d, Session-Token %q; want a new, empty session, not stored", f, n, h.Get("Session-Token"))
 			}
 		}
-		if n := svc.store.calls.Load(); n != 0 {
+		if n := svc.store.Total(); n != 0 {
 			t.Fatalf("%d forged tokens made %d store calls; want 0", len(forged), n)
 		}
 		if n := c.read(t); n != 1 {
@@ -774,7 +744,7 @@ func TestClientSideDoesNothing(t *testing.T) {
 	if h.Get("Authorization") != "" || h.Get("Cookie") != "" || res.Header().Get("Session-Token") != "" {
 		t.Fatalf("request headers %v, response Session-Token %q; want nothing added", h, res.Header().Get("Session-Token"))
 	}
-	if n := svc.store.calls.Load(); n != 0 {
+	if n := svc.store.Total(); n != 0 {
 		t.Fatalf("%d store calls; want none", n)
 	}
 }

@@ -1,66 +1,32 @@
 package fiberseshat_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gofiber/fiber/v3"
 	"github.com/seshat-go/seshat"
 	"github.com/seshat-go/seshat/fiberseshat"
 	"github.com/seshat-go/seshat/memstore"
-	"github.com/seshat-go/seshat/store"
+	"github.com/seshat-go/seshat/store/storetest"
 )
-
-// countingStore counts the calls that reach the store.
-type countingStore struct {
-	store.Store
-	calls atomic.Int64
-}
-
-func (c *countingStore) Load(ctx context.Context, k string, o store.LoadOptions) (*store.Record, error) {
-	c.calls.Add(1)
-	return c.Store.Load(ctx, k, o)
-}
-
-func (c *countingStore) Create(ctx context.Context, k string, r *store.Record) error {
-	c.calls.Add(1)
-	return c.Store.Create(ctx, k, r)
-}
-
-func (c *countingStore) Commit(ctx context.Context, k string, d *store.Delta) (store.Result, error) {
-	c.calls.Add(1)
-	return c.Store.Commit(ctx, k, d)
-}
-
-func (c *countingStore) Destroy(ctx context.Context, k string) error {
-	c.calls.Add(1)
-	return c.Store.Destroy(ctx, k)
-}
-
-func (c *countingStore) Take(ctx context.Context, k string, now time.Time) (*store.Record, error) {
-	c.calls.Add(1)
-	return c.Store.Take(ctx, k, now)
-}
 
 // crossOriginApp serves a view counter on GET and POST behind the
 // middleware, with a manager built from opts on a counting store; refused
 // collects the errors the error handler answers.
 type crossOriginApp struct {
 	base    string
-	store   *countingStore
+	store   *storetest.Counting
 	mu      sync.Mutex
 	refused []error
 }
 
 func newCrossOriginApp(t *testing.T, co seshat.CrossOrigin) *crossOriginApp {
-	a := &crossOriginApp{store: &countingStore{Store: memstore.New()}}
+	a := &crossOriginApp{store: &storetest.Counting{Store: memstore.New()}}
 	m, err := seshat.New(seshat.Options{Store: a.store, Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes")}, CrossOrigin: co})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +97,7 @@ func (a *crossOriginApp) start(t *testing.T) *http.Cookie {
 func TestCrossOriginProtection(t *testing.T) {
 	a := newCrossOriginApp(t, seshat.CrossOrigin{Protect: true, TrustedOrigins: []string{"https://partner.example"}})
 	cookie := a.start(t)
-	a.store.calls.Store(0)
+	a.store.Reset()
 
 	refused := [][]string{
 		{"Sec-Fetch-Site", "cross-site"},
@@ -144,7 +110,7 @@ func TestCrossOriginProtection(t *testing.T) {
 			t.Errorf("POST with %s: %s: status %d, body %q; want 403", h[0], h[1], code, body)
 		}
 	}
-	if n := a.store.calls.Load(); n != 0 {
+	if n := a.store.Total(); n != 0 {
 		t.Fatalf("refused cross-origin requests made %d store calls; want 0 (refused before the session is looked at)", n)
 	}
 	a.mu.Lock()

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,61 +20,13 @@ import (
 // These cases run the store behind a real seshat.Manager and HTTP server,
 // checking the guarantees end to end.
 
-// counting wraps a store and counts calls by method.
-type counting struct {
-	store.Store
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *counting) count(m string) {
-	c.mu.Lock()
-	if c.calls == nil {
-		c.calls = map[string]int{}
-	}
-	c.calls[m]++
-	c.mu.Unlock()
-}
-
-func (c *counting) snapshot() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	m := map[string]int{}
-	for k, v := range c.calls {
-		m[k] = v
-	}
-	c.calls = nil
-	return m
-}
-
-func (c *counting) Load(ctx context.Context, k string, o store.LoadOptions) (*store.Record, error) {
-	c.count("Load")
-	return c.Store.Load(ctx, k, o)
-}
-func (c *counting) Create(ctx context.Context, k string, r *store.Record) error {
-	c.count("Create")
-	return c.Store.Create(ctx, k, r)
-}
-func (c *counting) Commit(ctx context.Context, k string, d *store.Delta) (store.Result, error) {
-	c.count("Commit")
-	return c.Store.Commit(ctx, k, d)
-}
-func (c *counting) Destroy(ctx context.Context, k string) error {
-	c.count("Destroy")
-	return c.Store.Destroy(ctx, k)
-}
-func (c *counting) Take(ctx context.Context, k string, now time.Time) (*store.Record, error) {
-	c.count("Take")
-	return c.Store.Take(ctx, k, now)
-}
-
 // app is the view counter (App) on one store, served by the harness's
 // Server, and a client of it.
 type app struct {
 	*testhttp.Client
 	*App
 	h     *harness
-	store *counting
+	store *Counting
 	m     *seshat.Manager
 }
 
@@ -126,8 +77,8 @@ func buildApp(h *harness, encrypted bool, timeout time.Duration) *app {
 // newManager returns a manager on the case's store, counting its calls,
 // with the app's limits, encryption at rest on or off, and a StoreTimeout
 // (0: the manager's default).
-func newManager(h *harness, encrypted bool, timeout time.Duration) (*seshat.Manager, *counting) {
-	cs := &counting{Store: h.s}
+func newManager(h *harness, encrypted bool, timeout time.Duration) (*seshat.Manager, *Counting) {
+	cs := &Counting{Store: h.s}
 	opts := seshat.Options{
 		Store:   cs,
 		Secrets: [][]byte{[]byte("storetest-secret-0123456789abcdef")},
@@ -171,7 +122,7 @@ var g7 = []testCase{
 	{"forged cookies never reach the store", func(h *harness) {
 		a := newApp(h)
 		real := a.login()
-		a.store.snapshot()
+		a.store.Snapshot()
 		forged := []string{
 			"x", strings.Repeat("A", len(real)), real[:len(real)-1] + flip(real[len(real)-1]),
 			flip(real[0]) + real[1:], real[:43] + "." + real[:43], real + "A", "", "..", strings.Repeat("é", 44),
@@ -181,7 +132,7 @@ var g7 = []testCase{
 				h.t.Errorf("forged cookie %q: status %d body %q; want a new empty session", f, code, body)
 			}
 		}
-		if calls := a.store.snapshot(); len(calls) != 0 {
+		if calls := a.store.Snapshot(); len(calls) != 0 {
 			h.t.Fatalf("G7 broken: forged cookies reached the store: %v", calls)
 		}
 	}},
@@ -318,13 +269,13 @@ var httpG5 = []testCase{
 	{"through HTTP: a read-only request makes one store call and writes nothing", func(h *harness) {
 		a := newApp(h)
 		c := a.login()
-		a.store.snapshot()
+		a.store.Snapshot()
 		for range 5 {
 			if r := a.Send(a.Request("GET", "/read", nil), c); r.Body != "1" || len(r.Cookies) != 0 {
 				h.t.Fatalf("read: body %q, cookies %v", r.Body, r.Cookies)
 			}
 		}
-		if calls := a.store.snapshot(); calls["Load"] != 5 || len(calls) != 1 {
+		if calls := a.store.Snapshot(); calls["Load"] != 5 || len(calls) != 1 {
 			h.t.Fatalf("G5 broken: 5 read-only requests made store calls %v; want exactly 5 Loads", calls)
 		}
 	}},

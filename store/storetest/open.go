@@ -47,7 +47,7 @@ func openGuarantees() []guarantee {
 type opener struct {
 	h     *harness
 	m     *seshat.Manager
-	store *counting
+	store *Counting
 }
 
 func newOpener(h *harness, encrypted bool) *opener {

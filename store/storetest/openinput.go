@@ -18,7 +18,7 @@ var openG5 = []testCase{
 	{"through Open: a read-only session makes one store call and writes nothing", func(h *harness) {
 		o := newOpener(h, false)
 		tok := o.start()
-		o.store.snapshot()
+		o.store.Snapshot()
 		for range 5 {
 			s := o.open(tok)
 			if v, err := seshat.Get[int](s, "views"); err != nil || v != 1 {
@@ -32,7 +32,7 @@ var openG5 = []testCase{
 				h.t.Fatalf("a read-only session's token changed")
 			}
 		}
-		if calls := o.store.snapshot(); calls["Load"] != 5 || len(calls) != 1 {
+		if calls := o.store.Snapshot(); calls["Load"] != 5 || len(calls) != 1 {
 			h.t.Fatalf("G5 broken: 5 read-only sessions made store calls %v; want exactly 5 Loads", calls)
 		}
 	}},
@@ -43,7 +43,7 @@ var openG7 = []testCase{
 		o := newOpener(h, false)
 		real := o.start()
 		foreign := otherSecret(h)
-		o.store.snapshot()
+		o.store.Snapshot()
 		forged := []string{"", "x", "garbage", " ", "\x00", "a b", "..", strings.Repeat("é", 44),
 			strings.Repeat("A", len(real)), real + "A", real[:len(real)-1], real[:43] + "." + real[:43], foreign}
 		// One character changed, always to a different one: in the ID, at
@@ -65,7 +65,7 @@ var openG7 = []testCase{
 				h.t.Errorf("forged token %q: Commit %v, token %q; want nil and no session stored", f, err, s.Token())
 			}
 		}
-		if calls := o.store.snapshot(); len(calls) != 0 {
+		if calls := o.store.Snapshot(); len(calls) != 0 {
 			h.t.Fatalf("G7 broken: forged tokens reached the store through Open: %v", calls)
 		}
 		// With data, a forged token starts a session of its own.
@@ -100,7 +100,7 @@ var openG7 = []testCase{
 	}},
 	{"through Open: a session is created only by a Commit with data", func(h *harness) {
 		o := newOpener(h, false)
-		o.store.snapshot()
+		o.store.Snapshot()
 		s := o.open("")
 		if _, err := seshat.Get[int](s, "views"); !errors.Is(err, seshat.ErrNoValue) {
 			h.t.Fatalf("a new session reads views: %v", err)
@@ -110,7 +110,7 @@ var openG7 = []testCase{
 		s.Set("a", 1)
 		s.Delete("a")
 		o.commit(s)
-		if calls := o.store.snapshot(); len(calls) != 0 || s.Token() != "" {
+		if calls := o.store.Snapshot(); len(calls) != 0 || s.Token() != "" {
 			h.t.Fatalf("new sessions holding nothing made store calls %v, token %q; want none", calls, s.Token())
 		}
 		s = o.open("")
@@ -118,7 +118,7 @@ var openG7 = []testCase{
 		if _, err := s.Incr("n", 2); err != nil {
 			h.t.Fatal(err)
 		}
-		if calls := o.store.snapshot(); len(calls) != 0 || s.Token() != "" {
+		if calls := o.store.Snapshot(); len(calls) != 0 || s.Token() != "" {
 			h.t.Fatalf("a new session with changes before its Commit made store calls %v, token %q; want none", calls, s.Token())
 		}
 		hdr := http.Header{}
@@ -126,7 +126,7 @@ var openG7 = []testCase{
 			h.t.Fatal(err)
 		}
 		tok := s.Token()
-		if calls := o.store.snapshot(); calls["Create"] != 1 || len(calls) != 1 {
+		if calls := o.store.Snapshot(); calls["Create"] != 1 || len(calls) != 1 {
 			h.t.Fatalf("the Commit of a new session with data made store calls %v; want one Create", calls)
 		}
 		if tok == "" || !strings.Contains(hdr.Get("Set-Cookie"), tok) {
@@ -254,9 +254,9 @@ var openG9 = []testCase{
 			if err := s.Set("big", big); !errors.Is(err, seshat.ErrTooLarge) {
 				h.t.Fatalf("G9 broken%s: Set of an oversized value in a new session = %v; want seshat.ErrTooLarge", what, err)
 			}
-			o.store.snapshot()
+			o.store.Snapshot()
 			o.commit(s)
-			if calls := o.store.snapshot(); len(calls) != 0 || s.Token() != "" {
+			if calls := o.store.Snapshot(); len(calls) != 0 || s.Token() != "" {
 				h.t.Fatalf("G9 broken%s: a new session whose only value was refused made store calls %v, token %q", what, calls, s.Token())
 			}
 
