@@ -136,8 +136,14 @@ type SessionInfo struct {
 }
 
 // detailsAtOnce bounds the sessions whose details one listing loads at
-// once (on Redis, concurrent loads share round trips).
-const detailsAtOnce = 16
+// once (on Redis, concurrent loads share round trips), and maxDetailed
+// the sessions of one user whose device a listing reads: the newest (a
+// user logged in without end must not make their devices page cost a load
+// per login; cap them with Options.MaxSessionsPerUser).
+const (
+	detailsAtOnce = 16
+	maxDetailed   = 100
+)
 
 // infos turns the store's descriptions into SessionInfos, reading each
 // user-bound session's sealed user ID and device, several at once. user
@@ -148,7 +154,8 @@ func (m *Manager) infos(ctx context.Context, in []store.SessionInfo, user string
 	var wg sync.WaitGroup
 	for i, info := range in {
 		out[i] = SessionInfo{Handle: info.Key, User: info.User, Created: info.Created, LastSeen: info.Touched, ExpiresAt: info.ExpiresAt}
-		if info.User == "" {
+		if info.User == "" || (user != "" && len(in)-i > maxDetailed) {
+			out[i].User = cmp.Or(user, out[i].User)
 			continue
 		}
 		if user != "" || m.opts.UserIDsInClear {
@@ -188,9 +195,12 @@ func (m *Manager) details(ctx context.Context, handle string) (user string, dev 
 
 // sealedDetails reads the user ID and the device a record keeps sealed.
 func (m *Manager) sealedDetails(handle string, rec *store.Record) (user string, dev *Device) {
-	if b, ok := rec.Values[userValue]; ok && !m.opts.UserIDsInClear {
+	if b, ok := rec.Values[userValue]; ok {
 		if p, err := m.inner.Open(handle, userValue, b); err == nil {
 			user, _ = decode[string](p)
+		}
+		if !m.opts.UserIDsInClear && m.UserKey(user) != rec.User {
+			user = "" // not the user the store has the session bound to
 		}
 	}
 	if b, ok := rec.Values[deviceValue]; ok {

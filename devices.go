@@ -1,12 +1,16 @@
 package seshat
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/seshat-go/seshat/store"
 )
 
 // Devices configures what a session bound to a user keeps about the device
@@ -185,24 +189,54 @@ func (s *Session) SetRemoteAddr(addr string) {
 	s.mu.Unlock()
 }
 
-// recordDevice records the request's device in the session, unless devices
-// are off; ifChanged records it only when it differs from the stored one.
-// s.mu is held and the session loaded.
-func (s *Session) recordDevice(ifChanged bool) error {
-	m := s.m
-	if m.opts.Devices.Off {
+// recordDevice records the request's device in the session with its other
+// changes, unless devices are off or the session was opened with nothing
+// to tell (Open, Edit). s.mu is held and the session loaded.
+func (s *Session) recordDevice() error {
+	if s.m.opts.Devices.Off || (s.hdr == nil && s.remote == "") {
 		return nil
 	}
-	d := m.device(s.hdr, s.remote)
-	if ifChanged {
-		if b, ok := s.lookup(deviceValue); ok {
-			if p, err := s.plain(deviceValue, b); err == nil {
-				if old, err := decodeDevice(p); err == nil && old == d {
-					return nil
-				}
+	d := s.m.device(s.hdr, s.remote)
+	s.ensureID()
+	return s.setLocal(deviceValue, s.stored(deviceValue, d.encode()))
+}
+
+// changedDevice returns the request's device, sealed, when it differs from
+// the one the session keeps, else nil. s.mu is held and the session
+// loaded.
+func (s *Session) changedDevice() []byte {
+	if s.hdr == nil && s.remote == "" {
+		return nil // opened with nothing to tell: keep what the browser said
+	}
+	d := s.m.device(s.hdr, s.remote)
+	if b, ok := s.rec.Values[deviceValue]; ok {
+		if p, err := s.plain(deviceValue, b); err == nil {
+			if old, err := decodeDevice(p); err == nil && old == d {
+				return nil
 			}
 		}
 	}
-	s.ensureID()
-	return s.setLocal(deviceValue, s.stored(deviceValue, d.encode()))
+	return s.stored(deviceValue, d.encode())
+}
+
+// commitDevice stores a changed device found at the touch, for a request
+// that changes nothing else: best effort, since the request asked for no
+// write and must not fail for one (a logout racing it, a store slow to
+// answer). s.mu is held.
+func (s *Session) commitDevice(now time.Time) {
+	b := s.device
+	s.device = nil
+	if b == nil || s.state != stateStored {
+		return
+	}
+	d := &store.Delta{Now: now, TouchAfter: s.m.opts.TouchInterval, Set: map[string][]byte{deviceValue: b}, MaxSize: s.m.opts.MaxSessionBytes}
+	err := s.m.op(s.ctx, "commit", true, func(ctx context.Context) error {
+		_, err := s.m.store.Commit(ctx, s.key, d)
+		return err
+	})
+	if err != nil {
+		s.m.opts.Logger.Debug("seshat: the session's new device was not stored", "err", err)
+		return
+	}
+	s.rec.Values[deviceValue] = b
 }

@@ -214,3 +214,73 @@ func TestDevicesOffAndAnonymous(t *testing.T) {
 		}
 	}
 }
+
+// A read whose device changed stores it best effort: the request does not
+// fail when the session ended meanwhile (a logout racing it).
+func TestDeviceUpdateNeverFailsARead(t *testing.T) {
+	e := newEnv(t, Options{TouchInterval: time.Minute})
+	c := loginFrom(e, "bob", "203.0.113.77:5555", "Phone/1.0")
+	e.clock.add(2 * time.Minute)
+	resp := e.serveFrom(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if u, _ := s.User(); u != "bob" { // loads (and touches) the session
+			t.Errorf("user %q", u)
+		}
+		h, _ := e.m.HandleOf(c)
+		if err := e.m.Revoke(r.Context(), h); err != nil { // a logout elsewhere, meanwhile
+			t.Error(err)
+		}
+		w.Write([]byte("ok"))
+	}, c, "192.0.2.10:1", map[string]string{"User-Agent": "Other/1"})
+	if resp.StatusCode != 200 || body(resp) != "ok" {
+		t.Fatalf("a read racing a logout answered %d", resp.StatusCode)
+	}
+	if whoami(e, c) != "" {
+		t.Fatal("the device write brought the revoked session back")
+	}
+}
+
+// A session opened with a bare token (a WebSocket message, a job) has no
+// device to tell: it keeps the browser's.
+func TestOpenKeepsTheDevice(t *testing.T) {
+	e := newEnv(t, Options{TouchInterval: time.Minute})
+	c := loginFrom(e, "bob", "203.0.113.77:5555", "Phone/1.0")
+	for range 3 {
+		e.clock.add(2 * time.Minute)
+		s := e.m.Open(t.Context(), c)
+		if u, _ := s.User(); u != "bob" {
+			t.Fatalf("Open: user %q", u)
+		}
+		if err := s.Commit(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	infos, _ := e.m.UserSessions(t.Context(), "bob")
+	if len(infos) != 1 || infos[0].Device == nil || *infos[0].Device != (Device{"Phone/1.0", "203.0.113.0/24"}) {
+		t.Fatalf("after Open, the device is %+v", infos)
+	}
+}
+
+// Regenerate of a session revoked meanwhile carries neither its user nor
+// its device into the new session.
+func TestRegenerateOfARevokedSessionKeepsNoDevice(t *testing.T) {
+	e := newEnv(t, Options{TouchInterval: time.Minute})
+	c := loginFrom(e, "bob", "203.0.113.77:5555", "Phone/1.0")
+	e.clock.add(2 * time.Minute)
+	resp := e.serveFrom(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.User() // loads, and notes the changed device
+		h, _ := e.m.HandleOf(c)
+		e.m.Revoke(r.Context(), h)
+		if err := s.Regenerate(); err != nil {
+			t.Error(err)
+		}
+		s.Set("cart", 1)
+	}, c, "192.0.2.10:1", map[string]string{"User-Agent": "Other/1"})
+	nc := sessionCookie(resp)
+	if nc == nil || nc.Value == "" {
+		t.Fatal("no new session")
+	}
+	rec := rawSession(t, e, nc.Value)
+	if rec.User != "" || rec.Values[userValue] != nil || rec.Values[deviceValue] != nil || rec.Values["cart"] == nil {
+		t.Fatalf("the new session keeps user %q, values %q", rec.User, rec.Values)
+	}
+}

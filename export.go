@@ -39,13 +39,18 @@ func (m *Manager) ExportUser(ctx context.Context, user string) (_ UserExport, er
 	}
 	for _, info := range list {
 		snap, err := m.Inspect(ctx, info.Handle)
-		if errors.Is(err, ErrNoSuchSession) {
-			continue
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrNoSuchSession):
+			continue // ended meanwhile
+		case errors.Is(err, store.ErrCorrupt):
+			// Unreadable: listed with what the index knows, no values.
+			info.User = user
+			snap = Snapshot{SessionInfo: info, Values: map[string]any{}}
+		case err != nil:
 			return out, err
+		case snap.User != user:
+			continue // bound to someone else meanwhile
 		}
-		snap.User = user
 		out.Sessions = append(out.Sessions, snap)
 	}
 	return out, nil

@@ -52,6 +52,12 @@ func (s *Session) Regenerate() error {
 	if s.user != nil {
 		user = *s.user
 	}
+	if user == "" {
+		// Bound to no one (it was ended meanwhile, or never was): the
+		// new session keeps no user ID and no device.
+		delete(values, userValue)
+		delete(values, deviceValue)
+	}
 	s.fresh()
 	s.ensureID()
 	for k, v := range values {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,8 +88,8 @@ func New(opts Options) (*Manager, error) {
 // form: the cookie, the carrier's header, X-Forwarded-Proto when trusted,
 // and what the device record takes. An adapter for a server outside
 // net/http copies these into the header it gives OpenRequest, and nothing
-// else. The slice must not be changed.
-func (m *Manager) RequestHeaders() []string { return m.reads }
+// else. Do not change its elements.
+func (m *Manager) RequestHeaders() []string { return slices.Clip(m.reads) }
 
 // Store returns the store the manager uses.
 func (m *Manager) Store() store.Store { return m.store }

@@ -37,7 +37,9 @@ func (m *Manager) Open(ctx context.Context, token string) *Session {
 // the session cookie is tried in order), and tls says whether the request
 // came over TLS, which, with X-Forwarded-Proto in h, decides the cookie's
 // name and Secure attribute as Options.Secure says. Commit then writes the
-// headers the middleware would have set.
+// headers the middleware would have set. The session keeps h and reads it
+// until Commit (the device record, Options.Devices): do not change it
+// meanwhile. Manager.RequestHeaders names the headers it reads.
 func (m *Manager) OpenRequest(ctx context.Context, h http.Header, tls bool) *Session {
 	s := &Session{ctx: ctx}
 	m.initSession(s, h, tls)

@@ -212,6 +212,9 @@ func (o Options) withDefaults() (_ Options, err error) {
 	if o.Encryption != nil && len(o.HashKey) < minSecretLen {
 		return o, fmt.Errorf("%w: Encryption needs a HashKey of at least %d bytes (it keys the hash of user IDs, and must not rotate)", ErrInvalidOptions, minSecretLen)
 	}
+	if len(o.HashKey) > 0 && len(o.HashKey) < minSecretLen {
+		return o, fmt.Errorf("%w: HashKey is %d bytes, want at least %d", ErrInvalidOptions, len(o.HashKey), minSecretLen)
+	}
 	if o.Encryption != nil && o.UserIDsInClear {
 		return o, fmt.Errorf("%w: UserIDsInClear cannot be combined with Encryption", ErrInvalidOptions)
 	}

@@ -58,6 +58,7 @@ type Session struct {
 	cleared  bool        // the session was destroyed in this request
 	admin    bool        // opened by handle (Manager.Edit): no cookie, no creation
 	hdr      http.Header // the request's headers (for the device record)
+	device   []byte      // a changed device, sealed, to store at commit (best effort)
 	remote   string      // the request's RemoteAddr (for the device record)
 	previous string      // the handle before a Regenerate in this request
 }
@@ -91,10 +92,9 @@ func (s *Session) load() error {
 		s.rec, s.state = rec, stateStored
 		if rec.User != "" && !s.admin && !m.opts.Devices.Off && !rec.Touched.Before(now.Truncate(time.Millisecond)) {
 			// This load refreshed the idle expiry (or another did a
-			// moment ago): the device is looked at as often.
-			if err := s.recordDevice(true); err != nil {
-				m.opts.Logger.Warn("seshat: cannot record the session's device", "err", err)
-			}
+			// moment ago): the device is looked at as often, and stored
+			// at commit when it changed.
+			s.device = s.changedDevice()
 		}
 		return nil
 	case err == nil:
@@ -143,7 +143,7 @@ func (s *Session) writable() error {
 // ensureID gives a new session its ID and store key ahead of creation, so
 // that values can be sealed for it. s.mu must be held.
 func (s *Session) ensureID() {
-	if s.id == "" {
+	if s.key == "" { // a session opened by handle (Edit) has its key and no ID
 		s.id = s.m.format.NewID()
 		s.key = s.m.format.StoreKey(s.id)
 	}
@@ -186,7 +186,7 @@ func (s *Session) fresh() {
 		IdleTimeout: s.m.opts.IdleTimeout,
 		Deadline:    now.Add(s.m.opts.Lifetime),
 	}
-	s.set, s.del, s.user, s.expiry = nil, nil, nil, nil
+	s.set, s.del, s.user, s.expiry, s.device = nil, nil, nil, nil, nil
 }
 
 // lookup returns the request's view of the value under key.
@@ -424,21 +424,29 @@ func (s *Session) User() (string, error) {
 	if err := s.load(); err != nil {
 		return "", err
 	}
+	if b, ok := s.lookup(userValue); ok {
+		p, err := s.plain(userValue, b)
+		var user string
+		if err == nil {
+			user, err = decode[string](p)
+		}
+		if err != nil {
+			// Tampered, or sealed under keys this manager lacks: no user,
+			// unless the application chose to fail (OnCorrupt).
+			if s.m.corrupt(Corruption{Handle: s.key, Name: userValue, Err: err}) == FailRequest {
+				return "", err
+			}
+			return "", nil
+		}
+		return user, nil
+	}
 	if s.m.opts.UserIDsInClear {
 		if s.user != nil {
 			return *s.user, nil
 		}
 		return s.rec.User, nil
 	}
-	b, ok := s.lookup(userValue)
-	if !ok {
-		return "", nil
-	}
-	b, err := s.plain(userValue, b)
-	if err != nil {
-		return "", err
-	}
-	return decode[string](b)
+	return "", nil
 }
 
 // SetUser binds the session to a user ID ("" unbinds), so that the user's
@@ -453,19 +461,17 @@ func (s *Session) SetUser(user string) error {
 		return err
 	}
 	token := s.m.UserKey(user)
-	if !s.m.opts.UserIDsInClear {
-		if user == "" {
-			s.deleteLocal(userValue)
-		} else {
-			b, _ := encode(user)
-			if err := s.setLocal(userValue, s.stored(userValue, b)); err != nil {
-				return err
-			}
+	if s.m.opts.UserIDsInClear || user == "" {
+		s.deleteLocal(userValue) // (one sealed before UserIDsInClear was set)
+	} else {
+		b, _ := encode(user)
+		if err := s.setLocal(userValue, s.stored(userValue, b)); err != nil {
+			return err
 		}
 	}
 	if user == "" {
 		s.deleteLocal(deviceValue)
-	} else if err := s.recordDevice(false); err != nil {
+	} else if err := s.recordDevice(); err != nil {
 		return err
 	}
 	s.user = &token

@@ -160,3 +160,30 @@ func TestExportAndErase(t *testing.T) {
 		t.Fatalf("ExportUser(\"\"): %v", err)
 	}
 }
+
+// Edit seals values for the session it names (it has a key and no ID).
+func TestEditSetsUserAndSealedValues(t *testing.T) {
+	for _, enc := range []bool{false, true} {
+		o := Options{HashKey: []byte("hash-key-0123456789abcdef0123456789")}
+		if enc {
+			o.Encryption = mustRing(t, seal.NewKey())
+		}
+		e := newEnv(t, o)
+		c := login(e, "bob")
+		h, _ := e.m.HandleOf(c)
+		err := e.m.Edit(t.Context(), h, func(s *Session) error {
+			if err := s.SetUser("carol"); err != nil {
+				return err
+			}
+			return s.Set("role", "admin")
+		})
+		if err != nil {
+			t.Fatalf("encryption %v: Edit: %v", enc, err)
+		}
+		var role string
+		e.serve(func(w http.ResponseWriter, r *http.Request, s *Session) { role, _ = Get[string](s, "role") }, c)
+		if u := whoami(e, c); u != "carol" || role != "admin" {
+			t.Fatalf("encryption %v: after Edit, user %q role %q", enc, u, role)
+		}
+	}
+}

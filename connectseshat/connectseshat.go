@@ -97,9 +97,9 @@ func (i *interceptor) open(ctx context.Context, h http.Header, peer connect.Peer
 	return context.WithValue(ctx, contextKey{}, s), s
 }
 
-// WrapUnary commits the session when the handler returns: into the
-// response's headers, or, on an error, into the headers connect sends
-// with it. A failed commit replaces the result.
+// WrapUnary commits the session when the handler returns, into the
+// headers connect sends with the call's response or error. A failed
+// commit replaces the result.
 func (i *interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		if req.Spec().IsClient {
@@ -117,7 +117,13 @@ func (i *interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if err != nil {
 			return nil, errorWithHeaders(ctx, err, h)
 		}
-		if res != nil {
+		// Into the call's own response headers, which connect sends with
+		// the response: the response may be one value many calls return
+		// (a package-level empty response, a cache's), whose headers
+		// would carry one call's token to the next call's client.
+		if info, ok := connect.CallInfoForHandlerContext(ctx); ok {
+			addHeaders(info.ResponseHeader(), h)
+		} else if res != nil {
 			addHeaders(res.Header(), h)
 		}
 		return res, nil

@@ -47,7 +47,13 @@ const (
 	sharedErrorProcedure = "/seshat.test.Sessions/SharedError"
 	// Empty → a wire error relayed from another server, after Regenerate.
 	relayProcedure = "/seshat.test.Sessions/Relay"
+	// Empty → resShared, views incremented.
+	sharedResponseProcedure = "/seshat.test.Sessions/SharedResponse"
 )
+
+// resShared is one response value returned by every call of
+// SharedResponse, as a package-level empty response is.
+var resShared = connect.NewResponse(&emptypb.Empty{})
 
 // errShared is one error value returned by every call of SharedError, as a
 // package-level error is.
@@ -177,6 +183,13 @@ func newService(t *testing.T, st store.Store) *service {
 		func(ctx context.Context, _ *connect.Request[emptypb.Empty], stream *connect.ServerStream[emptypb.Empty]) error {
 			endSession(ctx)
 			return stream.Send(&emptypb.Empty{})
+		}, opt))
+	mux.Handle(sharedResponseProcedure, connect.NewUnaryHandler(sharedResponseProcedure,
+		func(ctx context.Context, _ *connect.Request[emptypb.Empty]) (*connect.Response[emptypb.Empty], error) {
+			if _, err := connectseshat.Session(ctx).Incr("views", 1); err != nil {
+				return nil, fail(err)
+			}
+			return resShared, nil
 		}, opt))
 	mux.Handle(sharedErrorProcedure, connect.NewUnaryHandler(sharedErrorProcedure,
 		func(ctx context.Context, _ *connect.Request[emptypb.Empty]) (*connect.Response[emptypb.Empty], error) {
@@ -607,6 +620,19 @@ func runBearer(t *testing.T, newStore stores) {
 		}
 		if connect.CodeOf(stream.Err()) != connect.CodeAborted || sent != 0 {
 			t.Fatalf("EndedStream: %d messages, %v; want none and Aborted", sent, stream.Err())
+		}
+	})
+
+	t.Run("a shared response carries each call's own token", func(t *testing.T) {
+		svc := newService(t, newStore(t))
+		a, b := svc.caller(), svc.caller()
+		call[emptypb.Empty, emptypb.Empty](t, a, sharedResponseProcedure, &emptypb.Empty{})
+		call[emptypb.Empty, emptypb.Empty](t, b, sharedResponseProcedure, &emptypb.Empty{})
+		if a.bearer() == "" || b.bearer() == "" || a.bearer() == b.bearer() {
+			t.Fatalf("tokens %q and %q; want one each", a.bearer(), b.bearer())
+		}
+		if len(resShared.Header()) != 0 {
+			t.Fatalf("the shared response's headers are %v; want them untouched (one call's token would reach another's client)", resShared.Header())
 		}
 	})
 

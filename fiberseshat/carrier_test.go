@@ -3,6 +3,7 @@ package fiberseshat_test
 import (
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -73,5 +74,37 @@ func TestBearerCarrierAndDevice(t *testing.T) {
 	}
 	if resp, body := do("GET", "/devices", token); resp.StatusCode != 200 || body != "127.0.0.0/24 FiberClient/1.0" {
 		t.Fatalf("devices: %d %q", resp.StatusCode, body)
+	}
+}
+
+// Behind a trusted proxy that adds its own X-Forwarded-For line after the
+// one the client wrote, the device's network is the proxy's word.
+func TestDeviceBehindAProxyAddingALine(t *testing.T) {
+	m, err := seshat.New(seshat.Options{Secrets: [][]byte{[]byte("a secret of at least thirty-two bytes")},
+		Devices: seshat.Devices{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fiber.New()
+	f.Use(fiberseshat.Middleware(m))
+	f.Post("/login", func(c fiber.Ctx) error {
+		s := fiberseshat.Session(c)
+		s.Regenerate()
+		if err := s.SetUser("bob"); err != nil {
+			return err
+		}
+		return c.SendString("ok")
+	})
+	req, _ := http.NewRequest("POST", listen(t, f)+"/login", nil)
+	req.Header.Add("X-Forwarded-For", "6.6.6.6")      // the client's own
+	req.Header.Add("X-Forwarded-For", "198.51.100.9") // the proxy's
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	infos, err := m.UserSessions(t.Context(), "bob")
+	if err != nil || len(infos) != 1 || infos[0].Device == nil || infos[0].Device.Network != "198.51.100.0/24" {
+		t.Fatalf("device %+v, %v; want the proxy's 198.51.100.0/24", infos, err)
 	}
 }

@@ -75,8 +75,10 @@ func Middleware(m *seshat.Manager, config ...Config) fiber.Handler {
 		}
 		in := make(http.Header, len(m.RequestHeaders()))
 		for _, name := range m.RequestHeaders() {
-			if v := req.Peek(name); len(v) > 0 {
-				in[name] = []string{string(v)}
+			// Every line: a proxy may add its own X-Forwarded-For line
+			// after the one the client wrote.
+			for _, v := range req.PeekAll(name) {
+				in[name] = append(in[name], string(v))
 			}
 		}
 		s := m.OpenRequest(c.Context(), in, c.RequestCtx().IsTLS())

@@ -3,6 +3,9 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,59 +155,92 @@ func (s *Store) sweepIndex(ctx context.Context, ikey string, now time.Time) erro
 
 var _ store.EventEraser = (*Store)(nil)
 
-// EraseUser implements store.EventEraser: it reads the event stream in
-// pages of 1,000 (XRANGE) and deletes the entries of user (XDEL). Entries
-// published while it runs are read too, up to the stream's end when it
-// gets there. It also removes the user's index once no live session is in
-// it (the index names the user for the expiry sweeper): entries of
-// sessions gone for over a minute go first, so that erasing a user who
-// has only ended sessions leaves nothing that names them.
+// EraseUser implements store.EventEraser. The stream is rewritten without
+// the user's entries (XDEL would only mark them deleted: their bytes would
+// stay in the stream's memory and in the next RDB file): the other entries
+// are copied, with their IDs, to a new stream in the same slot, in pages of
+// 1,000, and a script copies what was published meanwhile and renames the
+// copy over the stream, atomically. Followers go on from their last ID.
+// An append-only file keeps the old entries until its next rewrite
+// (BGREWRITEAOF). EraseUser also removes the user's index once no live
+// session is in it (the index names the user for the expiry sweeper).
 func (s *Store) EraseUser(ctx context.Context, user string) (int, error) {
 	if user == "" {
 		return 0, nil
 	}
-	if err := s.eraseIndex(ctx, user, time.Now()); err != nil {
+	if err := s.eraseIndex(ctx, user); err != nil {
 		return 0, err
 	}
-	n, start := 0, "-"
+	key := s.eventsKey()
+	// The copy's name starts with the prefix (an ACL's key pattern) and
+	// hashes to the stream's slot (its tag, or the prefix's own).
+	tmp := fmt.Sprintf("%s{%s}events:erasing:%x", s.prefix, slotTag(keySlot(key)), rand.Uint64())
+	defer s.client.Del(context.WithoutCancel(ctx), tmp) // left only by a failure
+	last, n, start := "", 0, "-"
 	for {
-		page, err := s.client.XRangeN(ctx, s.eventsKey(), start, "+", 1000).Result()
+		page, err := s.client.XRangeN(ctx, key, start, "+", 1000).Result()
 		if err != nil {
-			return n, s.fail("erase events", err)
+			return 0, s.fail("erase events", err)
 		}
-		var ids []string
+		pipe := s.client.Pipeline()
 		for _, m := range page {
 			if u, _ := m.Values["u"].(string); u == user {
-				ids = append(ids, m.ID)
+				n++
+				continue
 			}
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: tmp, ID: m.ID, Values: m.Values})
 		}
-		if len(ids) > 0 {
-			del, err := s.client.XDel(ctx, s.eventsKey(), ids...).Result()
-			if err != nil {
-				return n, s.fail("erase events", err)
-			}
-			n += int(del)
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return 0, s.fail("erase events", err)
+		}
+		if len(page) > 0 {
+			last = page[len(page)-1].ID
 		}
 		if len(page) < 1000 {
-			return n, nil
+			break
 		}
-		start = "(" + page[len(page)-1].ID
+		start = "(" + last
 	}
+	if last == "" {
+		return 0, nil // no stream
+	}
+	if n == 0 { // nothing to erase, unless published in the last moments
+		newer, err := s.client.XRange(ctx, key, "("+last, "+").Result()
+		if err != nil {
+			return 0, s.fail("erase events", err)
+		}
+		if !slices.ContainsFunc(newer, func(m redis.XMessage) bool { u, _ := m.Values["u"].(string); return u == user }) {
+			return 0, nil
+		}
+	}
+	more, err := eraseStreamScript.Run(ctx, s.client, []string{key, tmp}, last, user, n).Int()
+	if err != nil {
+		return 0, s.fail("erase events", err)
+	}
+	return n + more, nil
 }
 
-// dropEmptyIndex deletes a user index that holds nothing but the member
-// naming its user, atomically: a session indexed meanwhile keeps it.
-var dropEmptyIndex = redis.NewScript(`
-if redis.call('ZCARD', KEYS[1]) == 1 and string.sub(redis.call('ZRANGE', KEYS[1], 0, 0)[1], 1, 1) == '~' then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`)
+// keySlot is the Cluster slot of a key: of its hash tag, if it has one.
+func keySlot(key string) int {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return slotOf(key[i+1 : i+1+j])
+		}
+	}
+	return slotOf(key)
+}
 
-// eraseIndex removes from user's index the sessions gone for over
-// store.MovedGrace (a session indexed just now may not be bound yet), then
-// the index itself if nothing else is left in it.
-func (s *Store) eraseIndex(ctx context.Context, user string, now time.Time) error {
+// eraseIndex removes from user's index the entries of sessions that no
+// longer exist, indexed over store.MovedGrace ago by Redis's clock (a
+// session is indexed just before it is created or bound), then the index
+// itself if it names nothing but the user. An entry of a session that
+// exists stays, whoever it is bound to: it may be being bound to the user.
+func (s *Store) eraseIndex(ctx context.Context, user string) error {
 	ikey := s.UserKey(user)
+	now, err := s.client.Time(ctx).Result()
+	if err != nil {
+		return s.fail("erase user index", err)
+	}
 	members, err := s.client.ZRangeWithScores(ctx, ikey, 0, -1).Result()
 	if err != nil {
 		return s.fail("erase user index", err)
@@ -219,15 +255,15 @@ func (s *Store) eraseIndex(ctx context.Context, user string, now time.Time) erro
 	if err != nil {
 		return s.fail("erase user index", err)
 	}
-	live := make(map[string]bool, len(infos))
+	exists := make(map[string]bool, len(infos))
 	for _, in := range infos {
-		live[in.Key] = in.User == user
+		exists[in.Key] = true
 	}
 	var gone []any
 	old := float64(now.Add(-store.MovedGrace).UnixMilli())
 	for _, m := range members {
 		k, _ := m.Member.(string)
-		if !strings.HasPrefix(k, "~") && !live[k] && m.Score < old {
+		if !strings.HasPrefix(k, "~") && !exists[k] && m.Score < old {
 			gone = append(gone, k)
 		}
 	}
@@ -236,7 +272,7 @@ func (s *Store) eraseIndex(ctx context.Context, user string, now time.Time) erro
 			return s.fail("erase user index", err)
 		}
 	}
-	if err := dropEmptyIndex.Run(ctx, s.client, []string{ikey}).Err(); err != nil {
+	if err := eraseIndexScript.Run(ctx, s.client, []string{ikey}).Err(); err != nil {
 		return s.fail("erase user index", err)
 	}
 	return nil

@@ -72,15 +72,17 @@ func script(name string, prelude bool) *redis.Script {
 }
 
 var (
-	loadScript      = script("load", true)
-	createScript    = script("create", true)
-	commitScript    = script("commit", true)
-	incrScript      = script("incr", true)
-	takeScript      = script("take", true)
-	destroyScript   = script("destroy", true)
-	countScript     = script("count", true)
-	countManyScript = script("countmany", true)
-	indexScript     = script("index", false)
+	loadScript        = script("load", true)
+	createScript      = script("create", true)
+	commitScript      = script("commit", true)
+	incrScript        = script("incr", true)
+	takeScript        = script("take", true)
+	destroyScript     = script("destroy", true)
+	countScript       = script("count", true)
+	countManyScript   = script("countmany", true)
+	indexScript       = script("index", false)
+	eraseIndexScript  = script("eraseindex", false)
+	eraseStreamScript = script("erasestream", false)
 )
 
 // DefaultPrefix starts every key seshat writes.
@@ -249,7 +251,9 @@ func (s *Store) Client() redis.UniversalClient { return s.client }
 // TYPE commands they call, reading user indexes (ZCARD for Usage), WAIT
 // for Options.MinReplicas, and SCAN for iterating
 // sessions (rekey, listing), and for lifecycle events XADD, XREAD,
-// XREVRANGE and SET (the sweeper's lock); for the client-side cache
+// XREVRANGE and SET (the sweeper's lock), and for erasing a user's
+// (EraseUser) XRANGE, XINFO STREAM, XSETID, XTRIM, RENAME and TIME; for
+// the client-side cache
 // (Options.LocalCache) CLIENT TRACKING and ROLE on its own connection.
 // Cluster clients also need CLUSTER SLOTS and CLUSTER SHARDS for routing.
 // Nothing else: no KEYS, no FLUSH*, no CONFIG, no SCRIPT, no pub/sub. (On
@@ -258,7 +262,7 @@ func (s *Store) Client() redis.UniversalClient { return s.client }
 const ACL = "~seshat:* -@all +hello +ping +evalsha +eval " +
 	"+hgetall +hget +hmget +hset +hdel +hincrby +hlen " +
 	"+exists +del +pexpireat +pexpire +pttl +type +zadd +zrem +zrange +zcard +scan +cluster|slots +cluster|shards " +
-	"+xadd +xread +xrevrange +xrange +xdel +set +client|tracking +role +wait"
+	"+xadd +xread +xrevrange +xrange +xinfo|stream +xsetid +xtrim +rename +time +set +client|tracking +role +wait"
 
 // fastClient is what the request path needs of a client: scripts and
 // HGETALL.

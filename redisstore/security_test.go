@@ -95,7 +95,8 @@ func TestLeastPrivilegeACL(t *testing.T) {
 				"GET outside seshat:":  c.Do(ctx, "GET", "other:key"),
 				"HSET outside seshat:": c.Do(ctx, "HSET", "other:key", "f", "v"),
 				"GET under seshat:":    c.Do(ctx, "GET", "seshat:x"),
-				"RENAME under seshat:": c.Do(ctx, "RENAME", "seshat:x", "seshat:y"),
+				"RENAME outside":       c.Do(ctx, "RENAME", "other:x", "other:y"),
+				"XDEL under seshat:":   c.Do(ctx, "XDEL", "seshat:events", "0-1"),
 				"SCRIPT FLUSH":         c.Do(ctx, "SCRIPT", "FLUSH"),
 			} {
 				if err := cmd.Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {

@@ -100,6 +100,8 @@ func (c *config) keys(s *setup, warn io.Writer) error {
 	}
 	if hashKey != "" {
 		s.opts.HashKey = []byte(hashKey)
+	} else if warn != nil {
+		fmt.Fprintln(warn, "seshat: warning: no --hash-key or SESHAT_HASH_KEY given; user IDs and devices are kept out of sight in the store, not secret (their hash and seal keys are public)")
 	}
 	if keys := list(c.encKeys, "SESHAT_ENCRYPTION_KEYS"); len(keys) > 0 {
 		raw, err := seal.ParseKeys(keys...)

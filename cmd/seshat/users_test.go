@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -132,6 +133,21 @@ func TestSessionsExportAndErase(t *testing.T) {
 	}
 	if !strings.Contains(d, m.UserKey("ann")) {
 		t.Fatalf("ann's key is gone too:\n%s", d)
+	}
+	// Gone from Redis's memory too, not only from what XRANGE shows: the
+	// RDB file (written uncompressed) holds ann's key and not bob's.
+	admin := srv.Client(t)
+	admin.ConfigSet(t.Context(), "rdbcompression", "no")
+	if err := admin.Save(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := os.ReadFile(filepath.Join(srv.Dir, "dump.rdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(rdb, []byte(m.UserKey("bob"))) || !bytes.Contains(rdb, []byte(m.UserKey("ann"))) {
+		t.Fatalf("after erase, the RDB file holds bob's key %v, ann's %v; want only ann's",
+			bytes.Contains(rdb, []byte(m.UserKey("bob"))), bytes.Contains(rdb, []byte(m.UserKey("ann"))))
 	}
 	if out, err := run(t, append([]string{"sessions", "export"}, common...)...); err == nil {
 		t.Fatalf("export without --user succeeded:\n%s", out)
