@@ -417,7 +417,11 @@ func (s *Session) deleteLocal(key string) {
 	}
 }
 
-// User returns the user ID the session is bound to, or "".
+// User returns the user ID the session is bound to, or "". A user ID
+// that cannot be read (tampered with, or sealed under keys the manager
+// lacks) is handled as Options.OnCorrupt says; by default User returns ""
+// and an error wrapping ErrNoValue and ErrDecode, as Get does: treat it as
+// no user.
 func (s *Session) User() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -431,12 +435,10 @@ func (s *Session) User() (string, error) {
 			user, err = decode[string](p)
 		}
 		if err != nil {
-			// Tampered, or sealed under keys this manager lacks: no user,
-			// unless the application chose to fail (OnCorrupt).
-			if s.m.corrupt(Corruption{Handle: s.key, Name: userValue, Err: err}) == FailRequest {
-				return "", err
-			}
-			return "", nil
+			// Tampered, or sealed under keys this manager lacks: as Get
+			// does, by Options.OnCorrupt (an error wrapping ErrNoValue
+			// and ErrDecode by default: no user).
+			return "", s.corruptValue(userValue, fmt.Errorf("%w: the user: %w", ErrDecode, err))
 		}
 		return user, nil
 	}
