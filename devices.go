@@ -56,11 +56,18 @@ func (d Devices) withDefaults() (Devices, error) {
 		return d, fmt.Errorf("%w: Devices: IPv4Bits %d (1–32), IPv6Bits %d (1–128), MaxUserAgent %d (at most 1024)",
 			ErrInvalidOptions, d.IPv4Bits, d.IPv6Bits, d.MaxUserAgent)
 	}
-	for _, p := range d.TrustedProxies {
+	proxies := make([]netip.Prefix, len(d.TrustedProxies))
+	for i, p := range d.TrustedProxies {
 		if !p.IsValid() {
 			return d, fmt.Errorf("%w: Devices.TrustedProxies holds an invalid prefix", ErrInvalidOptions)
 		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			// ::ffff:10.0.0.0/104 names what peers show as 10.0.0.0/8.
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		proxies[i] = p.Masked()
 	}
+	d.TrustedProxies = proxies
 	return d, nil
 }
 

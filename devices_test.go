@@ -160,6 +160,7 @@ func TestDeviceAddress(t *testing.T) {
 		{"a forged leftmost entry", Devices{TrustedProxies: proxies}, "10.1.2.3:80", "1.2.3.4, 198.51.100.9, 10.9.9.9", "198.51.100.0/24"},
 		{"garbage in the chain", Devices{TrustedProxies: proxies}, "10.1.2.3:80", "198.51.100.9, nonsense, 10.9.9.9", "10.9.9.0/24"},
 		{"all trusted", Devices{TrustedProxies: proxies}, "10.1.2.3:80", "fd00::1, 10.9.9.9", "fd00::/48"},
+		{"a proxy named in mapped form", Devices{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}}, "10.1.2.3:80", "198.51.100.9", "198.51.100.0/24"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, Options{Devices: c.devices})

@@ -66,7 +66,11 @@ type EraseStats struct {
 // forgotten (GDPR article 17): it destroys every session of the user, as
 // RevokeUser does, and removes from the store's event log (Options.Events)
 // every entry that names the user (by Manager.UserKey). The destructions
-// are published without the user. It needs a store.UserIndex; an event log
+// are published without the user. A session regenerated in the last
+// minute leaves, for that minute, the store's marker of the move (see
+// store.MovedGrace), which names the user as the session did; an
+// append-only file or a backup keeps what it kept. It needs a
+// store.UserIndex; an event log
 // that cannot remove entries (store.EventEraser) makes it fail with
 // ErrNotSupported after the sessions are gone. Events a listener already
 // received are the listener's to forget.
