@@ -46,6 +46,13 @@ func lossyConformance(t *testing.T, url string, addrs []string, opts redisstore.
 		t.Fatal(err)
 	}
 	o.Dialer = ps.Dialer()
+	// The subject is exactly-once writes through lost replies, not the
+	// pool: the store's 300 ms wait for a pooled connection (fail fast in
+	// production) ran out for the suite's 100 parallel commits through
+	// the proxies while the test command ran four packages at once on two
+	// cores (a clean-clone run failed so). The outage case's bound, 10 s,
+	// still holds.
+	o.PoolTimeout = 2 * time.Second
 	client := redisstore.NewClient(o)
 	t.Cleanup(func() { client.Close() })
 	storetest.Run(t, func(t *testing.T) store.Store {
