@@ -83,3 +83,21 @@ func ExampleManager_EraseUser() {
 	// left: 0
 	// stored as the user: true
 }
+
+// A widget embedded in other sites' pages keeps its session in a
+// partitioned cookie (CHIPS): one cookie jar per top-level site, where a
+// third-party cookie would be blocked. Browsers take it only with Secure,
+// and a cookie sent in another site's iframe needs SameSite=None.
+func ExampleOptions_partitioned() {
+	m, _ := seshat.New(seshat.Options{Secrets: secret, Secure: seshat.SecureAlways,
+		SameSite: http.SameSiteNoneMode, Partitioned: true})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Session(r).Set("seen", true)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "https://widget.example/", nil))
+	c := rec.Result().Cookies()[0]
+	fmt.Println(c.Name, c.Secure, c.Partitioned, c.SameSite == http.SameSiteNoneMode)
+	// Output:
+	// __Host-seshat true true true
+}
