@@ -205,6 +205,7 @@ func (s *Session) recordDevice() error {
 	}
 	d := s.m.device(s.hdr, s.remote)
 	s.ensureID()
+	s.device = nil // stored with these changes instead
 	return s.setLocal(deviceValue, s.stored(deviceValue, d.encode()))
 }
 

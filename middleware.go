@@ -199,14 +199,6 @@ func (s *Session) commit(h http.Header) error {
 	}
 	if s.changed() {
 		d := s.pending(now)
-		if s.device != nil && d.Set[deviceValue] == nil {
-			if d.Set == nil {
-				d.Set = map[string][]byte{}
-				s.set = d.Set
-			}
-			d.Set[deviceValue] = s.device // with the request's changes
-		}
-		s.device = nil
 		res, err := s.commitDelta("commit", 0, d)
 		if err != nil {
 			return err
@@ -216,7 +208,7 @@ func (s *Session) commit(h http.Header) error {
 			m.enforceUserCap(s.ctx, *d.User, s.key)
 		}
 	}
-	s.commitDevice(now)
+	s.commitDevice(now) // on its own: the request's changes must not fail for it
 	switch {
 	case m.issuer != nil:
 		if s.resign || s.wrote || m.opts.RollingCookie {
